@@ -1,0 +1,42 @@
+# actlab: one venv, installed reproducibly from constraints.txt (torch 2.14.1 / torchvision 0.29.1).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip
+
+.PHONY: install run test test-snapshot-update bench lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch torchvision
+	$(PIP) install -q -c constraints.txt -e '.[dev,serve]'
+	touch $(STAMP)
+
+# The lab on the bundled MNIST sample: works offline.
+run: install
+	$(BIN)/actlab-tui
+
+test: install
+	$(BIN)/python -m pytest
+
+test-snapshot-update: install
+	$(BIN)/python -m pytest tests -k snapshot --snapshot-update
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+lint: install
+	$(BIN)/ruff check engine tui tests benchmarks
+	$(BIN)/ruff format --check engine tui tests benchmarks
+	$(BIN)/mypy engine tui
+
+format: install
+	$(BIN)/ruff format engine tui tests benchmarks
+	$(BIN)/ruff check --fix engine tui tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

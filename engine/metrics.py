@@ -1,0 +1,196 @@
+"""Threshold crossings and the run summary, computed from the event stream alone.
+
+The same `SummaryBuilder` serves the engine (the summary of a live run), the results writer
+(summary.json), the TUI table and a replayed run, so every view agrees by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import (
+    Diagnostics,
+    EpochFinished,
+    Evaluation,
+    Event,
+    MemberDiverged,
+    RunFinished,
+    RunStarted,
+)
+
+SUMMARY_VERSION = 1
+
+
+@dataclass
+class ThresholdTracker:
+    """First and sustained crossing of one accuracy threshold by one member.
+
+    first: the first evaluated iteration with accuracy >= threshold.
+    sustained: the first evaluated iteration from which every later evaluation stays
+    >= threshold (provisional while the run goes on: a later dip clears it).
+    """
+
+    threshold: float
+    first: int | None = None
+    sustained: int | None = None
+
+    def update(self, iteration: int, accuracy: float) -> None:
+        if accuracy >= self.threshold:
+            if self.first is None:
+                self.first = iteration
+            if self.sustained is None:
+                self.sustained = iteration
+        else:
+            self.sustained = None
+
+
+@dataclass
+class MemberRecord:
+    activation: str
+    trackers: list[ThresholdTracker]
+    status: str = "training"  # training | done | diverged | stopped
+    diverged_at: int | None = None
+    last_accuracy: float | None = None
+    epoch_accuracies: dict[int, list[float]] = field(default_factory=dict)
+    diagnostics: dict[str, Any] | None = None
+
+
+class SummaryBuilder:
+    """Feed it events; ask it for the summary (a JSON-ready dict) at any point."""
+
+    def __init__(self) -> None:
+        self.started: RunStarted | None = None
+        self.members: list[MemberRecord] = []
+        self.train_seconds = 0.0
+        self.train_iterations = 0
+        self.eval_seconds = 0.0
+        self.iteration = 0
+        self.status = "running"
+        self.error: str | None = None
+        self.elapsed_s: float | None = None
+        self.last_epoch = 0
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            thresholds = [float(t) for t in event.config["thresholds"]]
+            self.started = event
+            self.members = [
+                MemberRecord(a, [ThresholdTracker(t) for t in thresholds]) for a in event.members
+            ]
+        elif isinstance(event, Evaluation):
+            self.iteration = max(self.iteration, event.iteration)
+            for rec, acc in zip(self.members, event.accuracy):
+                if acc is None or rec.status == "diverged":
+                    continue
+                rec.last_accuracy = acc
+                rec.epoch_accuracies.setdefault(event.epoch, []).append(acc)
+                for tr in rec.trackers:
+                    tr.update(event.iteration, acc)
+        elif isinstance(event, MemberDiverged):
+            rec = self.members[event.member]
+            rec.status = "diverged"
+            rec.diverged_at = event.iteration
+        elif isinstance(event, Diagnostics):
+            for rec, diag in zip(self.members, event.members):
+                if diag is not None:
+                    rec.diagnostics = diag
+        elif isinstance(event, EpochFinished):
+            self.train_seconds += event.seconds
+            self.train_iterations += event.iterations
+            self.eval_seconds += event.eval_seconds
+            self.last_epoch = event.epoch
+            self.iteration = max(self.iteration, event.iteration)
+        elif isinstance(event, RunFinished):
+            self.status = event.status
+            self.error = event.error
+            self.elapsed_s = event.elapsed_s
+            self.iteration = max(self.iteration, event.iteration)
+            final = "done" if event.status == "done" else "stopped"
+            for rec in self.members:
+                if rec.status == "training":
+                    rec.status = final
+
+    # ------------------------------------------------------------------ derived figures
+
+    @property
+    def baseline_index(self) -> int:
+        if self.started is None:
+            return 0
+        return self.started.members.index(self.started.baseline)
+
+    def final_accuracy(self, rec: MemberRecord) -> float | None:
+        """Mean test accuracy over the evaluations of the last epoch the member reached."""
+        if rec.status == "diverged" or not rec.epoch_accuracies:
+            return None
+        last = max(rec.epoch_accuracies)
+        accs = rec.epoch_accuracies[last]
+        return sum(accs) / len(accs)
+
+    def speedup(self, member: int, k: int) -> float | None:
+        """Baseline's sustained crossing of threshold k divided by this member's."""
+        if not self.members:
+            return None
+        base = self.members[self.baseline_index].trackers[k].sustained
+        mine = self.members[member].trackers[k].sustained
+        if base is None or mine is None:
+            return None
+        return base / mine
+
+    def epoch_time(self) -> float | None:
+        """Training seconds per epoch (evaluation excluded), from every iteration so far,
+        so a run cut short mid-epoch still has a figure."""
+        if not self.train_iterations or self.started is None:
+            return None
+        return self.train_seconds / self.train_iterations * self.started.iterations_per_epoch
+
+    def summary(self) -> dict[str, Any]:
+        s = self.started
+        epoch_time = self.epoch_time()
+        members = []
+        for i, rec in enumerate(self.members):
+            members.append(
+                {
+                    "activation": rec.activation,
+                    "status": rec.status,
+                    "diverged_at": rec.diverged_at,
+                    "final_accuracy": _round(self.final_accuracy(rec)),
+                    "last_accuracy": _round(rec.last_accuracy),
+                    "epoch_time_s": _round(epoch_time, 6),
+                    "thresholds": [
+                        {
+                            "threshold": tr.threshold,
+                            "first": tr.first,
+                            "sustained": tr.sustained,
+                            "speedup": _round(self.speedup(i, k), 3),
+                        }
+                        for k, tr in enumerate(rec.trackers)
+                    ],
+                    "diagnostics": rec.diagnostics,
+                }
+            )
+        return {
+            "version": SUMMARY_VERSION,
+            "status": self.status,
+            "error": self.error,
+            "config": s.config if s else None,
+            "dataset": s.dataset if s else None,
+            "device": s.device if s else None,
+            "eval_every": s.eval_every if s else None,
+            "diagnostics_every": s.diagnostics_every if s else None,
+            "baseline": s.baseline if s else None,
+            "iterations_per_epoch": s.iterations_per_epoch if s else None,
+            "iterations": self.iteration,
+            "epochs_completed": self.last_epoch,
+            "elapsed_s": _round(self.elapsed_s, 3),
+            "epoch_time_s": _round(epoch_time, 6),
+            "eval_time_s": _round(self.eval_seconds, 3),
+            "members": members,
+        }
+
+
+def _round(x: float | None, digits: int = 5) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(x, digits)

@@ -1,0 +1,469 @@
+"""The training loop: a cohort in lockstep, evaluated on a cadence, reported as events.
+
+No host synchronisation happens inside a training step: losses, divergence flags and
+clipping counters stay on the device and are read (one `.cpu()` each) at evaluation and
+diagnostics points only. A member whose loss turns NaN or Inf is recorded on the device
+at that exact iteration; at the next read it is retired from the cohort and frozen.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .config import RunConfig
+from .data import Dataset, load, resolve_device
+from .events import (
+    Diagnostics,
+    EpochFinished,
+    Evaluation,
+    Event,
+    Listener,
+    MemberDiverged,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
+from .metrics import SummaryBuilder
+from .model import Cohort
+
+_NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+PROBE_SIZE = 256  # samples in the fixed diagnostics probe batch
+HIST_EDGES = [-6.0 + 0.5 * i for i in range(25)]  # pre-activation histogram bins
+PROGRESS_INTERVAL_S = 0.25
+
+
+class Control:
+    """How a listener steers a running comparison from another thread."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused loop must wake up to stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.1):
+            pass
+
+
+def resolve_eval_every(config: RunConfig, device: torch.device, test_size: int) -> int:
+    """Evaluation cadence. Given: as asked. Auto on a GPU: every 5 iterations. Auto on a CPU:
+    the full test split costs about a third of a training step per batch-sized slice, so
+    evaluate about every test_size / (2 * batch) iterations (rounded up to 1, 2, 5, 10...),
+    keeping evaluation near a tenth of the run."""
+    if config.eval_every is not None:
+        return config.eval_every
+    if device.type == "cuda":
+        return 5
+    target = test_size / (2.0 * config.batch_size)
+    return next((n for n in _NICE if n >= target), _NICE[-1])
+
+
+def resolve_diagnostics_every(config: RunConfig, eval_every: int) -> int:
+    """Diagnostics cadence: as asked (0 = off), else 5 evaluations apart, at least 50."""
+    if config.diagnostics_every is not None:
+        return config.diagnostics_every
+    return max(50, 5 * eval_every)
+
+
+@dataclass
+class StepState:
+    """Device-side bookkeeping of the cohort between host reads."""
+
+    alive: Tensor  # [K] bool
+    diverged_at: Tensor  # [K] int64, 0 = not diverged
+    loss_sum: Tensor  # [K] training loss summed since the last evaluation
+    loss_count: int
+    clip_count: Tensor  # [K] steps clipped since the last diagnostics
+    norm_sum: Tensor  # [K] pre-clip global norm summed since the last diagnostics
+    norm_max: Tensor  # [K]
+    norm_steps: int
+
+
+class Trainer:
+    """One cohort, its optimizer state and its data; `step()` is one iteration."""
+
+    def __init__(self, config: RunConfig, data: Dataset, device: torch.device) -> None:
+        self.config = config
+        self.data = data
+        self.device = device
+        self.sizes = [data.n_features] + [config.width] * config.depth + [data.n_classes]
+        self.cohort = Cohort(list(config.activations), self.sizes, config.init, config.seed, device)
+        self.members = list(range(len(config.activations)))  # cohort slot -> member index
+        K = self.cohort.size
+        self.state = [torch.zeros_like(p) for p in self.cohort.parameters()]
+        self.state2 = (
+            [torch.zeros_like(p) for p in self.cohort.parameters()]
+            if config.optimizer == "adam"
+            else []
+        )
+        self.steps_taken = 0
+        self.clip_totals: dict[int, list[float]] = {}  # member -> [steps clipped, steps]
+        self.iteration = 0
+        self.iter_tensor = torch.zeros((), dtype=torch.int64, device=device)
+        self.st = StepState(
+            alive=torch.ones(K, dtype=torch.bool, device=device),
+            diverged_at=torch.zeros(K, dtype=torch.int64, device=device),
+            loss_sum=torch.zeros(K, device=device),
+            loss_count=0,
+            clip_count=torch.zeros(K, device=device),
+            norm_sum=torch.zeros(K, device=device),
+            norm_max=torch.zeros(K, device=device),
+            norm_steps=0,
+        )
+        self.gen = torch.Generator(device="cpu").manual_seed(config.seed + 1)
+        self.dropout_gen = (
+            torch.Generator(device=device).manual_seed(config.seed + 2) if config.dropout > 0 else None
+        )
+        n = data.train_x.shape[0]
+        self.iterations_per_epoch = max(1, n // config.batch_size)  # last partial batch dropped
+        probe_gen = torch.Generator().manual_seed(12345)
+        probe_idx = torch.randperm(n, generator=probe_gen)[: min(PROBE_SIZE, n)].to(device)
+        self.probe_x = data.train_x[probe_idx]
+        self.probe_y = data.train_y[probe_idx]
+        self.eye = torch.eye(data.n_classes, device=device)
+
+    # ------------------------------------------------------------------------- pieces
+
+    def batches(self) -> list[Tensor]:
+        """One epoch of mini-batch index tensors: slices of a seeded permutation."""
+        n = self.data.train_x.shape[0]
+        perm = torch.randperm(n, generator=self.gen).to(self.device)
+        B = self.config.batch_size
+        return [perm[i * B : (i + 1) * B] for i in range(self.iterations_per_epoch)]
+
+    def loss_and_grad(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-member mean loss [K] and d loss / d logits [K, B, C]."""
+        B = y.shape[0]
+        if self.config.loss == "cross_entropy":
+            logp = torch.log_softmax(logits, dim=-1)
+            loss = -logp.gather(-1, y.expand(logits.shape[0], B).unsqueeze(-1)).squeeze(-1).mean(1)
+            dlogits = logp.exp()
+            dlogits[:, torch.arange(B, device=y.device), y] -= 1.0
+            return loss, dlogits / B
+        # mean squared error between softmax output and one-hot target, as in the seed
+        p = torch.softmax(logits, dim=-1)
+        diff = p - self.eye[y]
+        C = logits.shape[-1]
+        loss = (diff * diff).mean(dim=(1, 2))
+        dp = diff * (2.0 / (B * C))
+        dlogits = p * (dp - (dp * p).sum(-1, keepdim=True))
+        return loss, dlogits
+
+    def _member_sum(self, tensors: list[Tensor], fn: Callable[[Tensor], Tensor], reduce: str) -> Tensor:
+        parts = []
+        for t, layer_param in zip(tensors, self._member_dims()):
+            dims = [d for d in range(t.dim()) if d != layer_param]
+            v = fn(t)
+            parts.append(v.amax(dim=dims) if reduce == "max" else v.sum(dim=dims))
+        stacked = torch.stack(parts)
+        return stacked.amax(0) if reduce == "max" else stacked.sum(0)
+
+    def _member_dims(self) -> list[int]:
+        return [d for layer in self.cohort.layers for d in (layer.member_dim, 0)]
+
+    def _member_shape(self, t: Tensor, member_dim: int) -> list[int]:
+        shape = [1] * t.dim()
+        shape[member_dim] = -1
+        return shape
+
+    def clip(self, grads: list[Tensor]) -> None:
+        cfg = self.config
+        if cfg.clip == "none":
+            return
+        if cfg.clip == "value":
+            pre = self._member_sum(grads, lambda g: g * g, "sum").sqrt()
+            for g in grads:
+                g.clamp_(-cfg.clip_threshold, cfg.clip_threshold)
+            clipped = self._member_sum(grads, torch.abs, "max") >= cfg.clip_threshold
+        else:
+            if cfg.clip == "l2":
+                pre = self._member_sum(grads, lambda g: g * g, "sum").sqrt()
+            elif cfg.clip == "l1":
+                pre = self._member_sum(grads, torch.abs, "sum")
+            else:
+                pre = self._member_sum(grads, torch.abs, "max")
+            clipped = pre > cfg.clip_threshold
+            # g * threshold / norm(g) where the norm exceeds the threshold
+            scale = torch.where(clipped, cfg.clip_threshold / pre, torch.ones_like(pre))
+            for g, md in zip(grads, self._member_dims()):
+                g.mul_(scale.view(self._member_shape(g, md)))
+        st = self.st
+        st.clip_count += clipped
+        st.norm_sum += torch.nan_to_num(pre, nan=0.0, posinf=0.0)
+        st.norm_max = torch.maximum(st.norm_max, torch.nan_to_num(pre, nan=0.0, posinf=0.0))
+        st.norm_steps += 1
+
+    def optimizer_step(self, params: list[Tensor], grads: list[Tensor]) -> None:
+        """SGD with momentum or Adam, written out to match torch.optim's formulas exactly."""
+        cfg = self.config
+        self.steps_taken += 1
+        for j, (p, g) in enumerate(zip(params, grads)):
+            is_weight = j % 2 == 0
+            if is_weight and cfg.weight_decay > 0:
+                g = g.add(p, alpha=cfg.weight_decay)
+            if cfg.optimizer == "sgd":
+                if cfg.momentum > 0:
+                    buf = self.state[j]
+                    buf.mul_(cfg.momentum).add_(g)
+                    g = buf
+                p.add_(g, alpha=-cfg.lr)
+            else:
+                b1, b2, eps = 0.9, 0.999, 1e-8
+                m, v = self.state[j], self.state2[j]
+                m.lerp_(g, 1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                t = self.steps_taken
+                bc1 = 1 - b1**t
+                bc2_sqrt = math.sqrt(1 - b2**t)
+                denom = (v.sqrt() / bc2_sqrt).add_(eps)
+                p.addcdiv_(m, denom, value=-cfg.lr / bc1)
+
+    def step(self, idx: Tensor) -> None:
+        """One iteration for every member on the same mini-batch. No host sync."""
+        cfg = self.config
+        x = self.data.train_x[idx]
+        y = self.data.train_y[idx]
+        logits, cache = self.cohort.forward(x, cfg.dropout, self.dropout_gen)
+        loss, dlogits = self.loss_and_grad(logits, y)
+        gw, gb = self.cohort.backward(x, cache, dlogits)
+        if cfg.l1 > 0:
+            for i, layer in enumerate(self.cohort.layers):
+                gw[i] = gw[i].add(torch.sign(layer.weight), alpha=cfg.l1)
+        grads = [t for pair in zip(gw, gb) for t in pair]
+        self.clip(grads)
+        self.optimizer_step(self.cohort.parameters(), grads)
+        self.iteration += 1
+        self.iter_tensor += 1
+        st = self.st
+        bad = ~torch.isfinite(loss)
+        st.diverged_at = torch.where(bad & st.alive, self.iter_tensor, st.diverged_at)
+        st.alive = st.alive & ~bad
+        st.loss_sum += loss.detach()
+        st.loss_count += 1
+
+    @torch.no_grad()
+    def evaluate(self, x: Tensor, y: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
+        """Accuracy [K] and mean loss [K] on a whole split, on the device."""
+        K = self.cohort.size
+        correct = torch.zeros(K, device=self.device)
+        loss_sum = torch.zeros(K, device=self.device)
+        for s in range(0, x.shape[0], chunk):
+            xb, yb = x[s : s + chunk], y[s : s + chunk]
+            logits = self.cohort.logits(xb)
+            correct += (logits.argmax(-1) == yb).sum(1)
+            loss, _ = self.loss_and_grad(logits, yb)
+            loss_sum += loss * yb.shape[0]
+        n = x.shape[0]
+        return correct / n, loss_sum / n
+
+    def read_divergence(self) -> list[tuple[int, int]]:
+        """Host read (a sync): newly diverged (member, iteration) pairs; retires them."""
+        alive = self.st.alive.cpu().tolist()
+        if all(alive):
+            return []
+        at = self.st.diverged_at.cpu().tolist()
+        dead = [(self.members[s], int(at[s])) for s, ok in enumerate(alive) if not ok]
+        keep = [s for s, ok in enumerate(alive) if ok]
+        self._retire(keep)
+        return dead
+
+    def _retire(self, keep: list[int]) -> None:
+        self.cohort.keep(keep)
+        idx = torch.tensor(keep, device=self.device)
+        dims = self._member_dims()
+        self.state = [t.index_select(d, idx) for t, d in zip(self.state, dims)]
+        self.state2 = [t.index_select(d, idx) for t, d in zip(self.state2, dims)]
+        st = self.st
+        for name in ("alive", "diverged_at", "loss_sum", "clip_count", "norm_sum", "norm_max"):
+            setattr(st, name, getattr(st, name).index_select(0, idx))
+        self.members = [self.members[s] for s in keep]
+
+    @torch.no_grad()
+    def diagnostics(self) -> list[dict[str, object]]:
+        """Per-layer mechanisms of every live member on the fixed probe batch."""
+        from .diagnostics import probe  # local: keeps the step module small
+
+        return probe(self)
+
+    def expand(self, values: list[float | None] | Tensor, n_members: int) -> list[float | None]:
+        """Slot values -> a list over all members, None for retired ones."""
+        vals = values.tolist() if isinstance(values, Tensor) else values
+        out: list[float | None] = [None] * n_members
+        for s, m in enumerate(self.members):
+            v = vals[s]
+            out[m] = None if v is None or not math.isfinite(v) else float(v)
+        return out
+
+
+def run(
+    config: RunConfig,
+    listener: Listener | None = None,
+    control: Control | None = None,
+    data: Dataset | None = None,
+) -> dict[str, object]:
+    """Run one comparison; report each event to `listener`; return the summary."""
+    config.validate()
+    control = control or Control()
+    builder = SummaryBuilder()
+
+    def emit(event: Event) -> None:
+        if not isinstance(event, Progress):
+            builder.feed(event)
+        if listener is not None:
+            listener(event)
+
+    device = resolve_device(config.device)
+    if data is None:
+        data = load(config, device)
+    torch.manual_seed(config.seed)
+    trainer = Trainer(config, data, device)
+    eval_every = resolve_eval_every(config, device, int(data.test_x.shape[0]))
+    diag_every = resolve_diagnostics_every(config, eval_every)
+    ipe = trainer.iterations_per_epoch
+    total = ipe * config.epochs
+    if config.max_iterations is not None:
+        total = min(total, config.max_iterations)
+    K = len(config.activations)
+    emit(
+        RunStarted(
+            config=config.to_dict(),
+            members=list(config.activations),
+            baseline=config.baseline,
+            dataset=data.info(),
+            device=str(device),
+            eval_every=eval_every,
+            diagnostics_every=diag_every,
+            iterations_per_epoch=ipe,
+            total_iterations=total,
+            layer_sizes=trainer.sizes,
+        )
+    )
+    cuda = device.type == "cuda"
+    t_start = time.perf_counter()
+    last_progress = t_start
+    status = "done"
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    def do_eval(epoch: int) -> float:
+        t0 = time.perf_counter()
+        for member, at in trainer.read_divergence():
+            emit(MemberDiverged(member, config.activations[member], at))
+        if not trainer.members:
+            return time.perf_counter() - t0
+        acc, tloss = trainer.evaluate(data.test_x, data.test_y)
+        st = trainer.st
+        train_loss = (st.loss_sum / max(1, st.loss_count)).cpu()  # host sync: evaluation point
+        st.loss_sum.zero_()
+        st.loss_count = 0
+        emit(
+            Evaluation(
+                iteration=trainer.iteration,
+                epoch=epoch,
+                accuracy=_rounded(trainer.expand(acc.cpu(), K)),
+                test_loss=_rounded(trainer.expand(tloss.cpu(), K)),
+                train_loss=_rounded(trainer.expand(train_loss, K)),
+            )
+        )
+        return time.perf_counter() - t0
+
+    def do_diagnostics() -> float:
+        t0 = time.perf_counter()
+        for member, at in trainer.read_divergence():
+            emit(MemberDiverged(member, config.activations[member], at))
+        if trainer.members:
+            per_slot = trainer.diagnostics()
+            members: list[dict[str, object] | None] = [None] * K
+            for s, m in enumerate(trainer.members):
+                members[m] = per_slot[s]
+            emit(Diagnostics(trainer.iteration, members, HIST_EDGES))
+        return time.perf_counter() - t0
+
+    try:
+        done = False
+        for epoch in range(1, config.epochs + 1):
+            sync()
+            t_epoch = time.perf_counter()
+            eval_s = 0.0
+            last_eval = -1
+            for idx in trainer.batches():
+                if control.paused:
+                    paused_at = time.perf_counter()
+                    control.wait_while_paused()
+                    t_epoch += time.perf_counter() - paused_at
+                if control.stopped:
+                    status = "stopped"
+                    done = True
+                    break
+                if not trainer.members:
+                    done = True
+                    break
+                trainer.step(idx)
+                it = trainer.iteration
+                if it % eval_every == 0:
+                    eval_s += do_eval(epoch)
+                    last_eval = it
+                if diag_every and it % diag_every == 0:
+                    eval_s += do_diagnostics()
+                now = time.perf_counter()
+                if now - last_progress >= PROGRESS_INTERVAL_S:
+                    last_progress = now
+                    emit(Progress(it, epoch, now - t_start))
+                if it >= total:
+                    done = True
+                    break
+            if trainer.members and last_eval != trainer.iteration and trainer.iteration > 0:
+                eval_s += do_eval(epoch)  # every epoch ends with an evaluation
+            sync()
+            seconds = time.perf_counter() - t_epoch - eval_s
+            trained = trainer.iteration - (epoch - 1) * ipe
+            if trained > 0:
+                emit(EpochFinished(epoch, trainer.iteration, trained, round(seconds, 6), round(eval_s, 6)))
+            if done:
+                break
+        if diag_every and trainer.members and trainer.iteration % diag_every != 0:
+            do_diagnostics()  # the summary's diagnostics describe the end of the run
+    except KeyboardInterrupt:
+        status = "stopped"
+        emit(RunFinished("stopped", trainer.iteration, time.perf_counter() - t_start))
+        raise
+    except Exception as exc:
+        emit(
+            RunFinished(
+                "error", trainer.iteration, time.perf_counter() - t_start, f"{type(exc).__name__}: {exc}"
+            )
+        )
+        raise
+    emit(RunFinished(status, trainer.iteration, round(time.perf_counter() - t_start, 3)))
+    return builder.summary()
+
+
+def _rounded(values: list[float | None]) -> list[float | None]:
+    return [None if v is None else round(v, 6) for v in values]

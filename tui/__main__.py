@@ -1,0 +1,3 @@
+from actlab.tui.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""`actlab-tui --batch`: the comparison headless, for scripts and job queues.
+
+Progress goes to stderr, the table (or `--json`) to stdout, the run directory to disk.
+Ctrl+C stops the run cleanly, keeps what it has and exits with 130.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from actlab.engine import Control, ResultsWriter, RunConfig, run
+from actlab.engine.data import load, resolve_device
+from actlab.engine.events import EpochFinished, Event, MemberDiverged, Progress, RunFinished, RunStarted
+from actlab.engine.report import diagnostics_table, threshold_table
+from actlab.engine.results import default_run_dir
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressDisplay:
+    """Epoch, iteration, iterations/s and ETA on stderr: one rewritten line on a terminal,
+    a line per epoch (and per notable event) in a log file."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.total = 0
+        self.epochs = 0
+        self.t0 = time.perf_counter()
+        self.width = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.total = event.total_iterations
+            self.epochs = int(event.config["epochs"])
+            self.t0 = time.perf_counter()
+            self._line(
+                f"training {len(event.members)} members ({', '.join(event.members)}) on "
+                f"{event.dataset['name']} ({event.dataset['train_size']} train / "
+                f"{event.dataset['test_size']} test), {event.device}, {self.total} iterations, "
+                f"evaluating every {event.eval_every}",
+                final=True,
+            )
+        elif isinstance(event, Progress):
+            if self.tty:
+                self._status(event.iteration, event.epoch, event.elapsed_s)
+        elif isinstance(event, EpochFinished):
+            self._status(event.iteration, event.epoch, time.perf_counter() - self.t0, final=not self.tty)
+        elif isinstance(event, MemberDiverged):
+            self._line(f"{event.activation} diverged at iteration {event.iteration} (loss NaN/Inf); the others go on", final=True)
+        elif isinstance(event, RunFinished):
+            word = {"done": "finished", "stopped": "stopped"}.get(event.status, event.status)
+            self._line(f"{word} after {event.iteration} iterations in {_clock(event.elapsed_s)}", final=True)
+
+    def _status(self, it: int, epoch: int, elapsed: float, final: bool = False) -> None:
+        rate = it / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - it) / rate if rate > 0 else 0.0
+        self._line(
+            f"epoch {epoch}/{self.epochs}  iteration {it}/{self.total}  {rate:,.0f} it/s  "
+            f"elapsed {_clock(elapsed)}  ETA {_clock(eta)}",
+            final=final,
+        )
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            pad = max(0, self.width - len(text))
+            self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
+            self.width = 0 if final else len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def run_batch(
+    config: RunConfig,
+    out: str | None,
+    as_json: bool,
+    show_diagnostics: bool,
+    quiet: bool,
+) -> int:
+    """Run one comparison headless; return the process exit code."""
+    err = sys.stderr
+    device = resolve_device(config.device)
+    data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written
+    if data.notice:
+        err.write(f"actlab-tui: note: {data.notice}\n")
+    run_dir = Path(out) if out else default_run_dir()
+    writer = ResultsWriter(run_dir)
+    listeners: list[Any] = [writer]
+    if not quiet:
+        listeners.append(ProgressDisplay(err))
+
+    def listener(event: Event) -> None:
+        for f in listeners:
+            f(event)
+
+    control = Control()
+    interrupted = False
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl+C: stop at once
+            raise KeyboardInterrupt
+        interrupted = True
+        err.write("\nactlab-tui: stopping (Ctrl+C again to abort at once)\n")
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = run(config, listener, control, data=data)
+    except KeyboardInterrupt:
+        writer.close()
+        err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        writer.close()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        sys.stdout.write(threshold_table(summary) + "\n")
+        if show_diagnostics:
+            sys.stdout.write("\n" + diagnostics_table(summary) + "\n")
+    sys.stdout.flush()
+    err.write(f"results: {run_dir}\n")
+    return EXIT_INTERRUPTED if summary["status"] == "stopped" else EXIT_OK
