@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from .activations import Activation
+
 if TYPE_CHECKING:
     from .train import Trainer
 
 
-def layer_stats(z: Tensor, a: Tensor, d: Tensor, max_derivative: float, edges: list[float]) -> dict[str, Any]:
-    """Statistics of one member's hidden layer from z, f(z) and f'(z), each [B, H]."""
-    saturated = (d < 0.01 * max_derivative).float().mean()
-    dead = (d == 0).all(dim=0).float().mean()
+def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[float]) -> dict[str, Any]:
+    """Statistics of one member's hidden layer from z, f(z) and f'(z), each [B, H].
+
+    The saturated fraction is reported for saturating activations only and the dead
+    fraction for those whose units can die; elsewhere they are None (not applicable)."""
+    saturated = (d < act.saturation_level()).float().mean() if act.saturating else None
+    dead = (d == 0).all(dim=0).float().mean() if act.can_die else None
     lo, hi = edges[0], edges[-1]
     bins = len(edges) - 1
     hist = torch.histc(z.float().clamp(lo, hi), bins=bins, min=lo, max=hi)
@@ -54,7 +59,7 @@ def probe(trainer: Trainer) -> list[dict[str, Any]]:
         layers = []
         for li, (z, a, _) in enumerate(cache):
             d = act.derivative(z[k], a[k])
-            stats = layer_stats(z[k], a[k], d, act.max_derivative, HIST_EDGES)
+            stats = layer_stats(z[k], a[k], d, act, HIST_EDGES)
             stats["grad_norm"] = per_layer_norms[li][k]
             layers.append(stats)
         raw.append({"layers": layers, "output_grad_norm": per_layer_norms[-1][k]})
