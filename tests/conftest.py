@@ -1,0 +1,39 @@
+"""Shared fixtures: the bundled MNIST sample, loaded once, and small configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from actlab.engine import RunConfig
+from actlab.engine.data import Dataset, load
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("actlab-cache")
+
+
+@pytest.fixture(scope="session")
+def sample(cache_dir: Path) -> Dataset:
+    """The real bundled digits (4,000 train / 1,000 test), standardized, on the CPU."""
+    return load(RunConfig(dataset="sample", cache_dir=str(cache_dir)), torch.device("cpu"))
+
+
+@pytest.fixture
+def tiny_config(cache_dir: Path) -> RunConfig:
+    return RunConfig(
+        activations=("sigmoid", "tanh", "relu"),
+        depth=2,
+        width=32,
+        batch_size=32,
+        epochs=1,
+        max_iterations=40,
+        eval_every=10,
+        diagnostics_every=20,
+        dataset="sample",
+        cache_dir=str(cache_dir),
+        device="cpu",
+    )

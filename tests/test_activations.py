@@ -1,0 +1,57 @@
+"""Each activation's hand-written derivative against autograd, and its stated properties."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actlab.engine.activations import ACTIVATIONS
+
+REQUIRED = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "softsign"}
+
+
+def test_registry_has_the_required_functions() -> None:
+    assert REQUIRED <= set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_derivative_matches_autograd(name: str) -> None:
+    act = ACTIVATIONS[name]
+    # avoid z == 0 exactly, where ReLU-family derivatives are a convention
+    z = torch.linspace(-12, 12, 2001, dtype=torch.float64)
+    z = z[z.abs() > 1e-9].requires_grad_(True)
+    a = act.fn(z)
+    (auto,) = torch.autograd.grad(a.sum(), z)
+    mine = act.derivative(z.detach(), a.detach())
+    torch.testing.assert_close(mine, auto, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_max_derivative_is_the_supremum(name: str) -> None:
+    act = ACTIVATIONS[name]
+    z = torch.linspace(-30, 30, 600_001, dtype=torch.float64)
+    d = act.derivative(z, act.fn(z))
+    assert d.max().item() <= act.max_derivative * (1 + 1e-3)
+    assert d.max().item() >= act.max_derivative * (1 - 1e-3)
+
+
+def test_seed_facts() -> None:
+    assert ACTIVATIONS["sigmoid"].max_derivative == 0.25
+    assert ACTIVATIONS["leaky_relu"].fn(torch.tensor([-10.0])).item() == pytest.approx(-1.0)
+    # tanh(x) = 2 sigmoid(2x) - 1, as the slides say
+    x = torch.linspace(-5, 5, 101)
+    torch.testing.assert_close(torch.tanh(x), 2 * torch.sigmoid(2 * x) - 1, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_properties_agree_with_the_function(name: str) -> None:
+    act = ACTIVATIONS[name]
+    # within +-15 no smooth function's derivative underflows to 0 in float64
+    z = torch.linspace(-15, 15, 3001, dtype=torch.float64)
+    d = act.derivative(z, act.fn(z))
+    exactly_zero_side = bool((d[:100] == 0).all() or (d[-100:] == 0).all())
+    assert act.can_die == exactly_zero_side
+    fading = bool(d[0] < act.saturation_level() or d[-1] < act.saturation_level())
+    assert act.saturating == (fading and not exactly_zero_side)
+    mean_out = act.fn(torch.linspace(-3, 3, 601, dtype=torch.float64)).mean().item()
+    assert act.zero_centred == (abs(mean_out) < 1e-9)

@@ -1,0 +1,88 @@
+"""Threshold tracking (first vs sustained, not reached), speedup and final accuracy."""
+
+from __future__ import annotations
+
+from actlab.engine.events import Evaluation, EpochFinished, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.metrics import SummaryBuilder, ThresholdTracker
+from actlab.engine.report import crossing_text, speedup_text, threshold_table
+
+
+def test_first_and_sustained_crossing() -> None:
+    tr = ThresholdTracker(0.9)
+    for it, acc in [(10, 0.5), (20, 0.91), (30, 0.89), (40, 0.92), (50, 0.95)]:
+        tr.update(it, acc)
+    assert tr.first == 20
+    assert tr.sustained == 40
+
+
+def test_a_late_dip_clears_sustained() -> None:
+    tr = ThresholdTracker(0.8)
+    for it, acc in [(1, 0.85), (2, 0.9), (3, 0.7)]:
+        tr.update(it, acc)
+    assert tr.first == 1
+    assert tr.sustained is None
+
+
+def test_not_reached() -> None:
+    tr = ThresholdTracker(0.95)
+    for it, acc in [(1, 0.5), (2, 0.94)]:
+        tr.update(it, acc)
+    assert tr.first is None and tr.sustained is None
+    assert crossing_text(tr.first, tr.sustained) == "not reached"
+
+
+def test_equal_to_threshold_counts_as_reached() -> None:
+    tr = ThresholdTracker(0.8)
+    tr.update(5, 0.8)
+    assert tr.first == 5 and tr.sustained == 5
+
+
+def _started(members: list[str], thresholds: list[float]) -> RunStarted:
+    return RunStarted(
+        config={"thresholds": thresholds, "epochs": 2},
+        members=members,
+        baseline="sigmoid" if "sigmoid" in members else members[0],
+        dataset={"name": "t", "source": "t", "train_size": 1, "test_size": 1, "notice": None},
+        device="cpu",
+        eval_every=10,
+        diagnostics_every=0,
+        iterations_per_epoch=20,
+        total_iterations=40,
+    )
+
+
+def test_summary_speedup_final_accuracy_and_divergence() -> None:
+    b = SummaryBuilder()
+    b.feed(_started(["sigmoid", "relu", "identity"], [0.5, 0.9]))
+    evals = [
+        (10, 1, [0.3, 0.6, 0.4]),
+        (20, 1, [0.55, 0.8, 0.5]),
+        (30, 2, [0.6, 0.92, None]),
+        (40, 2, [0.7, 0.94, None]),
+    ]
+    b.feed(MemberDiverged(2, "identity", 25))
+    for it, ep, acc in evals:
+        b.feed(Evaluation(it, ep, acc, acc, acc))
+    b.feed(EpochFinished(2, 40, 40, 2.0, 0.5))
+    b.feed(RunFinished("done", 40, 3.0))
+    s = b.summary()
+    sig, relu, ident = s["members"]
+    assert sig["thresholds"][0] == {"threshold": 0.5, "first": 20, "sustained": 20, "speedup": 1.0}
+    assert relu["thresholds"][0]["sustained"] == 10
+    assert relu["thresholds"][0]["speedup"] == 2.0
+    assert relu["thresholds"][1] == {"threshold": 0.9, "first": 30, "sustained": 30, "speedup": None}
+    assert sig["final_accuracy"] == 0.65  # mean of the last epoch's evaluations
+    assert relu["final_accuracy"] == 0.93
+    assert ident["status"] == "diverged" and ident["diverged_at"] == 25
+    assert ident["final_accuracy"] is None
+    assert sig["status"] == "done"
+    assert s["epoch_time_s"] == 1.0  # 2 s over 40 iterations, 20 per epoch
+    table = threshold_table(s)
+    assert "diverged at 25" in table and "x2.0 faster" in table and "not reached" in table
+
+
+def test_speedup_text() -> None:
+    assert speedup_text(1.7, False) == "x1.7 faster"
+    assert speedup_text(0.5, False) == "x2.0 slower"
+    assert speedup_text(None, False) == "-"
+    assert speedup_text(1.0, True) == "baseline"
