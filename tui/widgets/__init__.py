@@ -1,0 +1,1 @@
+"""Widgets of the actlab app, one module each."""
