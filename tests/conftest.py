@@ -10,6 +10,10 @@ import torch
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset, load
 
+# One intra-op thread: results do not depend on it, and on a shared 2-core machine a second
+# OpenMP thread spinning against other processes makes small steps 100x slower.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -1,0 +1,132 @@
+"""`actlab-tui --batch`: the table, --json, results on disk, bad input and Ctrl+C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actlab.engine.data import load_sample, write_idx
+
+
+def cli(*args: str, cache_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "actlab.tui", *args], capture_output=True, text=True, env=env, timeout=300, **kw
+    )
+
+
+FAST = ["--batch", "-d", "sample", "--width", "32", "--batch-size", "128", "--epochs", "2"]
+
+
+def test_batch_prints_the_table_and_writes_results(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = cli(*FAST, "--out", str(out), cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["Function", "sigmoid", "tanh", "relu"]
+    assert any(line.startswith("Iterations to reach 0.8") for line in lines)
+    assert any(line.startswith("Final accuracy") for line in lines)
+    assert "evaluated every" in r.stdout
+    assert "epoch 2/2" in r.stderr and f"results: {out}" in r.stderr
+    for name in ("config.json", "events.jsonl", "summary.json", "summary.csv"):
+        assert (out / name).is_file()
+    again = cli("--batch", "--open", str(out), cache_dir=cache_dir)
+    assert again.returncode == 0 and again.stdout.splitlines()[:8] == lines[:8]
+
+
+def test_json_output_holds_the_documented_fields(cache_dir: Path, tmp_path: Path) -> None:
+    r = cli(*FAST, "-q", "--json", "--out", str(tmp_path / "j"), "-a", "relu,tanh", cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["dataset"]["name"] == "sample" and s["dataset"]["source"]
+    assert s["dataset"]["train_size"] == 4000 and s["dataset"]["test_size"] == 1000
+    assert s["device"] == "cpu" and isinstance(s["eval_every"], int)
+    assert s["config"]["activations"] == ["relu", "tanh"]
+    for m in s["members"]:
+        assert set(m) >= {"activation", "status", "diverged_at", "final_accuracy", "epoch_time_s", "thresholds"}
+        assert m["status"] == "done"
+        assert [t["threshold"] for t in m["thresholds"]] == [0.8, 0.9, 0.95]
+        for t in m["thresholds"]:
+            assert set(t) == {"threshold", "first", "sustained", "speedup"}
+    assert s == json.loads((tmp_path / "j" / "summary.json").read_text())
+
+
+def _bad_idx_dir(tmp_path: Path, cache_dir: Path) -> str:
+    xtr, ytr, xte, yte = load_sample(cache_dir)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", xtr.reshape(-1, 28, 28))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", ytr.astype("uint8"))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", xte.reshape(-1, 28, 28))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x03\xe8" + b"\x01" * 10)
+    return str(tmp_path)
+
+
+BAD = [
+    (["-a", "sigmoid,swish"], "unknown activation 'swish'"),
+    (["--depth", "0"], "depth 0: must be an integer >= 1"),
+    (["--width", "-3"], "width -3"),
+    (["--lr", "0"], "lr 0.0: must be a number > 0"),
+    (["--lr", "fast"], "'fast' is not a valid float"),
+    (["--batch-size", "0"], "batch_size 0"),
+    (["--thresholds", "0.8,1.5"], "threshold 1.5: must be in (0, 1]"),
+    (["--thresholds", "0.8,high"], "not a comma-separated list of numbers"),
+    (["--clip", "l2", "--clip-threshold", "-1"], "clip_threshold -1.0"),
+    (["--clip", "l3"], "'l3' is not one of"),
+    (["--data-dir", "/nonexistent/dir"], "not a readable directory"),
+    (["--device", "cuda:7"], "device"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(cache_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "never"
+    r = cli("--batch", "-q", "--out", str(out), *args, cache_dir=cache_dir)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("actlab-tui: error: ")
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert not out.exists()  # nothing written for a refused run
+
+
+def test_malformed_idx_file_is_refused(cache_dir: Path, tmp_path: Path) -> None:
+    r = cli("--batch", "-q", "--data-dir", _bad_idx_dir(tmp_path, cache_dir), cache_dir=cache_dir)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "malformed IDX file" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly_keeps_results_and_exits_130(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
+    args = ["--batch", "-d", "sample", "--width", "32", "--batch-size", "256", "--epochs", "500", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actlab.tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # progress lines arrive one per epoch when stderr is not a terminal
+        if line.startswith("epoch 2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    assert "Function" in stdout  # the table of what was reached so far
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "stopped"
+    assert summary["iterations"] >= 2 * summary["iterations_per_epoch"]
+    assert all(m["status"] == "stopped" for m in summary["members"])
+
+
+def test_help_explains_the_options(cache_dir: Path) -> None:
+    r = cli("--help", cache_dir=cache_dir)
+    assert r.returncode == 0
+    for flag in ("--batch", "--activations", "--clip", "--init", "--preset", "--json", "--out", "--eval-every"):
+        assert flag in r.stdout
