@@ -226,11 +226,18 @@ def _download(name: str, cache_dir: Path) -> Path:
 
         getattr(tvd, cls_name)(root=str(cache_dir), train=True, download=True)
     except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise DataError(f"{_PRETTY[name]} could not be downloaded into {cache_dir}: {first[:160]}") from None
+        raise DataError(f"{_PRETTY[name]} could not be downloaded into {cache_dir}: {_reason(exc)}") from None
     if not has_idx_files(raw):
         raise DataError(f"{_PRETTY[name]} download left no IDX files in {raw}")
     return raw
+
+
+def _reason(exc: Exception) -> str:
+    """The most telling line of a download error (torchvision lists each mirror it tried)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("<urlopen error") or "Error" in ln[:20]]
+    text = errors[-1] if errors else (lines[0] if lines else type(exc).__name__)
+    return text.strip("<>")[:160]
 
 
 # -------------------------------------------------------------------------- front door
