@@ -75,9 +75,7 @@ class RunConfig:
             raise ConfigError("activations: at least one is needed")
         for name in self.activations:
             if name not in ACTIVATIONS:
-                raise ConfigError(
-                    f"unknown activation {name!r}; choose from: {', '.join(ACTIVATIONS)}"
-                )
+                raise ConfigError(f"unknown activation {name!r}; choose from: {', '.join(ACTIVATIONS)}")
         if len(set(self.activations)) != len(self.activations):
             raise ConfigError(f"activations {', '.join(self.activations)}: each may appear once")
         _int_at_least("depth", self.depth, 1)

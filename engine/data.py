@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,7 +63,14 @@ def default_cache_dir() -> Path:
 
 # ---------------------------------------------------------------------------- IDX files
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES: dict[int, Any] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -251,9 +259,7 @@ def resolve_device(spec: str) -> torch.device:
             raise DataError(f"device {spec!r}: CUDA is not available on this machine; use cpu or auto")
         dev = torch.device(spec)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DataError(
-                f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) here"
-            )
+            raise DataError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) here")
         return dev
     return torch.device(spec)
 

@@ -76,9 +76,7 @@ class SummaryBuilder:
         if isinstance(event, RunStarted):
             thresholds = [float(t) for t in event.config["thresholds"]]
             self.started = event
-            self.members = [
-                MemberRecord(a, [ThresholdTracker(t) for t in thresholds]) for a in event.members
-            ]
+            self.members = [MemberRecord(a, [ThresholdTracker(t) for t in thresholds]) for a in event.members]
         elif isinstance(event, Evaluation):
             self.iteration = max(self.iteration, event.iteration)
             for rec, acc in zip(self.members, event.accuracy):

@@ -68,9 +68,7 @@ def init_weight(scheme: str, fan_out: int, fan_in: int, gen: torch.Generator) ->
     raise ValueError(f"unknown init {scheme!r}")
 
 
-def initial_parameters(
-    sizes: list[int], scheme: str, seed: int
-) -> list[tuple[Tensor, Tensor]]:
+def initial_parameters(sizes: list[int], scheme: str, seed: int) -> list[tuple[Tensor, Tensor]]:
     """The weights every member starts from: same seed, same tensors, layer by layer."""
     gen = torch.Generator().manual_seed(seed)
     return [init_weight(scheme, sizes[i + 1], sizes[i], gen) for i in range(len(sizes) - 1)]
@@ -211,7 +209,9 @@ class Cohort:
         return gw, gb
 
 
-def reference_network(activation: str, sizes: list[int], weights: list[tuple[Tensor, Tensor]]) -> torch.nn.Sequential:
+def reference_network(
+    activation: str, sizes: list[int], weights: list[tuple[Tensor, Tensor]]
+) -> torch.nn.Sequential:
     """The same member as an ordinary torch.nn network (for parity tests and benchmarks)."""
     act = ACTIVATIONS[activation]
 

@@ -46,8 +46,7 @@ def threshold_rows(summary: dict[str, Any]) -> list[list[str]]:
             + [crossing_text(m["thresholds"][k]["first"], m["thresholds"][k]["sustained"]) for m in members]
         )
         rows.append(
-            [""]
-            + [speedup_text(m["thresholds"][k]["speedup"], m["activation"] == baseline) for m in members]
+            [""] + [speedup_text(m["thresholds"][k]["speedup"], m["activation"] == baseline) for m in members]
         )
     rows.append(["Final accuracy"] + [_fmt(m["final_accuracy"], 4) for m in members])
     rows.append(["Training time of 1 epoch (s)"] + [_fmt(m["epoch_time_s"], 4) for m in members])

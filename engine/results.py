@@ -51,7 +51,9 @@ class ResultsWriter:
             probe.write_text("")
             probe.unlink()
         except OSError as exc:
-            raise ResultsError(f"results directory {self.directory}: cannot write ({exc.strerror or exc})") from None
+            raise ResultsError(
+                f"results directory {self.directory}: cannot write ({exc.strerror or exc})"
+            ) from None
         if (self.directory / "events.jsonl").exists():
             raise ResultsError(
                 f"results directory {self.directory} already holds a run; choose an empty or new directory"
@@ -88,15 +90,32 @@ def summary_csv(summary: dict[str, Any]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(
-        ["activation", "status", "diverged_at", "threshold", "first", "sustained", "speedup",
-         "final_accuracy", "epoch_time_s"]
+        [
+            "activation",
+            "status",
+            "diverged_at",
+            "threshold",
+            "first",
+            "sustained",
+            "speedup",
+            "final_accuracy",
+            "epoch_time_s",
+        ]
     )
     for m in summary["members"]:
         for t in m["thresholds"]:
             w.writerow(
-                [m["activation"], m["status"], _blank(m["diverged_at"]), t["threshold"],
-                 _blank(t["first"]), _blank(t["sustained"]), _blank(t["speedup"]),
-                 _blank(m["final_accuracy"]), _blank(m["epoch_time_s"])]
+                [
+                    m["activation"],
+                    m["status"],
+                    _blank(m["diverged_at"]),
+                    t["threshold"],
+                    _blank(t["first"]),
+                    _blank(t["sustained"]),
+                    _blank(t["speedup"]),
+                    _blank(m["final_accuracy"]),
+                    _blank(m["epoch_time_s"]),
+                ]
             )
     return out.getvalue()
 

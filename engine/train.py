@@ -117,9 +117,7 @@ class Trainer:
         K = self.cohort.size
         self.state = [torch.zeros_like(p) for p in self.cohort.parameters()]
         self.state2 = (
-            [torch.zeros_like(p) for p in self.cohort.parameters()]
-            if config.optimizer == "adam"
-            else []
+            [torch.zeros_like(p) for p in self.cohort.parameters()] if config.optimizer == "adam" else []
         )
         self.steps_taken = 0
         self.clip_totals: dict[int, list[float]] = {}  # member -> [steps clipped, steps]

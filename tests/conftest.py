@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset, load
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from actlab.engine.activations import ACTIVATIONS
 
-REQUIRED = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "softsign"}
+REQUIRED = {
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "softplus",
+    "softsign",
+}
 
 
 def test_registry_has_the_required_functions() -> None:

@@ -10,14 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from actlab.engine.data import load_sample, write_idx
 
 
 def cli(*args: str, cache_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "actlab.tui", *args], capture_output=True, text=True, env=env, timeout=300, **kw
+        [sys.executable, "-m", "actlab.tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        **kw,
     )
 
 
@@ -49,7 +53,14 @@ def test_json_output_holds_the_documented_fields(cache_dir: Path, tmp_path: Path
     assert s["device"] == "cpu" and isinstance(s["eval_every"], int)
     assert s["config"]["activations"] == ["relu", "tanh"]
     for m in s["members"]:
-        assert set(m) >= {"activation", "status", "diverged_at", "final_accuracy", "epoch_time_s", "thresholds"}
+        assert set(m) >= {
+            "activation",
+            "status",
+            "diverged_at",
+            "final_accuracy",
+            "epoch_time_s",
+            "thresholds",
+        }
         assert m["status"] == "done"
         assert [t["threshold"] for t in m["thresholds"]] == [0.8, 0.9, 0.95]
         for t in m["thresholds"]:
@@ -83,7 +94,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
-def test_bad_input_is_one_line_and_exit_2(cache_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    cache_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     out = tmp_path / "never"
     r = cli("--batch", "-q", "--out", str(out), *args, cache_dir=cache_dir)
     assert r.returncode == 2, r.stderr
@@ -102,7 +115,19 @@ def test_malformed_idx_file_is_refused(cache_dir: Path, tmp_path: Path) -> None:
 def test_ctrl_c_stops_cleanly_keeps_results_and_exits_130(cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
-    args = ["--batch", "-d", "sample", "--width", "32", "--batch-size", "256", "--epochs", "500", "--out", str(out)]
+    args = [
+        "--batch",
+        "-d",
+        "sample",
+        "--width",
+        "32",
+        "--batch-size",
+        "256",
+        "--epochs",
+        "500",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "actlab.tui", *args],
         stdout=subprocess.PIPE,
@@ -128,5 +153,14 @@ def test_ctrl_c_stops_cleanly_keeps_results_and_exits_130(cache_dir: Path, tmp_p
 def test_help_explains_the_options(cache_dir: Path) -> None:
     r = cli("--help", cache_dir=cache_dir)
     assert r.returncode == 0
-    for flag in ("--batch", "--activations", "--clip", "--init", "--preset", "--json", "--out", "--eval-every"):
+    for flag in (
+        "--batch",
+        "--activations",
+        "--clip",
+        "--init",
+        "--preset",
+        "--json",
+        "--out",
+        "--eval-every",
+    ):
         assert flag in r.stdout

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from actlab.engine import RunConfig
 from actlab.engine import data as data_mod
 from actlab.engine.data import DataError, load, load_idx_dir, load_sample, read_idx, write_idx
@@ -87,7 +86,9 @@ def _offline(name: str, cache_dir: Path) -> Path:
     raise DataError(f"{name} could not be downloaded into {cache_dir}: network unreachable")
 
 
-def test_mnist_download_failure_falls_back_to_the_sample(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mnist_download_failure_falls_back_to_the_sample(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(data_mod, "_download", _offline)
     ds = load(RunConfig(dataset="mnist", cache_dir=str(cache_dir)), torch.device("cpu"))
     assert ds.name == "sample"
@@ -96,7 +97,9 @@ def test_mnist_download_failure_falls_back_to_the_sample(cache_dir: Path, monkey
     assert ds.info()["notice"] == ds.notice  # recorded with the results
 
 
-def test_no_fallback_and_other_datasets_fail_clearly(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_fallback_and_other_datasets_fail_clearly(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(data_mod, "_download", _offline)
     with pytest.raises(DataError, match="could not be downloaded"):
         load(RunConfig(dataset="mnist", fallback=False, cache_dir=str(cache_dir)), torch.device("cpu"))

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
 from actlab.engine.model import initial_parameters, reference_network
@@ -16,7 +15,9 @@ from actlab.engine.train import Trainer
 STEPS = 25
 
 
-def reference_run(config: RunConfig, data: Dataset, activation: str, batches: list[torch.Tensor]) -> torch.nn.Sequential:
+def reference_run(
+    config: RunConfig, data: Dataset, activation: str, batches: list[torch.Tensor]
+) -> torch.nn.Sequential:
     """The usual PyTorch way, written independently of the engine's hand-made backward."""
     sizes = [784] + [config.width] * config.depth + [10]
     init = config.init
@@ -68,7 +69,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("changes", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+@pytest.mark.parametrize(
+    "changes", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default"
+)
 def test_member_in_cohort_matches_reference(sample: Dataset, tiny_config: RunConfig, changes: dict) -> None:
     config = tiny_config.replace(activations=("sigmoid", "tanh", "relu", "gelu"), **changes)
     trainer = Trainer(config, sample, torch.device("cpu"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actlab.engine.events import Evaluation, EpochFinished, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.events import EpochFinished, Evaluation, MemberDiverged, RunFinished, RunStarted
 from actlab.engine.metrics import SummaryBuilder, ThresholdTracker
 from actlab.engine.report import crossing_text, speedup_text, threshold_table
 

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from actlab.engine import Control, ResultsWriter, RunConfig, replay, run
 from actlab.engine.data import Dataset
-from actlab.engine.events import Diagnostics, Evaluation, Event, MemberDiverged, Progress, RunFinished, RunStarted
+from actlab.engine.events import (
+    Diagnostics,
+    Evaluation,
+    Event,
+    MemberDiverged,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
 from actlab.engine.train import Trainer
 
 
@@ -98,7 +105,9 @@ def test_results_directory_round_trip(sample: Dataset, tiny_config: RunConfig, t
     assert not any(isinstance(e, Progress) for e in replayed)
 
 
-def test_interrupted_run_leaves_readable_files(sample: Dataset, tiny_config: RunConfig, tmp_path: Path) -> None:
+def test_interrupted_run_leaves_readable_files(
+    sample: Dataset, tiny_config: RunConfig, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     writer = ResultsWriter(out)
 
@@ -121,7 +130,9 @@ def test_interrupted_run_leaves_readable_files(sample: Dataset, tiny_config: Run
     assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 1
 
 
-def test_results_writer_refuses_a_used_directory(sample: Dataset, tiny_config: RunConfig, tmp_path: Path) -> None:
+def test_results_writer_refuses_a_used_directory(
+    sample: Dataset, tiny_config: RunConfig, tmp_path: Path
+) -> None:
     from actlab.engine import ResultsError
 
     run(tiny_config.replace(max_iterations=5), ResultsWriter(tmp_path), data=sample)
@@ -129,7 +140,9 @@ def test_results_writer_refuses_a_used_directory(sample: Dataset, tiny_config: R
         ResultsWriter(tmp_path)
 
 
-def test_step_makes_no_host_sync(sample: Dataset, tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_makes_no_host_sync(
+    sample: Dataset, tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Between evaluations a step never reads a value back to the host."""
     config = tiny_config.replace(clip="l2", l1=1e-5, weight_decay=1e-4, dropout=0.1, optimizer="adam")
     trainer = Trainer(config, sample, torch.device("cpu"))

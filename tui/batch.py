@@ -59,7 +59,11 @@ class ProgressDisplay:
         elif isinstance(event, EpochFinished):
             self._status(event.iteration, event.epoch, time.perf_counter() - self.t0, final=not self.tty)
         elif isinstance(event, MemberDiverged):
-            self._line(f"{event.activation} diverged at iteration {event.iteration} (loss NaN/Inf); the others go on", final=True)
+            self._line(
+                f"{event.activation} diverged at iteration {event.iteration} (loss NaN/Inf); "
+                "the others go on",
+                final=True,
+            )
         elif isinstance(event, RunFinished):
             word = {"done": "finished", "stopped": "stopped"}.get(event.status, event.status)
             self._line(f"{word} after {event.iteration} iterations in {_clock(event.elapsed_s)}", final=True)

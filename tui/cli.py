@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 import click
-
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
 from actlab.engine.report import diagnostics_table, threshold_table
 from actlab.engine.results import replay
@@ -21,14 +20,26 @@ EXIT_USAGE = 2
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.option("--batch", is_flag=True, help="Run the comparison headless: progress on stderr, table on stdout.")
+@click.option(
+    "--batch", is_flag=True, help="Run the comparison headless: progress on stderr, table on stdout."
+)
 @click.option("--out", "-o", type=str, help="Results directory for --batch. [default: actlab-runs/<time>]")
-@click.option("--json", "as_json", is_flag=True, help="With --batch: print the summary as JSON instead of the table.")
-@click.option("--diagnostics", "show_diagnostics", is_flag=True,
-              help="With --batch: also print per-layer gradient norms, saturated and dead fractions.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="With --batch: print the summary as JSON instead of the table."
+)
+@click.option(
+    "--diagnostics",
+    "show_diagnostics",
+    is_flag=True,
+    help="With --batch: also print per-layer gradient norms, saturated and dead fractions.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="With --batch: no progress on stderr.")
-@click.option("--open", "open_dir", type=str,
-              help="Show a saved run directory (replays its events.jsonl); with --batch, print its table.")
+@click.option(
+    "--open",
+    "open_dir",
+    type=str,
+    help="Show a saved run directory (replays its events.jsonl); with --batch, print its table.",
+)
 @config_options
 @click.pass_context
 def cli(
