@@ -131,7 +131,7 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         dict(
             type=int,
             help="Evaluate on the whole test split every N iterations (and at each epoch end). "
-            "[default: auto; 5 on a GPU, about test size / (2 x batch) on a CPU]",
+            "[default: auto; 5 on a GPU, about test size / batch size on a CPU]",
         ),
     ),
     (
