@@ -220,6 +220,8 @@ class Chart(PlotextPlot):
 class DiagnosticsView(Widget):
     """Base of the diagnostics views: event feeding, throttled redraws, empty states."""
 
+    min_redraw_interval: float = MIN_REDRAW_INTERVAL  # per instance, so a test can widen it
+
     DEFAULT_CSS = """
     DiagnosticsView {
         height: 1fr;
@@ -298,7 +300,7 @@ class DiagnosticsView(Widget):
         """Redraw now, or as soon as the throttle allows."""
         if not self.is_mounted:
             return  # on_mount draws whatever has been fed by then
-        wait = MIN_REDRAW_INTERVAL - (time.monotonic() - self._last_draw)
+        wait = self.min_redraw_interval - (time.monotonic() - self._last_draw)
         if wait <= 0:
             self.redraw()
         elif self._timer is None:

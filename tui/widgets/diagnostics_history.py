@@ -120,7 +120,12 @@ class DiagnosticsHistory:
                 return False  # the same event fed again by another view sharing this history
             self.reset()
             self.run = event
-            self.members = [MemberHistory(i, name) for i, name in enumerate(event.members)]
+            # every member gets its layers now, so one that diverges before the first probe
+            # still has a (blank) per-layer profile of the run's depth
+            self.members = [
+                MemberHistory(i, name, layers=[LayerHistory() for _ in range(self.depth)])
+                for i, name in enumerate(event.members)
+            ]
         elif isinstance(event, Diagnostics):
             if self.iterations and event.iteration <= self.iterations[-1]:
                 return False  # already have this point (shared history, or a repeated replay)

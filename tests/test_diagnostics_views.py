@@ -1,0 +1,341 @@
+"""The diagnostics views: their history, helpers, behaviour and snapshots.
+
+Everything here replays recorded runs from tests/fixtures, never live training:
+
+    diag_clip    actlab-tui --batch -d sample -a sigmoid,tanh,relu --depth 6 --width 32
+                 --max-iterations 80 --eval-every 20 --diagnostics-every 10 --clip l2
+                 --clip-threshold 0.5
+    diag_noclip  actlab-tui --batch -d sample -a sigmoid,leaky_relu,identity --input-scaling raw
+                 --lr 0.005 --depth 3 --width 32 --max-iterations 40 --eval-every 20
+                 --diagnostics-every 10        (identity diverges at iteration 8)
+
+Refresh the snapshots with `make test-snapshot-update` after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from actlab.engine import read_events
+from actlab.engine.events import Diagnostics, Event, RunStarted
+from actlab.tui.widgets.diagnostics import (
+    MEMBER_COLORS,
+    ActivationFunctionsView,
+    ClippingView,
+    DiagnosticsHistory,
+    GradientFlowView,
+    PropertiesTable,
+    SaturationView,
+    diagnostics_tabs,
+)
+from actlab.tui.widgets.diagnostics_base import decade_axis, decimate, iteration_axis, log_points
+from actlab.tui.widgets.diagnostics_history import LAYER_FIELDS
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+from textual.widgets import Select
+
+HERE = Path(__file__).parent
+FIXTURES = HERE / "fixtures"
+CLIP, NOCLIP = FIXTURES / "diag_clip", FIXTURES / "diag_noclip"
+
+
+def _load_snapshot_apps() -> Any:
+    # tests/ is not a package; load the snapshot app module by path
+    spec = importlib.util.spec_from_file_location("diag_views", HERE / "snapshot_apps" / "diag_views.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DiagViewApp = _load_snapshot_apps().DiagViewApp
+
+
+def events(directory: Path) -> list[Event]:
+    return list(read_events(directory))
+
+
+def raw_diagnostics(directory: Path) -> list[dict[str, Any]]:
+    """The diagnostics lines of events.jsonl as plain JSON: an independent reading."""
+    lines = (directory / "events.jsonl").read_text().splitlines()
+    return [d for d in map(json.loads, lines) if d["type"] == "diagnostics"]
+
+
+def fed(directory: Path) -> DiagnosticsHistory:
+    h = DiagnosticsHistory()
+    for e in events(directory):
+        h.feed(e)
+    return h
+
+
+# -- DiagnosticsHistory ----------------------------------------------------------------
+
+
+def test_history_knows_the_run() -> None:
+    h = fed(CLIP)
+    assert h.activations == ["sigmoid", "tanh", "relu"]
+    assert h.depth == 6
+    assert h.clip == "l2" and h.clip_threshold == 0.5
+    assert h.iterations == [d["iteration"] for d in raw_diagnostics(CLIP)]
+    assert h.hist_edges[0] == -6.0 and h.hist_edges[-1] == 6.0
+    assert h.status == "done"
+
+
+def test_history_series_match_the_stored_stream() -> None:
+    h = fed(CLIP)
+    raw = raw_diagnostics(CLIP)
+    for m in range(3):
+        member = h.member(m)
+        assert member.iterations == [d["iteration"] for d in raw]
+        for layer in range(6):
+            for name in LAYER_FIELDS:
+                _, values = h.series(m, layer, name)
+                assert values == [d["members"][m]["layers"][layer][name] for d in raw]
+            assert member.layers[layer].preact_hist == raw[-1]["members"][m]["layers"][layer]["preact_hist"]
+        assert member.output_grad_norm == [d["members"][m]["output_grad_norm"] for d in raw]
+        _, clipped = h.clip_series(m, "clipped_fraction_total")
+        assert clipped == [d["members"][m]["clipping"]["clipped_fraction_total"] for d in raw]
+        assert member.clip_threshold == 0.5
+
+
+def test_history_keeps_not_applicable_figures_as_none() -> None:
+    h = fed(CLIP)
+    sigmoid, tanh, relu = (h.member(i) for i in range(3))
+    assert all(v is None for v in sigmoid.layers[0].series["dead_fraction"])
+    assert all(v is None for v in tanh.layers[0].series["dead_fraction"])
+    assert all(v is None for v in relu.layers[0].series["saturated_fraction"])
+    assert relu.latest(5, "dead_fraction") is not None
+
+
+def test_history_profile_is_input_side_first_and_shows_vanishing_sigmoid_gradient() -> None:
+    h = fed(CLIP)
+    sigmoid = h.member(0).latest_profile()
+    relu = h.member(2).latest_profile()
+    assert sigmoid[0] is not None and sigmoid[-1] is not None
+    assert sigmoid[0] / sigmoid[-1] < 1e-2  # orders of magnitude lost on the way to layer 1
+    assert relu[0] is not None and relu[-1] is not None
+    assert relu[0] / relu[-1] > 0.1
+
+
+def test_history_of_a_diverged_member_stops() -> None:
+    h = fed(NOCLIP)
+    assert h.activations == ["sigmoid", "leaky_relu", "identity"]
+    identity = h.member(2)
+    assert identity.diverged_at == 8
+    assert identity.iterations == [] and identity.latest_profile() == [None, None, None]
+    assert h.member(0).iterations == h.iterations == [10, 20, 30, 40]
+    assert h.clip is None and h.clip_threshold is None
+    assert all(v is None for v in h.member(0).clipping["preclip_norm"])
+
+
+def test_feeding_is_idempotent_so_views_can_share_one_history() -> None:
+    stream = events(CLIP)
+    once, twice = DiagnosticsHistory(), DiagnosticsHistory()
+    for e in stream:
+        assert twice.feed(e) == once.feed(e)
+        version = twice.version
+        assert twice.feed(e) is False  # the second view feeding the same event changes nothing
+        assert twice.version == version
+    assert twice.iterations == once.iterations
+    assert twice.member(0).layers[0].series == once.member(0).layers[0].series
+
+
+def test_a_new_run_resets_the_history() -> None:
+    h = fed(CLIP)
+    for e in events(NOCLIP):
+        h.feed(e)
+    assert h.activations == ["sigmoid", "leaky_relu", "identity"]
+    assert h.iterations == [10, 20, 30, 40]
+    assert h.depth == 3
+
+
+def test_a_stream_joined_without_run_started_still_has_members() -> None:
+    h = DiagnosticsHistory()
+    diagnostics = [e for e in events(CLIP) if isinstance(e, Diagnostics)]
+    h.feed(diagnostics[0])
+    assert len(h.members) == 3 and h.members[0].activation == "member 1"
+    assert h.depth == 6
+
+
+# -- chart helpers -----------------------------------------------------------------------
+
+
+def test_decimate_keeps_the_ends_and_the_budget() -> None:
+    xs = list(range(1000))
+    dx, dy = decimate(xs, [x * 2 for x in xs], 50)
+    assert len(dx) <= 50 and dx[0] == 0 and dx[-1] == 999
+    assert dy == [x * 2 for x in dx]
+    assert decimate([1, 2], [3, 4], 50) == ([1, 2], [3, 4])
+
+
+def test_log_points_drop_what_a_log_axis_cannot_show() -> None:
+    xs, ys, dropped = log_points([1, 2, 3, 4, 5], [0.01, 0.0, None, 100.0, float("nan")])
+    assert xs == [1, 4] and ys == pytest.approx([-2.0, 2.0]) and dropped == 1
+
+
+class FakePlot:
+    """Records the axis calls a helper makes."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, tuple[Any, ...]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self.calls.__setitem__(name, args)
+
+
+def test_decade_axis_labels_round_numbers() -> None:
+    plt = FakePlot()
+    decade_axis(plt, [math.log10(3e-5), math.log10(0.6)], height=30)  # type: ignore[arg-type]
+    ticks, labels = plt.calls["yticks"]
+    assert labels == ["1e-4", "1e-3", "1e-2", "1e-1"]
+    assert ticks == [-4.0, -3.0, -2.0, -1.0]
+    plt = FakePlot()
+    decade_axis(plt, [math.log10(0.3), math.log10(0.9)], height=30)  # type: ignore[arg-type]
+    assert plt.calls["yticks"][1] == ["0.5", "1"]  # within one decade: 1-2-5 steps
+
+
+def test_iteration_axis_ticks_on_round_iterations() -> None:
+    plt = FakePlot()
+    iteration_axis(plt, [10, 20, 30, 40, 50, 60, 70, 80], width=80)  # type: ignore[arg-type]
+    ticks, labels = plt.calls["xticks"]
+    assert labels == ["10", "20", "30", "40", "50", "60", "70", "80"]
+
+
+# -- integration API and behaviour -------------------------------------------------------
+
+
+def test_diagnostics_tabs_share_one_history() -> None:
+    tabs = diagnostics_tabs()
+    assert [t for t, _ in tabs] == ["Gradients", "Saturation", "Functions", "Clipping", "Properties"]
+    kinds = (GradientFlowView, SaturationView, ActivationFunctionsView, ClippingView, PropertiesTable)
+    assert all(isinstance(w, k) for (_, w), k in zip(tabs, kinds, strict=True))
+    assert len({id(w.history) for _, w in tabs}) == 1
+    assert len(MEMBER_COLORS) >= 5 and len(set(MEMBER_COLORS)) == len(MEMBER_COLORS)
+
+
+class OneView(App[None]):
+    """A bare app around one view, fed by the test itself."""
+
+    def __init__(self, view: Widget) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+
+
+def test_redraws_are_throttled_and_catch_up() -> None:
+    asyncio.run(_throttled())
+
+
+async def _throttled() -> None:
+    stream = events(NOCLIP)
+    view = GradientFlowView()
+    view.min_redraw_interval = 3600.0  # nothing gets through the throttle but the first
+    app = OneView(view)
+    async with app.run_test(size=(80, 24)) as pilot:
+        drawn: list[int] = []
+        original = view.update_body
+
+        def counting() -> None:
+            drawn.append(view.history.version)
+            original()
+
+        view.update_body = counting  # type: ignore[method-assign]
+        diagnostics = [e for e in stream if isinstance(e, Diagnostics)]
+        view.feed_event(next(e for e in stream if isinstance(e, RunStarted)))  # drawn at once
+        view.feed_event(diagnostics[0])  # throttled: a timer is set
+        view.feed_event(diagnostics[1])
+        await pilot.pause()
+        assert view.history.latest_iteration == 20
+        assert drawn == []  # the run start has no diagnostics yet: a message, no body
+        view.redraw()  # what the timer would do, now
+        assert drawn == [view.history.version]
+
+
+def test_choosing_a_member_without_figures_says_not_applicable() -> None:
+    asyncio.run(_not_applicable())
+
+
+async def _not_applicable() -> None:
+    app = DiagViewApp("saturation", "diag_noclip")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        view = app.query_one(SaturationView)
+        assert view.selected_member == 0  # sigmoid: the first member where a figure applies
+        app.query_one("#sat-member", Select).value = 1  # leaky_relu
+        await pilot.pause()
+        assert "not applicable" in str(app.query_one("#sat-na").render())
+        assert not app.query_one("#sat-chart").display
+
+
+def test_functions_view_follows_layer_and_member_choice() -> None:
+    asyncio.run(_functions_choice())
+
+
+async def _functions_choice() -> None:
+    app = DiagViewApp("functions", "diag_clip")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        view = app.query_one(ActivationFunctionsView)
+        layer = app.query_one("#fn-layer", Select)
+        assert [v for _, v in layer._options] == list(range(6))
+        layer.value = 5
+        app.query_one("#fn-member", Select).value = 2
+        await pilot.pause()
+        assert view.selected_layer == 5
+        shown = [c.display for c in app.query("#fn-grid > Chart")]
+        assert shown == [False, False, True]
+
+
+# -- snapshots ---------------------------------------------------------------------------
+
+VIEWS = ["gradients", "saturation", "functions", "clipping", "properties"]
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("view", VIEWS)
+def test_snapshot_view(snap_compare: Any, view: str, size: str) -> None:
+    """Each view replaying the clipped 6-layer run."""
+    assert snap_compare(DiagViewApp(view, "diag_clip"), terminal_size=SIZES[size])
+
+
+def test_snapshot_clipping_off(snap_compare: Any) -> None:
+    """The clipping tab of a run without clipping says so."""
+    assert snap_compare(DiagViewApp("clipping", "diag_noclip"), terminal_size=(80, 24))
+
+
+def test_snapshot_saturation_not_applicable(snap_compare: Any) -> None:
+    """Raw inputs saturate sigmoid's first layer; leaky_relu's figures do not apply."""
+    assert snap_compare(DiagViewApp("saturation", "diag_noclip"), terminal_size=(80, 24))
+
+
+def test_snapshot_gradients_one_member(snap_compare: Any) -> None:
+    """Every layer of sigmoid: the layers nearer the input sit decades lower."""
+    # the member Select has focus: open it, go down one (to sigmoid), choose it
+    assert snap_compare(
+        DiagViewApp("gradients", "diag_clip"), press=["enter", "down", "enter"], terminal_size=(80, 24)
+    )
+
+
+def test_snapshot_functions_last_layer_narrow_range(snap_compare: Any) -> None:
+    """Layer 6 of every member over z in [-2, 2], raw-input run (sigmoid piles up beyond)."""
+
+    async def choose(pilot: Any) -> None:
+        pilot.app.query_one("#fn-layer", Select).value = 2
+        pilot.app.query_one("#fn-range", Select).value = 2.0
+        await pilot.pause()
+
+    assert snap_compare(DiagViewApp("functions", "diag_noclip"), run_before=choose, terminal_size=(80, 24))
+
+
+def test_snapshot_all_tabs(snap_compare: Any) -> None:
+    """The five views as tabs sharing one history, as the app mounts them."""
+    assert snap_compare(DiagViewApp("tabs", "diag_clip"), terminal_size=(100, 30))
