@@ -192,3 +192,55 @@ def _round(x: float | None, digits: int = 5) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return round(x, digits)
+
+
+def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread over repeats of one comparison with different seeds.
+
+    Per member: final accuracy mean/std, and per threshold the sustained crossing's mean/std
+    over the seeds that reached it, with how many did. A difference smaller than the spread
+    is not a win."""
+    first = summaries[0]
+    members = []
+    for i, m in enumerate(first["members"]):
+        runs = [s["members"][i] for s in summaries]
+        finals = [r["final_accuracy"] for r in runs if r["final_accuracy"] is not None]
+        thresholds = []
+        for k, t in enumerate(m["thresholds"]):
+            hits = [
+                r["thresholds"][k]["sustained"] for r in runs if r["thresholds"][k]["sustained"] is not None
+            ]
+            thresholds.append(
+                {
+                    "threshold": t["threshold"],
+                    "sustained_mean": _round(_mean(hits), 1),
+                    "sustained_std": _round(_std(hits), 1),
+                    "reached": len(hits),
+                }
+            )
+        members.append(
+            {
+                "activation": m["activation"],
+                "final_accuracy_mean": _round(_mean(finals)),
+                "final_accuracy_std": _round(_std(finals)),
+                "diverged": sum(r["status"] == "diverged" for r in runs),
+                "thresholds": thresholds,
+            }
+        )
+    return {
+        "seeds": [s["config"]["seed"] for s in summaries],
+        "runs": len(summaries),
+        "members": members,
+    }
+
+
+def _mean(xs: list[float] | list[int]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _std(xs: list[float] | list[int]) -> float | None:
+    """Sample standard deviation (n - 1); None for fewer than two values."""
+    if len(xs) < 2:
+        return None
+    mu = sum(xs) / len(xs)
+    return math.sqrt(sum((x - mu) ** 2 for x in xs) / (len(xs) - 1))

@@ -117,3 +117,27 @@ def _sci(v: float | None) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def aggregate_table(agg: dict[str, Any]) -> str:
+    """Mean +- standard deviation over seeds, per member."""
+    members = agg["members"]
+    n = agg["runs"]
+    rows: list[list[str]] = [[f"Function ({n} seeds)", *[m["activation"] for m in members]]]
+    for k, t in enumerate(members[0]["thresholds"] if members else []):
+        cells = []
+        for m in members:
+            tk = m["thresholds"][k]
+            if tk["reached"] == 0:
+                cells.append(f"not reached (0/{n})")
+            else:
+                spread = "" if tk["sustained_std"] is None else f" ± {tk['sustained_std']:.0f}"
+                cells.append(f"{tk['sustained_mean']:.0f}{spread} ({tk['reached']}/{n})")
+        rows.append([f"Iterations to reach {t['threshold']:g}", *cells])
+    cells = []
+    for m in members:
+        mean, std = m["final_accuracy_mean"], m["final_accuracy_std"]
+        cells.append("-" if mean is None else f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
+    rows.append(["Final accuracy", *cells])
+    rows.append(["Diverged", *[f"{m['diverged']}/{n}" for m in members]])
+    return render(rows) + f"\n\nsustained crossing, mean ± standard deviation over seeds {agg['seeds']}"

@@ -164,3 +164,14 @@ def test_help_explains_the_options(cache_dir: Path) -> None:
         "--eval-every",
     ):
         assert flag in r.stdout
+
+
+def test_seeds_give_mean_and_spread(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seeds"
+    r = cli(*FAST, "-q", "--seeds", "2", "--max-iterations", "20", "--out", str(out), cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert "Function (2 seeds)" in r.stdout and "over seeds [0, 1]" in r.stdout
+    agg = json.loads((out / "aggregate.json").read_text())
+    assert agg["seeds"] == [0, 1] and [m["activation"] for m in agg["members"]] == ["sigmoid", "tanh", "relu"]
+    for seed in (0, 1):
+        assert json.loads((out / f"seed-{seed}" / "summary.json").read_text())["config"]["seed"] == seed

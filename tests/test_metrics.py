@@ -86,3 +86,27 @@ def test_speedup_text() -> None:
     assert speedup_text(0.5, False) == "x2.0 slower"
     assert speedup_text(None, False) == "-"
     assert speedup_text(1.0, True) == "baseline"
+
+
+def test_aggregate_over_seeds() -> None:
+    from actlab.engine.metrics import aggregate
+    from actlab.engine.report import aggregate_table
+
+    def summary(seed: int, final: float | None, sustained: int | None, status: str = "done") -> dict:
+        th = [{"threshold": 0.9, "first": sustained, "sustained": sustained, "speedup": None}]
+        member = {"activation": "relu", "status": status, "final_accuracy": final, "thresholds": th}
+        return {"config": {"seed": seed}, "members": [member]}
+
+    agg = aggregate([summary(0, 0.90, 100), summary(1, 0.94, 140), summary(2, None, None, "diverged")])
+    m = agg["members"][0]
+    assert agg["seeds"] == [0, 1, 2] and agg["runs"] == 3
+    assert m["final_accuracy_mean"] == 0.92 and m["final_accuracy_std"] == round(0.02 * 2**0.5, 5)
+    assert m["thresholds"][0] == {
+        "threshold": 0.9,
+        "sustained_mean": 120.0,
+        "sustained_std": 28.3,
+        "reached": 2,
+    }
+    assert m["diverged"] == 1
+    text = aggregate_table(agg)
+    assert "120 ± 28 (2/3)" in text and "0.9200 ± 0.0283" in text and "1/3" in text

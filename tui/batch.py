@@ -15,8 +15,17 @@ from typing import Any, TextIO
 
 from actlab.engine import Control, ResultsWriter, RunConfig, run
 from actlab.engine.data import load, resolve_device
-from actlab.engine.events import EpochFinished, Event, MemberDiverged, Progress, RunFinished, RunStarted
-from actlab.engine.report import diagnostics_table, threshold_table
+from actlab.engine.events import (
+    EpochFinished,
+    Event,
+    Listener,
+    MemberDiverged,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
+from actlab.engine.metrics import aggregate
+from actlab.engine.report import aggregate_table, diagnostics_table, threshold_table
 from actlab.engine.results import default_run_dir
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -87,29 +96,29 @@ class ProgressDisplay:
         self.stream.flush()
 
 
+def _fan_out(listeners: list[Listener]) -> Listener:
+    def listener(event: Event) -> None:
+        for f in listeners:
+            f(event)
+
+    return listener
+
+
 def run_batch(
     config: RunConfig,
     out: str | None,
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
+    seeds: int = 1,
 ) -> int:
-    """Run one comparison headless; return the process exit code."""
+    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code."""
     err = sys.stderr
     device = resolve_device(config.device)
     data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written
     if data.notice:
         err.write(f"actlab-tui: note: {data.notice}\n")
     run_dir = Path(out) if out else default_run_dir()
-    writer = ResultsWriter(run_dir)
-    listeners: list[Any] = [writer]
-    if not quiet:
-        listeners.append(ProgressDisplay(err))
-
-    def listener(event: Event) -> None:
-        for f in listeners:
-            f(event)
-
     control = Control()
     interrupted = False
 
@@ -121,22 +130,42 @@ def run_batch(
         err.write("\nactlab-tui: stopping (Ctrl+C again to abort at once)\n")
         control.stop()
 
+    summaries: list[dict[str, Any]] = []
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run(config, listener, control, data=data)
+        for i in range(seeds):
+            cfg = config.replace(seed=config.seed + i)
+            directory = run_dir if seeds == 1 else run_dir / f"seed-{cfg.seed}"
+            if seeds > 1 and not quiet:
+                err.write(f"seed {cfg.seed} ({i + 1} of {seeds}): {directory}\n")
+            writer = ResultsWriter(directory)
+            listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
+            try:
+                summaries.append(run(cfg, _fan_out(listeners), control, data=data))
+            finally:
+                writer.close()
+            if control.stopped:
+                break
     except KeyboardInterrupt:
-        writer.close()
         err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous)
-        writer.close()
-    if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    if seeds > 1:
+        agg = aggregate(summaries)
+        (run_dir / "aggregate.json").write_text(json.dumps(agg, indent=2) + "\n")
+        if as_json:
+            sys.stdout.write(json.dumps({"aggregate": agg, "runs": summaries}, indent=2) + "\n")
+        else:
+            for s in summaries:
+                sys.stdout.write(f"seed {s['config']['seed']}\n{threshold_table(s)}\n\n")
+            sys.stdout.write(aggregate_table(agg) + "\n")
+    elif as_json:
+        sys.stdout.write(json.dumps(summaries[0], indent=2) + "\n")
     else:
-        sys.stdout.write(threshold_table(summary) + "\n")
+        sys.stdout.write(threshold_table(summaries[0]) + "\n")
         if show_diagnostics:
-            sys.stdout.write("\n" + diagnostics_table(summary) + "\n")
+            sys.stdout.write("\n" + diagnostics_table(summaries[0]) + "\n")
     sys.stdout.flush()
     err.write(f"results: {run_dir}\n")
-    return EXIT_INTERRUPTED if summary["status"] == "stopped" else EXIT_OK
+    return EXIT_INTERRUPTED if control.stopped else EXIT_OK

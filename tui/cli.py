@@ -35,6 +35,12 @@ EXIT_USAGE = 2
 )
 @click.option("--quiet", "-q", is_flag=True, help="With --batch: no progress on stderr.")
 @click.option(
+    "--seeds",
+    type=click.IntRange(1, 1000),
+    default=1,
+    help="With --batch: repeat the comparison with seeds S, S+1, ... and print mean and spread.",
+)
+@click.option(
     "--open",
     "open_dir",
     type=str,
@@ -49,6 +55,7 @@ def cli(
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
+    seeds: int,
     open_dir: str | None,
     preset: str | None,
     **values: Any,
@@ -71,7 +78,7 @@ def cli(
             return _print_saved(open_dir, as_json, show_diagnostics)
         from .batch import run_batch
 
-        return run_batch(config, out, as_json, show_diagnostics, quiet)
+        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds)
     from .app import create_app
 
     create_app(config=config, open_dir=open_dir).run()
