@@ -1,0 +1,47 @@
+"""The status line: state, data actually used, device, progress, speed, elapsed, run folder."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ..state import Phase, RunStatus
+
+
+class StatusLine(Static):
+    """Renders a RunStatus; the screen sets `status` (a new object) to update it."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        background: $panel;
+    }
+    """
+
+    status: reactive[RunStatus] = reactive(RunStatus, always_update=True)
+
+    def watch_status(self, status: RunStatus) -> None:
+        text = Text()
+        phase_style = {
+            Phase.FAILED: "bold red",
+            Phase.PAUSED: "bold yellow",
+            Phase.TRAINING: "bold green",
+        }.get(status.phase, "bold")
+        for i, part in enumerate(status.parts()):
+            if i:
+                text.append(" · ", style="dim")
+            text.append(part, style=phase_style if i == 0 else "")
+        if status.run_dir:
+            text.append(" · ", style="dim")
+            text.append("from " if status.replayed else "saved in ", style="dim")
+            text.append(status.run_dir)
+        if status.notice:
+            text.append("\n")
+            text.append(f"note: {status.notice}", style="yellow")
+        if status.error:
+            text.append("\n")
+            text.append(f"error: {status.error}", style="bold red")
+        self.update(text)

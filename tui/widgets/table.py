@@ -1,0 +1,99 @@
+"""The iterations-to-threshold table, one row per member, updated as the run goes.
+
+Every figure comes from the engine's SummaryBuilder fed the same events as the charts, and is
+written with the same words as the batch table (`actlab.engine.report`), so the app, the
+saved summary.json and `--batch` agree by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actlab.engine.events import Event, Progress, RunFinished, RunStarted
+from actlab.engine.metrics import SummaryBuilder
+from actlab.engine.report import crossing_text, speedup_text, status_text
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..palette import member_color
+from .throttle import RedrawThrottle
+
+
+class ThresholdTable(DataTable[Any]):
+    """Per member: sustained (and first) crossing and speedup per threshold, final accuracy,
+    training seconds per epoch and status."""
+
+    DEFAULT_CSS = """
+    ThresholdTable {
+        height: auto;
+        max-height: 14;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="cell", zebra_stripes=True)
+        self.builder = SummaryBuilder()
+        self.throttle = RedrawThrottle(self, self._fill)
+        self._shape: tuple[int, int] = (0, 0)  # members, thresholds of the rows and columns built
+
+    def feed_event(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            return
+        if isinstance(event, RunStarted):
+            self.builder = SummaryBuilder()
+        self.builder.feed(event)
+        self.throttle.request(now=isinstance(event, (RunStarted, RunFinished)))
+
+    def clear_view(self) -> None:
+        self.builder = SummaryBuilder()
+        self.clear(columns=True)
+        self._shape = (0, 0)
+
+    def summary(self) -> dict[str, Any]:
+        return self.builder.summary()
+
+    def _build(self, summary: dict[str, Any]) -> None:
+        """Columns and rows for this run's members and thresholds."""
+        self.clear(columns=True)
+        members = summary["members"]
+        thresholds = [t["threshold"] for t in members[0]["thresholds"]] if members else []
+        # what matters most first: a narrow table scrolls sideways
+        self.add_column("member", key="member")
+        self.add_column("status", key="status")
+        self.add_column("final acc", key="final")
+        for k, t in enumerate(thresholds):
+            self.add_column(f"to {t:g}", key=f"to{k}")
+            self.add_column(f"speedup {t:g}", key=f"speedup{k}")
+        self.add_column("s/epoch", key="epoch_time")
+        for m, member in enumerate(members):
+            self.add_row(*self._cells(summary, m, member), key=str(m))
+        self._shape = (len(members), len(thresholds))
+
+    def _fill(self) -> None:
+        summary = self.builder.summary()
+        members = summary["members"]
+        shape = (len(members), len(members[0]["thresholds"]) if members else 0)
+        if shape != self._shape:
+            self._build(summary)
+            return
+        columns = list(self.columns)
+        for m, member in enumerate(members):
+            for key, cell in zip(columns, self._cells(summary, m, member)):
+                self.update_cell(str(m), key, cell, update_width=True)
+
+    def _cells(self, summary: dict[str, Any], m: int, member: dict[str, Any]) -> list[Any]:
+        baseline = member["activation"] == summary.get("baseline")
+        status_style = "bold red" if member["status"] == "diverged" else ""
+        final = member["final_accuracy"]
+        cells: list[Any] = [
+            Text(member["activation"], style=f"bold {member_color(m)}"),
+            Text(status_text(member), style=status_style),
+            Text("-" if final is None else f"{final:.4f}", justify="right"),
+        ]
+        for t in member["thresholds"]:
+            crossing = crossing_text(t["first"], t["sustained"])
+            cells.append(Text(crossing, style="dim" if t["sustained"] is None else "", justify="right"))
+            cells.append(Text(speedup_text(t["speedup"], baseline), justify="right"))
+        epoch_time = member["epoch_time_s"]
+        cells.append(Text("-" if epoch_time is None else f"{epoch_time:.3f}", justify="right"))
+        return cells

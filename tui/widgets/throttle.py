@@ -1,0 +1,53 @@
+"""At most a few redraws a second: the training thread shares the interpreter with the UI,
+and building a plotext chart or refilling a table is not free."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.timer import Timer
+from textual.widget import Widget
+
+REDRAW_INTERVAL_S = 0.25
+
+
+class RedrawThrottle:
+    """Calls `redraw` at most once per interval, trailing: a request inside the interval is
+    served when it ends, so the last state is always drawn."""
+
+    def __init__(
+        self, widget: Widget, redraw: Callable[[], None], interval: float = REDRAW_INTERVAL_S
+    ) -> None:
+        self.widget = widget
+        self.redraw = redraw
+        self.interval = interval
+        self._last = 0.0
+        self._timer: Timer | None = None
+
+    def request(self, now: bool = False) -> None:
+        """Ask for a redraw; `now` skips the wait (the end of a run, a new run)."""
+        if now:
+            self._cancel()
+            self._draw()
+            return
+        if self._timer is not None:
+            return
+        wait = self._last + self.interval - time.monotonic()
+        if wait <= 0:
+            self._draw()
+        else:
+            self._timer = self.widget.set_timer(wait, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._draw()
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _draw(self) -> None:
+        self._last = time.monotonic()
+        self.redraw()
