@@ -1,0 +1,57 @@
+"""The actlab app: keeps its inputs and pushes the lab screen; layout lives in app.tcss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from actlab.engine import RunConfig
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from .commands import LabCommands
+from .screens.lab import LabScreen
+
+
+class ActlabApp(App[None]):
+    """Compare activation functions by training MLPs that differ only in their activation."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "actlab"
+    COMMANDS = App.COMMANDS | {LabCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit; a running comparison stops first."),
+    ]
+
+    def __init__(
+        self,
+        config: RunConfig | None = None,
+        open_dir: str | None = None,
+        runs_root: str | Path | None = None,
+        save_runs: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config or RunConfig()
+        self.open_dir = open_dir
+        self.runs_root = runs_root
+        self.save_runs = save_runs
+
+    def on_mount(self) -> None:
+        self.push_screen(LabScreen(self.config, self.open_dir, self.runs_root, self.save_runs))
+
+
+def create_app(
+    config: RunConfig | None = None,
+    open_dir: str | None = None,
+    *,
+    runs_root: str | Path | None = None,
+    save_runs: bool = True,
+) -> ActlabApp:
+    """The one way to build the app, for the command line and the tests alike.
+
+    config: the settings the form starts from (and Reset returns to).
+    open_dir: a saved run directory to show instead of an empty lab.
+    runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
+    save_runs: False keeps runs in memory only (tests).
+    """
+    return ActlabApp(config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs)

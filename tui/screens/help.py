@@ -1,0 +1,83 @@
+"""The help screen (`?`): what each panel shows and what each word means, a sentence each."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Markdown
+
+HELP = """\
+# actlab: which activation function, and why?
+
+actlab trains small networks that are identical except for their hidden activation, on the
+same data in the same order, and shows how fast and how well each one learns.
+
+## Panels
+
+- **Settings** (left): the activations to compare and everything they share. A value that is
+  not allowed is marked in red with the reason, and the run will not start until it is fixed.
+  The form is locked while a run is going. `ctrl+b` hides or shows it.
+- **Accuracy**: test accuracy of each member at every evaluation; grey lines are the thresholds.
+- **Loss**: mean training loss of each member between evaluations, on a log scale.
+- **More tabs** (when present): diagnostics of gradients, saturated and dead units.
+- **Table**: for each member and threshold, when it was reached, how much faster than the
+  baseline, the final accuracy, seconds per epoch and its status.
+- **Status line**: what the lab is doing, the data actually used, the device, progress,
+  iterations per second, elapsed time and the folder where the run is saved.
+
+## Words
+
+- **member**: one network of the comparison; members differ only in their hidden activation.
+- **iteration**: one optimizer step on one mini-batch, counted from 1 across epochs.
+- **evaluation**: accuracy on the whole test split, every few iterations (shown in the status
+  line) and at the end of each epoch; every figure in the table is only as fine as this.
+- **first crossing**: the first evaluated iteration at which accuracy reached the threshold.
+- **sustained crossing**: the first evaluated iteration from which accuracy never again fell
+  below the threshold; the table writes "3852 (3781 first)" for sustained, then first.
+- **not reached**: the member never got to the threshold ("not held" if it got there but fell back).
+- **speedup**: the baseline's sustained crossing divided by this member's; the baseline is
+  sigmoid when it is compared, else the first member.
+- **final accuracy**: the mean test accuracy over the evaluations of the last epoch.
+- **epoch time**: wall seconds of training per epoch, evaluation excluded.
+- **diverged**: the member's loss became NaN or infinite; it is frozen and the others go on.
+- **saturated**: a unit on a sample whose activation slope is below 1% of the function's
+  steepest slope, so almost no gradient passes through it.
+- **dead unit**: a unit whose slope is zero on every sample of the probe batch, so it has
+  stopped learning.
+
+## Keys
+
+- `ctrl+s` start (or restart) a run with the settings shown; `ctrl+t` pause or resume;
+  `ctrl+g` stop and keep the results; `ctrl+n` reset results and settings.
+- `ctrl+p` command palette (every action, and the theme); `ctrl+q` quit.
+- `tab` moves between panels; in the activation list, `space` toggles a member.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Help over the lab; any of escape, q or ? closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        & > VerticalScroll {
+            width: 100;
+            max-width: 100%;
+            height: 90%;
+            border: round $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close help", key_display="esc"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP)
+        yield Footer()

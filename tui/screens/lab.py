@@ -1,0 +1,391 @@
+"""The lab: settings on the left, live views of the comparison on the right, status below.
+
+The screen owns the run: it starts the training worker, steers it (pause, resume, stop),
+and forwards every event of the run it shows to the views. Views are widgets with a
+`feed_event(event)` method (and optionally `clear_view()`); see `add_view_tab`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
+from actlab.engine.events import Event, Progress, RunFinished, RunStarted
+from actlab.engine.results import default_run_dir
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .. import runner
+from ..messages import EngineEvents, RunProgress, SettingsChanged
+from ..runner import RunRequest
+from ..state import Phase, RunStatus
+from ..widgets.charts import AccuracyChart, LossChart
+from ..widgets.controls import ControlsPanel
+from ..widgets.legend import MemberLegend
+from ..widgets.status import StatusLine
+from ..widgets.table import ThresholdTable
+from .help import HelpScreen
+
+FINISHED_PHASE = {"done": Phase.DONE, "stopped": Phase.STOPPED, "error": Phase.FAILED}
+
+
+def display_path(path: str | Path) -> str:
+    """A run folder as the user would type it: relative to here when it is below here."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return str(path) if rel.startswith("..") else rel
+
+
+def error_text(error: BaseException | None) -> str:
+    if isinstance(error, (ConfigError, DataError, ResultsError)):
+        return str(error)  # already one line naming the value and what is allowed
+    return f"{type(error).__name__}: {error}"
+
+
+def extra_view_tabs() -> list[tuple[str, Widget]]:
+    """Tabs other modules contribute after Accuracy and Loss: the diagnostics views, from
+    `actlab.tui.widgets.diagnostics.diagnostics_tabs()` ((title, widget) pairs), when present."""
+    try:
+        from ..widgets import diagnostics
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.endswith("widgets.diagnostics"):
+            return []
+        raise
+    tabs = getattr(diagnostics, "diagnostics_tabs", None)
+    return list(tabs()) if callable(tabs) else []
+
+
+class LabScreen(Screen[None]):
+    """Pick a comparison, run it, watch it; or look at a saved one."""
+
+    WIDE_AT = 120  # columns from which the settings and the results fit side by side
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_AT, "-wide")]
+
+    # ctrl keys with priority, so they work while typing in the form too.
+    BINDINGS = [
+        Binding(
+            "ctrl+s",
+            "start",
+            "Start",
+            priority=True,
+            tooltip="Train the members with the settings shown (restarts a running comparison).",
+        ),
+        Binding("ctrl+t", "pause", "Pause", priority=True, tooltip="Pause training; the figures stay."),
+        Binding("ctrl+t", "resume", "Resume", priority=True, tooltip="Go on training."),
+        # ctrl+g as in "give up" (emacs' cancel): ctrl+x and ctrl+c are cut and copy in the form
+        Binding(
+            "ctrl+g",
+            "stop",
+            "Stop",
+            priority=True,
+            tooltip="Stop training; results so far are kept and saved.",
+        ),
+        Binding(
+            "ctrl+n",
+            "reset",
+            "Reset",
+            priority=True,
+            tooltip="Stop, clear the results and put the settings back as they were at launch.",
+        ),
+        Binding(
+            "ctrl+b", "toggle_controls", "Settings", priority=True, tooltip="Hide or show the settings panel."
+        ),
+        Binding(
+            "question_mark,f1",
+            "help",
+            "Help",
+            key_display="?",
+            priority=True,
+            tooltip="What each panel shows and what the words mean.",
+        ),
+    ]
+
+    phase: reactive[Phase] = reactive(Phase.IDLE)
+
+    def __init__(
+        self,
+        config: RunConfig,
+        open_dir: str | None = None,
+        runs_root: str | Path | None = None,
+        save_runs: bool = True,
+    ) -> None:
+        super().__init__()
+        self.initial_config = config
+        self.open_dir = open_dir
+        self.runs_root = Path(runs_root) if runs_root is not None else None
+        self.save_runs = save_runs
+        self.run_id = 0  # the run shown; messages of any other run are stale and ignored
+        self.request: RunRequest | None = None
+        self.status = RunStatus()
+        self.history: list[Event] = []  # every event of the run shown, for views added later
+        self.form_config: RunConfig | None = config
+        self.form_errors: dict[str, str] = {}
+        self._worker_runs: dict[Worker[Any], int] = {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield ControlsPanel(self.initial_config, id="controls")
+            with Vertical(id="results"):
+                yield MemberLegend(id="legend")
+                with TabbedContent(id="views"):
+                    with TabPane("Accuracy", id="tab-accuracy"):
+                        yield AccuracyChart(id="accuracy")
+                    with TabPane("Loss", id="tab-loss"):
+                        yield LossChart(id="loss")
+                    for n, (title, widget) in enumerate(extra_view_tabs()):
+                        with TabPane(title, id=f"tab-extra-{n}"):
+                            yield widget
+                yield ThresholdTable(id="table")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_status()
+        if self.open_dir:
+            self.open_run(self.open_dir)
+
+    def on_unmount(self) -> None:
+        # leaving the screen (quitting): end the loop now rather than at the next check
+        if self.request is not None:
+            self.request.control.stop()
+
+    # --- the hook for views ---------------------------------------------------------------------
+
+    def view_sinks(self) -> list[Any]:
+        """The outermost widgets that take `feed_event`; they feed their own children."""
+        sinks: list[Any] = []
+
+        def visit(node: Widget) -> None:
+            for child in node.children:
+                if callable(getattr(child, "feed_event", None)):
+                    sinks.append(child)
+                elif isinstance(child, Widget):
+                    visit(child)
+
+        visit(self)
+        return sinks
+
+    async def add_view_tab(self, title: str, widget: Widget, pane_id: str | None = None) -> None:
+        """Add a view as a new tab; it is fed the events of the run shown so far, then the rest."""
+        await self.query_one("#views", TabbedContent).add_pane(TabPane(title, widget, id=pane_id))
+        feed = getattr(widget, "feed_event", None)
+        if callable(feed):
+            for event in self.history:
+                feed(event)
+
+    def _forward(self, events: list[Event]) -> None:
+        sinks = self.view_sinks()
+        for event in events:
+            self.history.append(event)
+            self.status.feed(event)
+            for sink in sinks:
+                sink.feed_event(event)
+
+    def _clear_views(self) -> None:
+        self.history = []
+        for sink in self.view_sinks():
+            clear = getattr(sink, "clear_view", None)
+            if callable(clear):
+                clear()
+
+    # --- status -----------------------------------------------------------------------------------
+
+    def _show_status(self) -> None:
+        self.status.phase = self.phase
+        self.query_one(StatusLine).status = self.status
+
+    def watch_phase(self, phase: Phase) -> None:
+        self.query_one(ControlsPanel).locked = phase.active
+        self.refresh_bindings()
+        self._show_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.phase in (Phase.LOADING, Phase.TRAINING)
+        if action == "pause":
+            return False if self.phase == Phase.PAUSED else (True if running else None)
+        if action == "resume":
+            return self.phase == Phase.PAUSED
+        if action == "stop":
+            return True if self.phase.active and self.phase != Phase.STOPPING else None
+        return True
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        config = self.form_config
+        if config is None:
+            reason = next(iter(self.form_errors.values()), "the settings are not valid")
+            self.notify(f"Not started: {reason}", title="Fix the settings first", severity="error")
+            return
+        try:
+            run_dir = self._new_run_dir() if self.save_runs else None
+        except OSError as exc:
+            self.notify(f"Not started: cannot make a run folder ({exc})", severity="error")
+            return
+        self._abandon_current()
+        self.run_id += 1
+        self.request = RunRequest(self.run_id, config, run_dir=run_dir)
+        self._clear_views()
+        self._make_room()
+        self.status = RunStatus(run_dir=display_path(run_dir) if run_dir else None)
+        self.phase = Phase.LOADING
+        self._show_status()
+        worker = self._train(self.request)
+        self._worker_runs[worker] = self.run_id
+
+    def action_pause(self) -> None:
+        if self.request is not None:
+            self.request.control.pause()
+            self.phase = Phase.PAUSED
+
+    def action_resume(self) -> None:
+        if self.request is not None:
+            self.request.control.resume()
+            self.phase = Phase.TRAINING if self.status.total_iterations else Phase.LOADING
+
+    def action_stop(self) -> None:
+        if self.request is not None and self.phase.active:
+            self.request.control.stop()
+            self.phase = Phase.STOPPING
+
+    def action_reset(self) -> None:
+        self._abandon_current()
+        self.run_id += 1  # whatever the old run still sends is now stale
+        self.request = None
+        self._clear_views()
+        self.status = RunStatus()
+        self.phase = Phase.IDLE
+        self._show_status()
+        self.query_one(ControlsPanel).set_config(self.initial_config)
+
+    def action_toggle_controls(self) -> None:
+        controls = self.query_one(ControlsPanel)
+        controls.display = not controls.display
+
+    def _make_room(self) -> None:
+        """On a narrow terminal the results get the whole width while a run is shown; the
+        settings are locked meanwhile anyway, and ctrl+b brings them back."""
+        if self.app.size.width < self.WIDE_AT:
+            self.query_one(ControlsPanel).display = False
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def toggle_member(self, activation: str) -> None:
+        """Add or remove an activation from the comparison (the command palette uses this)."""
+        if self.phase.active:
+            self.notify("Settings are locked while a run is going; stop it first.", severity="warning")
+            return
+        self.query_one(ControlsPanel).toggle_activation(activation)
+
+    def _abandon_current(self) -> None:
+        if self.request is not None:
+            self.request.control.stop()  # the worker is cancelled too (exclusive group)
+
+    def _new_run_dir(self) -> Path:
+        """A fresh folder under the runs root, made now so that two runs started within the
+        same second never get the same one."""
+        while True:
+            path = default_run_dir(self.runs_root) if self.runs_root is not None else default_run_dir()
+            try:
+                path.mkdir(parents=True)
+                return path
+            except FileExistsError:
+                continue
+
+    # --- the workers ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
+    def _train(self, request: RunRequest) -> dict[str, Any] | None:
+        worker = get_current_worker()
+        return runner.train(request, self.post_message, lambda: worker.is_cancelled)
+
+    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
+    def _replay(self, directory: str, run_id: int) -> None:
+        worker = get_current_worker()
+        runner.replay(directory, run_id, self.post_message, lambda: worker.is_cancelled)
+
+    def open_run(self, directory: str) -> None:
+        """Show a saved run by replaying its events."""
+        self._abandon_current()
+        self.run_id += 1
+        self.request = None
+        self._clear_views()
+        self._make_room()
+        self.status = RunStatus(run_dir=display_path(directory), replayed=True)
+        self.phase = Phase.REPLAY
+        self._replay(directory, self.run_id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where a worker's end is handled; an error becomes a visible notice."""
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if worker.group == "train":
+            run_id = self._worker_runs.pop(worker, None)
+            current = run_id == self.run_id
+            if event.state == WorkerState.ERROR:
+                message = error_text(worker.error)
+                self.notify(message, title="Training failed", severity="error", timeout=15)
+                if current:
+                    self.status.error = message
+                    self.phase = Phase.FAILED
+            elif current and self.phase.active:
+                # it ended without a RunFinished: stopped before training began
+                self.phase = Phase.STOPPED if self.status.total_iterations else Phase.IDLE
+        elif worker.group == "replay":
+            if event.state == WorkerState.ERROR:
+                message = error_text(worker.error)
+                self.notify(message, title="Cannot show that run", severity="error", timeout=15)
+                self.status.error = message
+                self.phase = Phase.FAILED
+            elif self.phase == Phase.REPLAY:
+                self.phase = Phase.SAVED  # a run killed mid-way has no RunFinished; show what there is
+
+    # --- messages -------------------------------------------------------------------------------
+
+    @on(EngineEvents)
+    def _engine_events(self, message: EngineEvents) -> None:
+        if message.run_id != self.run_id:
+            return
+        self._forward(message.events)
+        for event in message.events:
+            if isinstance(event, RunStarted):
+                if self.phase == Phase.REPLAY:
+                    self._show_saved_settings(event)
+                elif self.phase == Phase.LOADING:
+                    self.phase = Phase.TRAINING
+            elif isinstance(event, RunFinished):
+                if self.phase == Phase.REPLAY:
+                    self.phase = Phase.SAVED
+                else:
+                    self.phase = FINISHED_PHASE.get(event.status, Phase.DONE)
+        self._show_status()
+
+    @on(RunProgress)
+    def _progress(self, message: RunProgress) -> None:
+        if message.run_id != self.run_id:
+            return
+        self.status.feed(Progress(message.iteration, message.epoch, message.elapsed_s))
+        self._show_status()
+
+    @on(SettingsChanged)
+    def _settings_changed(self, message: SettingsChanged) -> None:
+        self.form_config, self.form_errors = message.config, message.errors
+
+    def _show_saved_settings(self, event: RunStarted) -> None:
+        """Put a saved run's settings in the form, so Start runs it again."""
+        try:
+            config = RunConfig.from_dict(dict(event.config))
+        except (ConfigError, TypeError):
+            self.notify("This run's settings are from another version; the form keeps its own.")
+            return
+        self.query_one(ControlsPanel).set_config(config)
