@@ -1,0 +1,216 @@
+"""The lab driven by a pilot through real, tiny runs on the bundled sample.
+
+Synchronisation is by condition (a phase reached, a worker done), never by sleeping for a
+guessed time; each wait has a generous deadline so a slow machine fails loudly, not flakily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from actlab.engine import RunConfig
+from actlab.tui import runner
+from actlab.tui.app import create_app
+from actlab.tui.screens.lab import LabScreen
+from actlab.tui.state import Phase
+from actlab.tui.widgets.table import ThresholdTable
+from textual.pilot import Pilot
+
+DEADLINE_S = 60.0
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until `condition` holds."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.01)  # yield to the app; the condition, not this, is the sync point
+
+
+async def lab(pilot: Pilot[None]) -> LabScreen:
+    await until(pilot, lambda: isinstance(pilot.app.screen, LabScreen), "the lab screen")
+    screen = pilot.app.screen
+    assert isinstance(screen, LabScreen)
+    return screen
+
+
+def long_config(tiny_config: RunConfig) -> RunConfig:
+    """Long enough that it is certainly still running when the test acts on it."""
+    return tiny_config.replace(epochs=200, max_iterations=None, diagnostics_every=0)
+
+
+def table_cells(table: ThresholdTable) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+def test_start_to_finish_fills_the_table_and_saves_the_run(tiny_config: RunConfig, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = create_app(config=tiny_config, runs_root=tmp_path)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: screen.phase == Phase.DONE, "the run to finish")
+            table = screen.query_one(ThresholdTable)
+            rows = table_cells(table)
+            assert [r[0] for r in rows] == ["sigmoid", "tanh", "relu"]
+            assert all(r[1] == "done" for r in rows)
+            # the saved run is complete, and the app's table agrees with the saved summary
+            run_dirs = list(tmp_path.iterdir())
+            assert len(run_dirs) == 1
+            saved = json.loads((run_dirs[0] / "summary.json").read_text())
+            assert saved["status"] == "done" and saved["iterations"] == 40
+            shown = table.summary()
+            for mine, theirs in zip(shown["members"], saved["members"]):
+                assert mine["thresholds"] == theirs["thresholds"]
+                assert mine["final_accuracy"] == theirs["final_accuracy"]
+            assert run_dirs[0].name in str(screen.status.run_dir)
+            assert screen.status.iteration == 40
+
+    asyncio.run(scenario())
+
+
+def test_stop_mid_run_keeps_the_results(tiny_config: RunConfig) -> None:
+    async def scenario() -> None:
+        app = create_app(config=long_config(tiny_config), save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: screen.status.iteration >= 20, "some training")
+            await pilot.press("ctrl+g")
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: screen.phase == Phase.STOPPED, "the stopped phase")
+            assert 0 < screen.status.iteration < screen.status.total_iterations
+            rows = table_cells(screen.query_one(ThresholdTable))
+            assert [r[1] for r in rows] == ["stopped"] * 3
+
+    asyncio.run(scenario())
+
+
+def test_pause_holds_the_loop_and_resume_goes_on(tiny_config: RunConfig) -> None:
+    async def scenario() -> None:
+        app = create_app(config=long_config(tiny_config), save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: screen.phase == Phase.TRAINING, "training")
+            await pilot.press("ctrl+t")
+            assert screen.phase == Phase.PAUSED and screen.request is not None
+            assert screen.request.control.paused
+            await pilot.press("ctrl+t")
+            assert screen.phase == Phase.TRAINING and not screen.request.control.paused
+            await pilot.press("ctrl+g")
+            await app.workers.wait_for_complete()
+
+    asyncio.run(scenario())
+
+
+def test_five_rapid_restarts_never_overlap(tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # count engine loops independently of the lock under test
+    lock = threading.Lock()
+    live = {"now": 0, "most": 0, "runs": 0}
+    real_run = runner.run
+
+    def counting_run(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            live["now"] += 1
+            live["runs"] += 1
+            live["most"] = max(live["most"], live["now"])
+        try:
+            return real_run(*args, **kwargs)
+        finally:
+            with lock:
+                live["now"] -= 1
+
+    monkeypatch.setattr(runner, "run", counting_run)
+
+    async def scenario() -> None:
+        app = create_app(config=tiny_config, save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            for _ in range(5):
+                await pilot.press("ctrl+s")  # each one restarts the comparison
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: screen.phase == Phase.DONE, "the last run to finish")
+            assert screen.run_id == 5
+            assert screen.status.iteration == 40
+
+    asyncio.run(scenario())
+    assert live["most"] == 1, "two training loops ran at once"
+    assert live["now"] == 0 and runner.SLOT.waiting_or_running == 0
+    assert 1 <= live["runs"] <= 5
+
+
+def test_quitting_mid_run_ends_the_loop_within_a_second(tiny_config: RunConfig) -> None:
+    timings: dict[str, float] = {}
+
+    async def scenario() -> None:
+        app = create_app(config=long_config(tiny_config), save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: screen.status.iteration >= 10, "some training")
+            timings["quit"] = time.monotonic()
+            await pilot.press("ctrl+q")
+
+    asyncio.run(scenario())
+    while runner.SLOT.waiting_or_running and time.monotonic() - timings["quit"] < 5:
+        time.sleep(0.01)  # polling the thread's exit, with a deadline
+    assert runner.SLOT.waiting_or_running == 0
+    assert time.monotonic() - timings["quit"] < 1.0
+
+
+def test_start_is_refused_while_settings_are_invalid(tiny_config: RunConfig) -> None:
+    async def scenario() -> None:
+        app = create_app(config=tiny_config, save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            screen.query_one("#f-depth").value = "0"  # type: ignore[attr-defined]
+            await pilot.pause()
+            assert "depth" in screen.form_errors
+            await pilot.press("ctrl+s")
+            assert screen.phase == Phase.IDLE and screen.request is None
+            assert any("depth 0" in n.message for n in app._notifications)
+
+    asyncio.run(scenario())
+
+
+def test_settings_are_locked_during_a_run(tiny_config: RunConfig) -> None:
+    async def scenario() -> None:
+        app = create_app(config=long_config(tiny_config), save_runs=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: screen.phase == Phase.TRAINING, "training")
+            assert screen.query_one("#f-lr").disabled
+            screen.toggle_member("gelu")  # from the command palette: refused with a notice
+            assert "gelu" not in screen.query_one("#f-activations").selected  # type: ignore[attr-defined]
+            await pilot.press("ctrl+g")
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: not screen.phase.active, "the run to end")
+            assert not screen.query_one("#f-lr").disabled
+
+    asyncio.run(scenario())
+
+
+def test_a_data_error_becomes_a_notice(tiny_config: RunConfig, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        bad = tiny_config.replace(dataset="idx", data_dir=str(tmp_path / "nowhere"))
+        app = create_app(config=bad, save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: screen.phase == Phase.FAILED, "the failure")
+            assert screen.status.error
+            assert any(n.severity == "error" for n in app._notifications)
+
+    asyncio.run(scenario())
