@@ -14,7 +14,7 @@ from typing import Any
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
 from actlab.engine.results import default_run_dir
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -152,6 +152,10 @@ class LabScreen(Screen[None]):
         if self.open_dir:
             self.open_run(self.open_dir)
 
+    def on_resize(self, event: events.Resize) -> None:
+        # every key must fit in 80 columns, "Resume" included
+        self.query_one(Footer).compact = event.size.width < self.WIDE_AT
+
     def on_unmount(self) -> None:
         # leaving the screen (quitting): end the loop now rather than at the next check
         if self.request is not None:
@@ -287,8 +291,10 @@ class LabScreen(Screen[None]):
         self.query_one(ControlsPanel).toggle_activation(activation)
 
     def _abandon_current(self) -> None:
+        """Stop whatever feeds the views now: a training run, or a saved run being read."""
         if self.request is not None:
             self.request.control.stop()  # the worker is cancelled too (exclusive group)
+        self.workers.cancel_group(self, "replay")
 
     def _new_run_dir(self) -> Path:
         """A fresh folder under the runs root, made now so that two runs started within the

@@ -7,6 +7,8 @@ after a hundred epochs as after one, and a chart in a hidden tab costs nothing.
 
 from __future__ import annotations
 
+import math
+
 from actlab.engine.events import Evaluation, Event, MemberDiverged, RunFinished, RunStarted
 from rich.text import Text
 from textual.app import RenderResult
@@ -101,6 +103,10 @@ class MemberChart(PlotextPlot):
     def decorate(self) -> None:
         """Axes, scale and reference lines of this chart."""
 
+    def y_of(self, value: float) -> float:
+        """Where a value goes on the y axis (the loss chart plots logarithms)."""
+        return value
+
     def render(self) -> RenderResult:
         if not self.members:
             return Text(self.empty_text, style="dim", justify="center")
@@ -112,7 +118,7 @@ class MemberChart(PlotextPlot):
             if not self.xs[m]:
                 continue
             xs, ys = decimate(self.xs[m], self.ys[m], max_points)
-            plt.plot(xs, ys, color=rgb(member_color(m)), marker="braille")
+            plt.plot(xs, [self.y_of(y) for y in ys], color=rgb(member_color(m)), marker="braille")
         for m, at in enumerate(self.diverged_at):
             if at is not None:
                 plt.vline(at, rgb(member_color(m)))  # where the member stopped: its colour
@@ -137,11 +143,32 @@ class AccuracyChart(MemberChart):
 
 class LossChart(MemberChart):
     """Mean training loss per member between evaluations, on a log scale (a diverging member
-    spans decades before it is dropped)."""
+    spans decades before it is dropped). The chart plots log10(loss) and labels the axis with
+    losses, so the labels stay short whatever the range."""
 
     def values(self, event: Evaluation) -> list[float | None]:
         return [v if v is not None and v > 0 else None for v in event.train_loss]
 
+    def y_of(self, value: float) -> float:
+        return math.log10(value)
+
     def decorate(self) -> None:
-        if any(self.xs):
-            self.plt.yscale("log")
+        logs = [math.log10(y) for ys in self.ys for y in ys]
+        if not logs:
+            return
+        ticks = log_ticks(min(logs), max(logs), max(2, (self.size.height - 4) // 2))
+        self.plt.yticks(ticks, [f"{10**t:.3g}" for t in ticks])
+
+
+def log_ticks(lo: float, hi: float, most: int) -> list[float]:
+    """log10 of round losses (1, 2, 5 times a power of ten, or whole decades over a wide
+    range) between lo and hi, at most `most` of them."""
+    first, last = math.floor(lo), math.ceil(hi)
+    decades = range(first, last + 1)
+    for mantissas in ((1.0, 2.0, 5.0), (1.0,)):
+        ticks = [math.log10(m) + d for d in decades for m in mantissas]
+        ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
+        if 2 <= len(ticks) <= most:
+            return ticks
+    step = max(1, math.ceil((last - first) / max(1, most - 1)))
+    return [float(d) for d in range(first, last + 1, step)]
