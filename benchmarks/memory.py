@@ -55,7 +55,7 @@ def run(opts: Options) -> Result:
     else:
         tmp = write_synthetic_idx(Path(tempfile.mkdtemp(prefix="actlab-bench-mem-")))
         data_dir, data_name = tmp, "synthetic MNIST-sized IDX files"
-    iters = "50" if opts.quick else "300"
+    iters = "50" if opts.quick else "200"
     records: list[dict[str, float]] = []
     try:
         s = interleave(
