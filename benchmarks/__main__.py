@@ -71,7 +71,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def report(result: Result) -> str:
-    out = [f"== {result.name}: {result.title}  ({result.seconds:.0f} s)"]
+    # the 1-minute load average before and after: above the core count, a neighbour was busy
+    load = f"load {result.load[0]:.1f} -> {result.load[1]:.1f}"
+    out = [f"== {result.name}: {result.title}  ({result.seconds:.0f} s, {load})"]
     out += [f"  {line}" for line in result.lines]
     out += [f.line() for f in result.figures]
     return "\n".join(out)
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
+        load_before = os.getloadavg()[0]
         try:
             result = BENCHMARKS[name].run(opts)
         except Exception:  # one broken benchmark must not hide the others' figures
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}: FAILED\n{traceback.format_exc()}", flush=True)
             continue
         result.seconds = time.perf_counter() - t0
+        result.load = (load_before, os.getloadavg()[0])
         results.append(result)
         print(report(result) + "\n", flush=True)
     figures = [f for r in results for f in r.figures]
@@ -130,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             r.name: {
                 "title": r.title,
                 "seconds": r.seconds,
+                "load_average_1min": r.load,
                 "figures": [f.to_dict() for f in r.figures],
                 "lines": r.lines,
                 "details": r.details,

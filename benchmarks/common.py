@@ -78,6 +78,7 @@ class Result:
     details: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)  # extra lines of the readable report
     seconds: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Peak memory of a 5-member comparison on full-size data vs a bare `import torch, torchvision`.
 
 Each side runs in its own fresh process and reports its own peak resident set size
-(`ru_maxrss`); the two are run in turn, A B A B, and the medians compared. The comparison
+(`ru_maxrss`; on a GPU both sides create the CUDA context); the two are run in turn,
+A B A B, and the medians compared. The comparison
 goes through the engine's own loader (`dataset="idx"`) on the 60,000-image Fashion-MNIST
 files when present, else on synthetic MNIST-sized IDX files written to a temporary
 directory, with evaluation and diagnostics at their default cadence.
@@ -22,7 +23,9 @@ NAME = "memory"
 TITLE = "Peak RSS of a 5-member comparison on 60,000 images vs bare torch + torchvision"
 
 BARE = r"""
-import resource, json, torch, torchvision
+import resource, json, sys, torch, torchvision
+if sys.argv[1].startswith("cuda"):  # the same CUDA context the comparison pays for
+    torch.zeros(1, device=sys.argv[1])
 print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -60,7 +63,7 @@ def run(opts: Options) -> Result:
     try:
         s = interleave(
             {
-                "bare": lambda: _measure([BARE], []),
+                "bare": lambda: _measure([BARE, opts.device.type], []),
                 "comparison": lambda: _measure([COMPARISON, str(data_dir), opts.device.type, iters], records),
             },
             opts.repeats(3, 1),
