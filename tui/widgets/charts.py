@@ -8,6 +8,7 @@ after a hundred epochs as after one, and a chart in a hidden tab costs nothing.
 from __future__ import annotations
 
 import math
+import time
 
 from actlab.engine.events import Evaluation, Event, MemberDiverged, RunFinished, RunStarted
 from rich.text import Text
@@ -15,7 +16,7 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from ..palette import THRESHOLD_COLOR, member_color, rgb
-from .throttle import RedrawThrottle
+from .throttle import REDRAW_INTERVAL_S, RedrawThrottle
 
 Y_AXIS_COLUMNS = 8  # about what plotext takes for the y labels and frame
 
@@ -126,7 +127,12 @@ class MemberChart(PlotextPlot):
             plt.xlim(0, self.total_iterations)
             plt.xticks([float(t) for t in iteration_ticks(self.total_iterations)])
         plt.xlabel(self.x_label)
-        return super().render()
+        started = time.perf_counter()
+        rendered = super().render()  # plotext builds the whole canvas here
+        # keep chart building under about a tenth of the UI thread's time: a big canvas on a
+        # busy machine can take 0.1 s, and the training thread needs the interpreter too
+        self.throttle.interval = max(REDRAW_INTERVAL_S, 10 * (time.perf_counter() - started))
+        return rendered
 
 
 class AccuracyChart(MemberChart):

@@ -44,4 +44,10 @@ class StatusLine(Static):
         if status.error:
             text.append("\n")
             text.append(f"error: {status.error}", style="bold red")
-        self.update(text)
+        # A layout pass costs far more than drawing the line (the settings form is large), and
+        # this updates several times a second: ask for one only when the height may change.
+        self.update(text, layout=self._lines_needed(text) != self.content_region.height)
+
+    def _lines_needed(self, text: Text) -> int:
+        width = max(1, self.content_region.width)
+        return sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))

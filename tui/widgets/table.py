@@ -78,8 +78,10 @@ class ThresholdTable(DataTable[Any]):
             return
         columns = list(self.columns)
         for m, member in enumerate(members):
-            for key, cell in zip(columns, self._cells(summary, m, member)):
-                self.update_cell(str(m), key, cell, update_width=True)
+            row = self.get_row(str(m))
+            for key, old, cell in zip(columns, row, self._cells(summary, m, member)):
+                if old != cell:  # most cells do not change between evaluations; skip their redraw
+                    self.update_cell(str(m), key, cell, update_width=True)
 
     def _cells(self, summary: dict[str, Any], m: int, member: dict[str, Any]) -> list[Any]:
         baseline = member["activation"] == summary.get("baseline")
