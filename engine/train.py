@@ -418,8 +418,12 @@ def run(
             for idx in trainer.batches():
                 if control.paused:
                     paused_at = time.perf_counter()
+                    emit(Progress(trainer.iteration, epoch, paused_at - t_start))  # exact, at the pause
                     control.wait_while_paused()
-                    t_epoch += time.perf_counter() - paused_at
+                    pause = time.perf_counter() - paused_at
+                    t_epoch += pause  # time spent paused counts as neither training nor elapsed
+                    t_start += pause
+                    last_progress += pause
                 if control.stopped:
                     status = "stopped"
                     done = True

@@ -92,6 +92,13 @@ class TrainingSlot:
                 self.running -= 1
             self._lock.release()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no loop holds the slot (its last event is then on disk)."""
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+            return True
+        return False
+
 
 SLOT = TrainingSlot()
 
