@@ -214,3 +214,29 @@ def test_a_data_error_becomes_a_notice(tiny_config: RunConfig, tmp_path: Path) -
             assert any(n.severity == "error" for n in app._notifications)
 
     asyncio.run(scenario())
+
+
+def test_hidden_diagnostics_tabs_wait_and_catch_up_when_shown() -> None:
+    """Views in hidden tabs do not draw while events arrive; showing the tab brings them up to date."""
+    from actlab.tui.widgets.diagnostics import GradientFlowView
+    from textual.widgets import TabbedContent
+
+    fixture = Path(__file__).parent / "fixtures" / "diag_clip"
+
+    async def scenario() -> None:
+        app = create_app(open_dir=str(fixture), save_runs=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await lab(pilot)
+            view = screen.query_one(GradientFlowView)
+            await until(
+                pilot, lambda: view.history.iterations != [] and view.history.run is not None, "the replay"
+            )
+            await until(pilot, lambda: screen.phase is Phase.SAVED, "the replay to end")
+            await pilot.pause()
+            assert view._drawn_version != view.history.version  # hidden: not drawn yet
+            tabs = screen.query_one(TabbedContent)
+            pane = next(p for p in tabs.query("TabPane") if view in p.query("*"))
+            tabs.active = pane.id or ""
+            await until(pilot, lambda: view._drawn_version == view.history.version, "the view to catch up")
+
+    asyncio.run(scenario())

@@ -311,9 +311,23 @@ class DiagnosticsView(Widget):
         if self.history.version != self._drawn_version:
             self.redraw()
 
+    def _hidden(self) -> bool:
+        """In a tab that is not shown: drawing now would only cost the training thread time."""
+        node: Any = self
+        while node is not None:
+            if not getattr(node, "display", True):
+                return True
+            node = node.parent
+        return False
+
+    def on_show(self) -> None:
+        # the tab came into view: catch up with what was fed while hidden
+        if self.history.version != self._drawn_version:
+            self.redraw()
+
     def redraw(self) -> None:
-        """Bring the view up to date with its history, at once."""
-        if not self.is_mounted:
+        """Bring the view up to date with its history, at once (later, if hidden)."""
+        if not self.is_mounted or self._hidden():
             return
         self._drawn_version = self.history.version
         self._last_draw = time.monotonic()
