@@ -21,7 +21,17 @@ same data in the same order, and shows how fast and how well each one learns.
   The form is locked while a run is going. `ctrl+b` hides or shows it.
 - **Accuracy**: test accuracy of each member at every evaluation; grey lines are the thresholds.
 - **Loss**: mean training loss of each member between evaluations, on a log scale.
-- **More tabs** (when present): diagnostics of gradients, saturated and dead units.
+- **Gradients**: gradient norm of each layer's weights on a fixed probe batch, over
+  iterations (log scale), and across depth at the latest point; for sigmoid a dotted line
+  shows the 0.25 per layer shrink its derivative allows at best: vanishing gradients.
+- **Saturation**: per layer, the fraction of saturated units (sigmoid, tanh and other
+  squashing functions) or dead units (ReLU) over iterations, and the latest figures.
+- **Functions**: f and f' of each member's activation, with the measured distribution of a
+  layer's pre-activations behind them: where on the curve the units actually sit.
+- **Clipping**: the gradient norm before clipping, the threshold, and how often steps were
+  clipped (set clipping in the settings: by L2, L1 or L-infinity norm, or by value).
+- **Properties**: the registry as a table (range, zero-centred, saturating, can die, cost)
+  and the advice: start with ReLU, watch dead units, try Leaky ReLU, avoid sigmoid.
 - **Table**: for each member and threshold, when it was reached, how much faster than the
   baseline, the final accuracy, seconds per epoch and its status.
 - **Status line**: what the lab is doing, the data actually used, the device, progress,
