@@ -43,7 +43,7 @@ def run(opts: Options) -> Result:
         e.evaluate()
         return time.perf_counter() - t0
 
-    ev = interleave({f"{d}x{w}": partial(eval_time, e) for (d, w), e in loops.items()}, opts.repeats(3, 1))
+    ev = interleave({f"{d}x{w}": partial(eval_time, e) for (d, w), e in loops.items()}, opts.repeats(5, 1))
     any_loop = next(iter(loops.values()))
     ipe = any_loop.trainer.iterations_per_epoch
     n_eval = resolve_eval_every(RunConfig(), opts.device, int(data.test_x.shape[0]))
