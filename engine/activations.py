@@ -40,6 +40,13 @@ class Activation:
     def saturation_level(self) -> float:
         return 0.01 * self.max_derivative
 
+    def backward(self, dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
+        """dL/dz from dL/da: one fused kernel where PyTorch has one, else dh * f'(z)."""
+        fused = _FUSED_BACKWARD.get(self.name)
+        if fused is not None:
+            return fused(dh, z, a)
+        return dh * self.derivative(z, a)
+
 
 def _identity(z: Tensor) -> Tensor:
     return z
@@ -250,6 +257,21 @@ _ENTRIES = [
 ]
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _ENTRIES}
+
+_aten = torch.ops.aten
+# PyTorch's own backward kernels: one pass instead of computing f' and multiplying. The
+# training step uses these; `derivative` stays the reference (and serves diagnostics).
+_FUSED_BACKWARD: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
+    "identity": lambda dh, z, a: dh,
+    "sigmoid": lambda dh, z, a: _aten.sigmoid_backward(dh, a),
+    "tanh": lambda dh, z, a: _aten.tanh_backward(dh, a),
+    "relu": lambda dh, z, a: _aten.threshold_backward(dh, a, 0.0),
+    "leaky_relu": lambda dh, z, a: _aten.leaky_relu_backward(dh, z, LEAKY_SLOPE, False),
+    "elu": lambda dh, z, a: _aten.elu_backward(dh, 1.0, 1.0, 1.0, True, a),
+    "gelu": lambda dh, z, a: _aten.gelu_backward(dh, z),
+    "silu": lambda dh, z, a: _aten.silu_backward(dh, z),
+    "softplus": lambda dh, z, a: _aten.softplus_backward(dh, z, 1.0, 20.0),
+}
 
 ADVICE = (
     "Start with ReLU and watch the fraction of dead units; if many die, try Leaky ReLU. "

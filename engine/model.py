@@ -205,7 +205,7 @@ class Cohort:
             dh = torch.bmm(dz, layer.weight.transpose(1, 2))
             if mask is not None:
                 dh = dh * mask
-            dz = dh * self.derivative(z, a)
+            dz = torch.stack([act.backward(dh[k], z[k], a[k]) for k, act in enumerate(self.acts)])
         return gw, gb
 
 

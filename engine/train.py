@@ -217,29 +217,33 @@ class Trainer:
         st.norm_steps += 1
 
     def optimizer_step(self, params: list[Tensor], grads: list[Tensor]) -> None:
-        """SGD with momentum or Adam, written out to match torch.optim's formulas exactly."""
+        """SGD with momentum or Adam, written out to match torch.optim's formulas exactly,
+        over all tensors at once (foreach kernels: a few launches, not a few per tensor)."""
         cfg = self.config
         self.steps_taken += 1
-        for j, (p, g) in enumerate(zip(params, grads)):
-            is_weight = j % 2 == 0
-            if is_weight and cfg.weight_decay > 0:
-                g = g.add(p, alpha=cfg.weight_decay)
-            if cfg.optimizer == "sgd":
-                if cfg.momentum > 0:
-                    buf = self.state[j]
-                    buf.mul_(cfg.momentum).add_(g)
-                    g = buf
-                p.add_(g, alpha=-cfg.lr)
-            else:
-                b1, b2, eps = 0.9, 0.999, 1e-8
-                m, v = self.state[j], self.state2[j]
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                t = self.steps_taken
-                bc1 = 1 - b1**t
-                bc2_sqrt = math.sqrt(1 - b2**t)
-                denom = (v.sqrt() / bc2_sqrt).add_(eps)
-                p.addcdiv_(m, denom, value=-cfg.lr / bc1)
+        if cfg.weight_decay > 0:  # L2 on weights (even positions), not biases
+            weights = grads[0::2]
+            decayed = torch._foreach_add(weights, params[0::2], alpha=cfg.weight_decay)
+            grads = [t for pair in zip(decayed, grads[1::2]) for t in pair]
+        if cfg.optimizer == "sgd":
+            if cfg.momentum > 0:
+                torch._foreach_mul_(self.state, cfg.momentum)
+                torch._foreach_add_(self.state, grads)
+                grads = self.state
+            torch._foreach_add_(params, grads, alpha=-cfg.lr)
+            return
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m, v = self.state, self.state2
+        torch._foreach_lerp_(m, grads, 1 - b1)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - b2)
+        t = self.steps_taken
+        bc1 = 1 - b1**t
+        bc2_sqrt = math.sqrt(1 - b2**t)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(params, m, denom, value=-cfg.lr / bc1)
 
     def step(self, idx: Tensor) -> None:
         """One iteration for every member on the same mini-batch. No host sync."""

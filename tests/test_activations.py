@@ -65,3 +65,14 @@ def test_properties_agree_with_the_function(name: str) -> None:
     assert act.saturating == (fading and not exactly_zero_side)
     mean_out = act.fn(torch.linspace(-3, 3, 601, dtype=torch.float64)).mean().item()
     assert act.zero_centred == (abs(mean_out) < 1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_fused_backward_equals_chain_rule(name: str) -> None:
+    """The training step's fused kernels give dh * f'(z), as the reference derivative does."""
+    act = ACTIVATIONS[name]
+    gen = torch.Generator().manual_seed(3)
+    z = torch.randn(64, 32, generator=gen, dtype=torch.float64) * 4
+    dh = torch.randn(64, 32, generator=gen, dtype=torch.float64)
+    a = act.fn(z)
+    torch.testing.assert_close(act.backward(dh, z, a), dh * act.derivative(z, a), rtol=1e-6, atol=1e-12)
