@@ -36,6 +36,12 @@ EXIT_USAGE = 2
 )
 @click.option("--quiet", "-q", is_flag=True, help="With --batch: no progress on stderr.")
 @click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    help="CPU threads for PyTorch. [default: PyTorch's, all cores; the app keeps one core for "
+    "the UI] On a machine shared with other busy jobs, 1 can be several times faster.",
+)
+@click.option(
     "--seeds",
     type=click.IntRange(1, 1000),
     default=1,
@@ -56,6 +62,7 @@ def cli(
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
+    threads: int | None,
     seeds: int,
     open_dir: str | None,
     preset: str | None,
@@ -71,6 +78,10 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     ctx.obj = {"config": config, "open_dir": open_dir}
     if ctx.invoked_subcommand is not None:
         return 0
