@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from actlab.engine import ACTIVATIONS, RunConfig, run
 from actlab.engine.data import Dataset
 from actlab.engine.events import Diagnostics, Event
