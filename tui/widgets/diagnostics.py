@@ -17,7 +17,8 @@ history is not counted twice). Each view redraws itself at most four times a sec
 
 from __future__ import annotations
 
-from .diagnostics_base import MEMBER_COLORS, MIN_REDRAW_INTERVAL, DiagnosticsView, member_color
+from ..palette import MEMBER_COLORS, member_color
+from .diagnostics_base import MIN_REDRAW_INTERVAL, DiagnosticsView
 from .diagnostics_clipping import ClippingView
 from .diagnostics_functions import ActivationFunctionsView
 from .diagnostics_gradients import GradientFlowView

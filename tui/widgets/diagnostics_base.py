@@ -25,38 +25,14 @@ from textual.widgets import Select, Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from ..palette import THRESHOLD_COLOR, rgb
 from .diagnostics_history import DiagnosticsHistory
 
-# One stable colour per member index, shared with the rest of the app: readable on dark and
-# light backgrounds, and distinct for the first five members (the usual comparison size).
-MEMBER_COLORS: tuple[str, ...] = (
-    "#4e9ae8",  # blue
-    "#f5a623",  # orange
-    "#e8505b",  # red
-    "#4cc38a",  # green
-    "#b48ee0",  # purple
-    "#3fc5c9",  # teal
-    "#f07ab4",  # pink
-    "#c9b458",  # olive
-    "#a08070",  # brown
-    "#9aa0a6",  # grey
-)
-
-REFERENCE_COLOR = "#8a8f98"  # reference lines (theory, thresholds)
+REFERENCE_COLOR = THRESHOLD_COLOR  # reference lines (theory, thresholds)
 HISTOGRAM_COLOR = "#5b6070"  # bars behind curves: visible, but quieter than the data
 WIDE_AT = 120  # columns from which a view puts its charts side by side
 
 MIN_REDRAW_INTERVAL = 0.25  # seconds: at most four redraws a second while training
-
-
-def member_color(index: int) -> str:
-    return MEMBER_COLORS[index % len(MEMBER_COLORS)]
-
-
-def rgb(color: str) -> tuple[int, int, int]:
-    """'#rrggbb' -> (r, g, b), the form plotext takes for full colour."""
-    c = color.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
 def tint(color: str, amount: float = 0.55) -> tuple[int, int, int]:

@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext.plot import Plot
 
+from ..palette import member_color, rgb
 from .diagnostics_base import (
     REFERENCE_COLOR,
     Chart,
@@ -25,10 +26,8 @@ from .diagnostics_base import (
     iteration_axis,
     legend,
     log_points,
-    member_color,
     pct,
     present,
-    rgb,
     swatch,
 )
 

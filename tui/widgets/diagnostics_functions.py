@@ -19,14 +19,13 @@ from textual.containers import Container, Horizontal
 from textual.widgets import Select, Static
 from textual_plotext.plot import Plot
 
+from ..palette import member_color, rgb
 from .diagnostics_base import (
     HISTOGRAM_COLOR,
     WIDE_AT,
     Chart,
     DiagnosticsView,
     legend,
-    member_color,
-    rgb,
     set_select,
     swatch,
     tint,

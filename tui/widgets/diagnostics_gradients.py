@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Select, Static
 from textual_plotext.plot import Plot
 
+from ..palette import member_color, rgb
 from .diagnostics_base import (
     REFERENCE_COLOR,
     Chart,
@@ -28,8 +29,6 @@ from .diagnostics_base import (
     layer_color,
     legend,
     log_points,
-    member_color,
-    rgb,
     set_select,
     swatch,
 )

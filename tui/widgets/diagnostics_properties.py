@@ -14,7 +14,8 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from .diagnostics_base import WIDE_AT, DiagnosticsView, member_color
+from ..palette import member_color
+from .diagnostics_base import WIDE_AT, DiagnosticsView
 
 # At 80 columns the formula moves to the note under the table, so that every property fits.
 WIDE_COLUMNS = (

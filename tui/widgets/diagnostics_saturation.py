@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Select, Static
 from textual_plotext.plot import Plot
 
+from ..palette import member_color
 from .diagnostics_base import (
     Chart,
     DiagnosticsView,
@@ -23,7 +24,6 @@ from .diagnostics_base import (
     iteration_axis,
     layer_color,
     legend,
-    member_color,
     pct,
     present,
     set_select,
