@@ -1,0 +1,465 @@
+"""Training in the app with its charts live vs the same run headless; key presses while training.
+
+The same comparison (the default members sigmoid, tanh and relu, depth 2, width 128, the
+bundled sample, evaluation and diagnostics at their default cadence) is run whole, in turn:
+
+* headless: `actlab.engine.run` in this process, at the benchmark's torch thread count;
+* in the app: `create_app(...).run_test(size=(160, 48))`, started with ctrl+s, the Accuracy
+  tab showing, the charts, table and status line live. Every frame the compositor builds is
+  also encoded to its terminal escape sequence, as the real driver does before writing it
+  (the headless driver skips that step); nothing is saved to disk on either side.
+
+Throughput is iterations / elapsed seconds as the engine's own RunFinished reports them, the
+same definition on both sides (evaluation and diagnostics included, data loading not).
+
+The app's training worker leaves a core for the UI (`runner.leave_a_core_for_the_ui`): with
+N cores it trains on N - 1 threads. So the headline ratio (each side as shipped) mixes the
+UI's own cost with that thread choice; two more contenders separate them: headless on the
+app's thread count, and the app with the thread cap turned off (all N threads).
+
+Key presses have their own app runs (opening help costs the training thread a lot, so they
+would spoil the throughput turns): a few presses with nothing training, then as many while
+training (the run is then stopped), at the app's thread count and with the cap lifted. Keys
+are sent the way a terminal's driver sends them (the event `Pilot.press` posts, without its
+wait for the process to go idle, which never comes while training): with the tab bar
+focused, right (to Loss), left (back to Accuracy), ? (help) and escape (close it), a few
+a second. Latency is from sending the key to the first frame composed after the
+action's handler ran with its effect in place; the time to the handler alone is reported
+too. Handlers are timed by wrappers installed here, not in the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+from actlab.engine import RunConfig
+from actlab.engine import run as engine_run
+from actlab.engine.data import Dataset, load
+from actlab.engine.events import Event, RunFinished
+
+from .common import Figure, Options, Result, interleave, median
+
+NAME = "tui"
+TITLE = "Training in the app (charts live, keys pressed) vs the same run headless"
+
+SIZE = (160, 48)
+KEY_GAP_S = 0.2  # between the effect of one key press and the next press
+KEY_TIMEOUT_S = 5.0  # a press whose effect never shows counts as this long
+LATENCY_TARGET_MS = 100.0
+KEY_NAMES = {"right": "tab right", "left": "tab left", "question_mark": "help ?", "escape": "close esc"}
+DEADLINE_S = 120.0  # for any one wait on the app: a hang fails the benchmark, not the session
+
+
+@dataclass
+class Turn:
+    """One whole run: its throughput, the torch threads it trained on, and key latencies."""
+
+    iterations: int = 0
+    elapsed_s: float = 0.0
+    threads: int = 0
+    ui_cpu_s: float = 0.0  # CPU time of the UI thread from the first step to the end
+    train_cpu_s: float = 0.0  # CPU time of the training thread (its Python and torch's work)
+    handler_ms: list[float] = field(default_factory=list)
+    visible_ms: list[float] = field(default_factory=list)
+    by_key: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.iterations / self.elapsed_s
+
+
+def finished(turn: Turn) -> Callable[[Event], None]:
+    """A listener that keeps what RunFinished reports (the engine's own count and clock)."""
+
+    def listen(event: Event) -> None:
+        if isinstance(event, RunFinished):
+            turn.iterations, turn.elapsed_s = event.iteration, event.elapsed_s
+
+    return listen
+
+
+# ------------------------------------------------------------------------------ headless
+
+
+def headless(config: RunConfig, data: Dataset, threads: int, turns: list[Turn]) -> float:
+    torch.set_num_threads(threads)
+    turn = Turn(threads=torch.get_num_threads())
+    engine_run(config, finished(turn), data=data)
+    turns.append(turn)
+    return turn.rate
+
+
+# ------------------------------------------------------------------------------ in the app
+
+
+@contextmanager
+def app_threads(all_cores: bool, turn: Turn) -> Any:
+    """Record the threads the worker trains on and its RunFinished; optionally lift the
+    app's thread cap. The runner's module attributes are restored afterwards."""
+    from actlab.tui import runner
+
+    real_run, real_leave = runner.run, runner.leave_a_core_for_the_ui
+
+    def recording_run(config: RunConfig, listener: Any, control: Any, data: Any = None) -> Any:
+        turn.threads = torch.get_num_threads()  # on the worker thread, after the cap
+        record = finished(turn)
+
+        def both(event: Event) -> None:
+            record(event)
+            listener(event)
+
+        cpu = time.thread_time()
+        try:
+            return real_run(config, both, control, data=data)
+        finally:
+            turn.train_cpu_s = time.thread_time() - cpu
+
+    runner.run = recording_run
+    if all_cores:
+        runner.leave_a_core_for_the_ui = lambda: None
+    try:
+        yield
+    finally:
+        runner.run, runner.leave_a_core_for_the_ui = real_run, real_leave
+
+
+class KeyProbe:
+    """Sends keys as the terminal driver would and times each to its handler and its frame."""
+
+    def __init__(self, app: Any, lab: Any) -> None:
+        from actlab.tui.screens.help import HelpScreen
+        from textual.widgets import TabbedContent, Tabs
+
+        self.app, self.lab = app, lab
+        self.tabbed = lab.query_one("#views", TabbedContent)
+        self.tabs = self.tabbed.query_one(Tabs)
+        self.help_cls = HelpScreen
+        self.sent = 0.0
+        self.handled: float | None = None
+        self.effect: Callable[[], bool] | None = None
+        self.shown = asyncio.Event()
+        self._restore: list[Callable[[], None]] = []
+
+    # --- instrumentation (instance attributes, and one class attribute put back on exit) -----
+
+    def install(self) -> None:
+        for obj, name in (
+            (self.tabs, "action_next_tab"),
+            (self.tabs, "action_previous_tab"),
+            (self.lab, "action_help"),
+            (self.app, "_display"),
+        ):
+            setattr(obj, name, self._wrap(getattr(obj, name), display=name == "_display"))
+            self._restore.append(partial(delattr, obj, name))
+        real_dismiss = self.help_cls.action_dismiss
+
+        async def dismiss(screen: Any, result: Any = None) -> None:
+            self._handler_ran()
+            await real_dismiss(screen, result)
+
+        self.help_cls.action_dismiss = dismiss  # type: ignore[method-assign]
+        self._restore.append(partial(setattr, self.help_cls, "action_dismiss", real_dismiss))
+
+    def uninstall(self) -> None:
+        for undo in reversed(self._restore):
+            undo()
+        self._restore = []
+
+    def _handler_ran(self) -> None:
+        if self.effect is not None and self.handled is None:
+            self.handled = time.perf_counter()
+
+    def _wrap(self, method: Callable[..., Any], display: bool) -> Callable[..., Any]:
+        from textual._compositor import CompositorUpdate
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not display:
+                self._handler_ran()
+                return method(*args, **kwargs)
+            out = method(*args, **kwargs)
+            renderable = args[1] if len(args) > 1 else kwargs.get("renderable")
+            if isinstance(renderable, CompositorUpdate):
+                # what the real driver does with each frame before writing it out
+                renderable.render_segments(self.app.console)
+            if self.effect is not None and self.handled is not None and self.effect():
+                self.effect = None
+                self.shown.set()
+            return out
+
+        return wrapped
+
+    # --- pressing ---------------------------------------------------------------------------
+
+    async def press(self, key: str, char: str | None, effect: Callable[[], bool], turn: Turn) -> None:
+        self.handled, self.effect = None, effect
+        self.shown.clear()
+        self.sent = time.perf_counter()
+        send_key(self.app, key, char)
+        try:
+            await asyncio.wait_for(self.shown.wait(), KEY_TIMEOUT_S)
+            visible = time.perf_counter() - self.sent
+        except TimeoutError:
+            self.effect = None
+            visible = KEY_TIMEOUT_S
+        handler = (self.handled - self.sent) if self.handled is not None else visible
+        turn.handler_ms.append(handler * 1e3)
+        turn.visible_ms.append(visible * 1e3)
+        turn.by_key.setdefault(key, []).append(visible * 1e3)
+
+    async def keep_pressing(self, presses: int, turn: Turn) -> None:
+        tab = self.tabbed
+        cycle: list[tuple[str, str | None, Callable[[], bool]]] = [
+            ("right", None, lambda: tab.active == "tab-loss"),
+            ("left", None, lambda: tab.active == "tab-accuracy"),
+            ("question_mark", "?", lambda: isinstance(self.app.screen, self.help_cls)),
+            ("escape", "\x1b", lambda: self.app.screen is self.lab),
+        ]
+        self.tabs.focus()
+        for n in range(presses):
+            key, char, effect = cycle[n % len(cycle)]
+            await self.press(key, char, effect, turn)
+            await asyncio.sleep(KEY_GAP_S)  # pacing, as a person presses; not a sync point
+        if self.app.screen is not self.lab:  # leave the help closed
+            await self.press("escape", "\x1b", lambda: self.app.screen is self.lab, Turn())
+
+
+async def until(condition: Callable[[], bool], what: str, app: Any, poll: float = 0.01) -> None:
+    """Yield to the app until `condition` holds; fail loudly if the app died or it never does."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if app._exception is not None:
+            raise RuntimeError(f"the app failed while waiting for {what}") from app._exception
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(poll)  # the condition is the sync point; this only yields
+
+
+def send_key(app: Any, key: str, char: str | None = None) -> None:
+    """A key event posted the way the terminal driver posts it (no wait for idleness)."""
+    from textual import events
+
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+def in_app(
+    config: RunConfig,
+    threads: int,
+    all_cores: bool,
+    presses: int,
+    turns: list[Turn],
+    idle: Turn | None = None,
+) -> float:
+    """One run in the app. presses == 0: a whole run, nothing pressed (a throughput turn).
+    presses > 0: `presses` keys while training, then stop (a latency turn); with `idle`,
+    as many keys before the run starts, timed into it (the same keys with nothing training)."""
+    from actlab.tui.app import create_app
+    from actlab.tui.screens.lab import LabScreen
+    from actlab.tui.state import Phase
+
+    torch.set_num_threads(threads)  # the app is started at the same count as headless runs
+    turn = Turn()
+
+    async def scenario() -> None:
+        app = create_app(config=config, save_runs=False)
+        async with app.run_test(size=SIZE):
+            await until(lambda: isinstance(app.screen, LabScreen), "the lab screen", app)
+            lab = app.screen
+            probe = KeyProbe(app, lab)
+            probe.install()
+            try:
+                if idle is not None and presses:
+                    await probe.keep_pressing(presses, idle)
+                send_key(app, "ctrl+s")
+                await until(lambda: lab.phase not in (Phase.IDLE, Phase.LOADING), "training", app)
+                cpu = time.thread_time()  # this is the UI thread: the app's event loop
+                if presses:
+                    await probe.keep_pressing(presses, turn)
+                    lab.action_stop()
+                await until(lambda: not lab.phase.active, "the end of the run", app, poll=0.05)
+                turn.ui_cpu_s = time.thread_time() - cpu
+                await app.workers.wait_for_complete()
+            finally:
+                probe.uninstall()
+            wanted = Phase.STOPPED if presses else Phase.DONE
+            if lab.phase != wanted:
+                raise RuntimeError(f"the run in the app ended as {lab.phase}: {lab.status.error}")
+
+    with app_threads(all_cores, turn):
+        asyncio.run(scenario())
+    turns.append(turn)
+    return turn.rate
+
+
+# ------------------------------------------------------------------------------ the benchmark
+
+
+def run(opts: Options) -> Result:
+    res = Result(NAME, TITLE)
+    base_threads = torch.get_num_threads()
+    cores = os.cpu_count() or 1
+    cpu = opts.device.type == "cpu"
+    capped = max(1, min(base_threads, cores - 1)) if cpu else base_threads  # the runner's rule
+    # 1,488 iterations (24 epochs of the sample): ~4 s a run on one thread of a 2-core machine
+    epochs = 10 if opts.quick else 24
+    presses = 8 if opts.quick else 16
+    config = RunConfig(epochs=epochs, device=str(opts.device))
+    long_config = config.replace(epochs=1000)  # stopped after the key presses
+    data = load(config, opts.device)
+    turns: dict[str, list[Turn]] = {}
+
+    def contender(name: str, fn: Callable[..., float], *args: Any) -> Callable[[], float]:
+        turns[name] = []
+        return partial(fn, *args, turns[name])
+
+    contenders = {
+        "headless": contender("headless", headless, config, data, base_threads),
+        "app": contender("app", in_app, config, base_threads, False, 0),
+    }
+    if capped != base_threads:
+        contenders["headless@app-threads"] = contender("headless@app-threads", headless, config, data, capped)
+        contenders["app@all-threads"] = contender("app@all-threads", in_app, config, base_threads, True, 0)
+    keys: dict[str, list[Turn]] = {"idle": [], "app": []}
+    if capped != base_threads:
+        keys["app@all-threads"] = []
+    try:
+        # untimed warm-up: imports, the app's CSS, torch's kernels, the help screen's first build
+        warm = config.replace(epochs=1)
+        headless(warm, data, base_threads, [])
+        in_app(warm, base_threads, False, 0, [])
+        interleave(contenders, opts.repeats(3, 1), warmup=0)
+        # key latency: its own runs (opening help costs the training thread a lot; see the note)
+        idle = Turn()
+        in_app(long_config, base_threads, False, presses, keys["app"], idle=idle)
+        keys["idle"].append(idle)
+        if "app@all-threads" in keys:
+            in_app(long_config, base_threads, True, presses, keys["app@all-threads"])
+    finally:
+        torch.set_num_threads(base_threads)
+    return report(res, opts, config, turns, keys)
+
+
+def report(
+    res: Result, opts: Options, config: RunConfig, turns: dict[str, list[Turn]], keys: dict[str, list[Turn]]
+) -> Result:
+    rate = {k: median([t.rate for t in v]) for k, v in turns.items()}
+    best = {k: max(t.rate for t in v) for k, v in turns.items()}
+    threads = {k: sorted({t.threads for t in v}) for k, v in {**turns, **keys}.items() if k != "idle"}
+
+    def th(name: str) -> str:
+        return "/".join(map(str, threads[name]))
+
+    n_it = turns["headless"][0].iterations
+    res.lines.append(
+        f"{len(config.activations)} members ({', '.join(config.activations)}), depth {config.depth}, "
+        f"width {config.width}, sample data, {n_it} iterations a run, {len(turns['headless'])} turn(s) "
+        f"each, app at {SIZE[0]}x{SIZE[1]} with the Accuracy tab showing"
+    )
+    for name, ts in turns.items():
+        line = (
+            f"{name:<21} {th(name):>3} torch thread(s): {rate[name]:5.0f} it/s median "
+            f"[{min(t.rate for t in ts):.0f}-{best[name]:.0f}]"
+        )
+        if name.startswith("app"):
+            ui = median([t.ui_cpu_s / t.elapsed_s for t in ts])
+            tr = median([t.train_cpu_s / t.elapsed_s for t in ts])
+            line += f"; UI thread on CPU {ui:.0%} of the run, training thread {tr:.0%}"
+        res.lines.append(line)
+    if threads["app"] != threads["headless"]:
+        res.lines.append(
+            f"NOTE: the app trains on fewer torch threads ({th('app')}) than headless ({th('headless')}): "
+            f"its worker leaves a core for the UI, so the headline ratio includes that choice; "
+            f"the equal-thread ratios below separate it from the UI's own cost"
+        )
+    res.figures.append(
+        Figure(
+            "app / headless throughput, each as shipped",
+            rate["app"] / rate["headless"],
+            "",
+            0.9,
+            True,
+            "issue 3",
+            note=f"app on {th('app')} torch thread(s), headless on {th('headless')}",
+        )
+    )
+    res.figures.append(Figure("the same, best turns", best["app"] / best["headless"], ""))
+    if "app@all-threads" in turns:
+        res.figures.append(
+            Figure(
+                f"app / headless, both on {th('headless@app-threads')} thread(s)",
+                rate["app"] / rate["headless@app-threads"],
+                "",
+                note="the UI's own cost at the app's thread count",
+            )
+        )
+        res.figures.append(
+            Figure(
+                f"app / headless, both on {th('app@all-threads')} thread(s)",
+                rate["app@all-threads"] / rate["headless"],
+                "",
+                note="the UI's own cost with the app's thread cap lifted",
+            )
+        )
+        res.figures.append(
+            Figure(
+                "app capped / app on all threads",
+                rate["app"] / rate["app@all-threads"],
+                "x",
+                note="above 1: leaving a core for the UI pays for itself in training speed",
+            )
+        )
+    for name, ts in keys.items():
+        vis = [v for t in ts for v in t.visible_ms]
+        hand = [v for t in ts for v in t.handler_ms]
+        if not vis:
+            continue
+        by_key: dict[str, list[float]] = {}
+        for t in ts:
+            for k, v in t.by_key.items():
+                by_key.setdefault(k, []).extend(v)
+        label = {
+            "idle": "nothing training",
+            "app": f"training on {th('app')} thread(s), as shipped",
+            "app@all-threads": f"training on {th('app@all-threads')} thread(s)",
+        }[name]
+        shipped = name == "app"
+        res.figures.append(
+            Figure(
+                f"key to frame, max ({label})",
+                max(vis),
+                "ms",
+                LATENCY_TARGET_MS if shipped else None,
+                False,
+                "issue 3" if shipped else "",
+            )
+        )
+        res.figures.append(Figure(f"key to frame, median ({label})", median(vis), "ms"))
+        per_key = ", ".join(f"{KEY_NAMES.get(k, k)} {median(v):.0f}/{max(v):.0f}" for k, v in by_key.items())
+        during = (
+            f"; training ran at {median([t.rate for t in ts]):.0f} it/s meanwhile" if name != "idle" else ""
+        )
+        res.lines.append(
+            f"keys, {label} ({len(vis)} presses): to the handler median {median(hand):.0f} ms, max "
+            f"{max(hand):.0f} ms; to the frame showing it median/max by key (ms): {per_key}{during}"
+        )
+    res.details = {
+        "iterations": n_it,
+        "size": SIZE,
+        "threads": threads,
+        "rates": {k: [t.rate for t in v] for k, v in turns.items()},
+        "ui_cpu_share": {
+            k: [t.ui_cpu_s / t.elapsed_s for t in v] for k, v in turns.items() if k.startswith("app")
+        },
+        "key_frame_ms": {k: {kk: vv for t in v for kk, vv in t.by_key.items()} for k, v in keys.items()},
+        "key_handler_ms": {k: [x for t in v for x in t.handler_ms] for k, v in keys.items()},
+    }
+    return res
