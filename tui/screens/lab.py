@@ -362,6 +362,7 @@ class LabScreen(Screen[None]):
     def _engine_events(self, message: EngineEvents) -> None:
         if message.run_id != self.run_id:
             return
+        was_training = self.phase is Phase.TRAINING
         self._forward(message.events)
         for event in message.events:
             if isinstance(event, RunStarted):
@@ -374,7 +375,10 @@ class LabScreen(Screen[None]):
                     self.phase = Phase.SAVED
                 else:
                     self.phase = FINISHED_PHASE.get(event.status, Phase.DONE)
-        self._show_status()
+        # While training, the status line follows RunProgress (four times a second); redrawing
+        # it for every batch of events too took the UI from 7 frames a second to 13 (measured).
+        if not (was_training and self.phase is Phase.TRAINING):
+            self._show_status()
 
     @on(RunProgress)
     def _progress(self, message: RunProgress) -> None:

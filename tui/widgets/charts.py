@@ -13,12 +13,15 @@ import time
 from actlab.engine.events import Evaluation, Event, MemberDiverged, RunFinished, RunStarted
 from rich.text import Text
 from textual.app import RenderResult
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from ..palette import THRESHOLD_COLOR, member_color, rgb
 from .throttle import REDRAW_INTERVAL_S, RedrawThrottle
 
 Y_AXIS_COLUMNS = 8  # about what plotext takes for the y labels and frame
+DRAW_SHARE = 0.03  # the most of the UI thread's time that redrawing one chart may take
 
 
 def decimate(xs: list[int], ys: list[float], max_points: int) -> tuple[list[int], list[float]]:
@@ -127,12 +130,19 @@ class MemberChart(PlotextPlot):
             plt.xlim(0, self.total_iterations)
             plt.xticks([float(t) for t in iteration_ticks(self.total_iterations)])
         plt.xlabel(self.x_label)
-        started = time.perf_counter()
-        rendered = super().render()  # plotext builds the whole canvas here
-        # keep chart building under about a tenth of the UI thread's time: a big canvas on a
-        # busy machine can take 0.1 s, and the training thread needs the interpreter too
-        self.throttle.interval = max(REDRAW_INTERVAL_S, 10 * (time.perf_counter() - started))
-        return rendered
+        return super().render()  # plotext builds the whole canvas here
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # A redraw is plotext's build (in render) and Textual turning its text into strips
+        # (here; measured at 160x48: about as much again). Every millisecond of it is one the
+        # training thread waits for the interpreter, so redraws are spaced to keep their CPU
+        # time under DRAW_SHARE of the run: 20-30 ms a redraw at 160x48 -> 0.7-1 s apart.
+        started = time.thread_time()
+        lines = super().render_lines(crop)
+        spent = time.thread_time() - started
+        if spent > 0.002:  # a rebuild, not lines served from the cache
+            self.throttle.interval = max(REDRAW_INTERVAL_S, spent / DRAW_SHARE)
+        return lines
 
 
 class AccuracyChart(MemberChart):
