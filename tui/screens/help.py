@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Footer, Static
 
 HELP = """\
 # actlab: which activation function, and why?
@@ -88,6 +89,8 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        # One Static holding Rich's rendering: Textual's Markdown widget builds ~180 child
+        # widgets and took 600-700 ms to open, far over the 100 ms a key press may take.
         with VerticalScroll():
-            yield Markdown(HELP)
+            yield Static(Markdown(HELP), id="help-text")
         yield Footer()

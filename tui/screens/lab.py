@@ -281,7 +281,10 @@ class LabScreen(Screen[None]):
             self.query_one(ControlsPanel).display = False
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        # built once and kept: opening it again costs a repaint, not a rebuild
+        if not self.app.is_screen_installed("help"):
+            self.app.install_screen(HelpScreen(), "help")
+        self.app.push_screen("help")
 
     def toggle_member(self, activation: str) -> None:
         """Add or remove an activation from the comparison (the command palette uses this)."""
