@@ -152,9 +152,6 @@ class Cohort:
         """Each member's own activation on its slice of z [K, B, H]; returns contiguous."""
         return torch.stack([act.fn(z[k]) for k, act in enumerate(self.acts)])
 
-    def derivative(self, z: Tensor, a: Tensor) -> Tensor:
-        return torch.stack([act.derivative(z[k], a[k]) for k, act in enumerate(self.acts)])
-
     def forward(
         self, x: Tensor, dropout: float = 0.0, gen: torch.Generator | None = None
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor | None]]]:
