@@ -216,6 +216,14 @@ class DiagnosticsView(Widget):
         height: 1fr;
         width: 1fr;
     }
+    /* charts stacked on a narrow terminal, side by side from WIDE_AT columns */
+    DiagnosticsView .diag-charts {
+        layout: vertical;
+        height: 1fr;
+    }
+    DiagnosticsView.-wide .diag-charts {
+        layout: horizontal;
+    }
     DiagnosticsView .diag-legend {
         height: auto;
         width: 1fr;

@@ -38,13 +38,6 @@ class ClippingView(DiagnosticsView):
     """Pre-clip gradient norm against the threshold, and the fraction of steps clipped."""
 
     DEFAULT_CSS = """
-    ClippingView .diag-charts {
-        layout: vertical;
-        height: 1fr;
-    }
-    ClippingView.-wide .diag-charts {
-        layout: horizontal;
-    }
     ClippingView #clip-summary {
         height: auto;
         padding: 0 1;

@@ -41,13 +41,6 @@ class GradientFlowView(DiagnosticsView):
     """Per-layer gradient norms over training, and their profile across depth."""
 
     DEFAULT_CSS = """
-    GradientFlowView .diag-charts {
-        layout: vertical;
-        height: 1fr;
-    }
-    GradientFlowView.-wide .diag-charts {
-        layout: horizontal;
-    }
     GradientFlowView .diag-panel {
         height: 1fr;
         width: 1fr;
