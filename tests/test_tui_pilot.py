@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,22 @@ async def lab(pilot: Pilot[None]) -> LabScreen:
 def long_config(tiny_config: RunConfig) -> RunConfig:
     """Long enough that it is certainly still running when the test acts on it."""
     return tiny_config.replace(epochs=200, max_iterations=None, diagnostics_every=0)
+
+
+def engine_children() -> list[int]:
+    """The engine processes this process started, found in /proc (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit():
+                continue
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
+        if ppid == os.getpid() and b"actlab.tui.engine_process" in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def table_cells(table: ThresholdTable) -> list[list[str]]:
@@ -114,10 +131,11 @@ def test_pause_holds_the_loop_and_resume_goes_on(tiny_config: RunConfig) -> None
 
 
 def test_five_rapid_restarts_never_overlap(tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    # count engine loops independently of the lock under test
+    # count engine loops independently of the locks under test: each request the engine child
+    # process serves is one loop, and the child serves them one after another
     lock = threading.Lock()
     live = {"now": 0, "most": 0, "runs": 0}
-    real_run = runner.run
+    real_run = runner.HOST.run
 
     def counting_run(*args: Any, **kwargs: Any) -> Any:
         with lock:
@@ -130,7 +148,7 @@ def test_five_rapid_restarts_never_overlap(tiny_config: RunConfig, monkeypatch: 
             with lock:
                 live["now"] -= 1
 
-    monkeypatch.setattr(runner, "run", counting_run)
+    monkeypatch.setattr(runner.HOST, "run", counting_run)
 
     async def scenario() -> None:
         app = create_app(config=tiny_config, save_runs=False)
@@ -147,6 +165,7 @@ def test_five_rapid_restarts_never_overlap(tiny_config: RunConfig, monkeypatch: 
     assert live["most"] == 1, "two training loops ran at once"
     assert live["now"] == 0 and runner.SLOT.waiting_or_running == 0
     assert 1 <= live["runs"] <= 5
+    assert engine_children() == [runner.HOST.pid], "want exactly one engine process, the one in use"
 
 
 def test_quitting_mid_run_ends_the_loop_within_a_second(tiny_config: RunConfig) -> None:

@@ -10,6 +10,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from .commands import LabCommands
+from .runner import ENGINES
 from .screens.lab import LabScreen
 
 
@@ -29,15 +30,17 @@ class ActlabApp(App[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
+        engine: str = "process",
     ) -> None:
         super().__init__()
+        self.engine = engine
         self.config = config or RunConfig()
         self.open_dir = open_dir
         self.runs_root = runs_root
         self.save_runs = save_runs
 
     def on_mount(self) -> None:
-        self.push_screen(LabScreen(self.config, self.open_dir, self.runs_root, self.save_runs))
+        self.push_screen(LabScreen(self.config, self.open_dir, self.runs_root, self.save_runs, self.engine))
 
 
 def create_app(
@@ -46,6 +49,7 @@ def create_app(
     *,
     runs_root: str | Path | None = None,
     save_runs: bool = True,
+    engine: str = "process",
 ) -> ActlabApp:
     """The one way to build the app, for the command line and the tests alike.
 
@@ -53,5 +57,11 @@ def create_app(
     open_dir: a saved run directory to show instead of an empty lab.
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
+    engine: "process" trains in a child process on all CPU threads (the UI keeps its own
+        interpreter); "thread" trains on the app's worker thread, one thread fewer (benchmarks).
     """
-    return ActlabApp(config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs)
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: must be one of {', '.join(ENGINES)}")
+    return ActlabApp(
+        config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs, engine=engine
+    )

@@ -1,9 +1,10 @@
 """The training side of the lab: what runs on the worker thread, and only there.
 
 The screen starts `train` in a Textual thread worker. It waits for the one training slot
-(so two loops never overlap, however fast runs are restarted), loads the data, stores the
-run like batch mode does, and hands events to the UI as messages: progress replaces stale
-progress, everything else goes in small batches at most ten times a second.
+(so two loops never overlap, however fast runs are restarted), has the engine child process
+train (`engine_process`; or trains right here, if asked), stores the run like batch mode
+does, and hands events to the UI as messages: progress replaces stale progress, everything
+else goes in small batches at most ten times a second.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from actlab.engine.data import load, resolve_device
 from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
 from textual.message import Message
 
+from .engine_process import HOST
 from .messages import EngineEvents, RunProgress
 
 Post = Callable[[Message], Any]
@@ -136,6 +138,9 @@ class EventRelay:
             self.last_post = time.monotonic()
 
 
+ENGINES = ("process", "thread")
+
+
 @dataclass
 class RunRequest:
     """One run the screen asked for."""
@@ -144,12 +149,16 @@ class RunRequest:
     config: RunConfig
     control: LabControl = field(default_factory=LabControl)
     run_dir: Path | None = None  # None: not saved (tests)
+    engine: str = "process"  # where the loop runs: a child process, or this worker thread
 
 
 def train(request: RunRequest, post: Post, cancelled: Callable[[], bool]) -> dict[str, Any] | None:
-    """Run one comparison on this (worker) thread; None if it was stopped before it began.
+    """Run one comparison from this (worker) thread; None if it was stopped before it began.
 
-    Errors propagate: the screen's worker handler shows them.
+    With engine "process" (the app's default) the loop runs in the engine child process on
+    all of PyTorch's threads, and this thread relays its events; with "thread" it runs here,
+    on one core fewer. Either way events are stored here and posted to the UI. Errors
+    propagate: the screen's worker handler shows them.
     """
     control = request.control
     control.bind_cancelled(cancelled)
@@ -157,32 +166,37 @@ def train(request: RunRequest, post: Post, cancelled: Callable[[], bool]) -> dic
         if not got:
             _remove_if_empty(request.run_dir)
             return None
-        config = request.config
-        device = resolve_device(config.device)
-        try:
-            data = load(config, device)
-        except Exception:
-            _remove_if_empty(request.run_dir)
-            raise
-        if control.stopped:  # loading can take seconds; the user may have moved on
-            _remove_if_empty(request.run_dir)
-            return None
-        if device.type == "cpu":
-            leave_a_core_for_the_ui()
         writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
         relay = EventRelay(post, request.run_id, writer)
+        summary = None
         try:
-            return run(config, relay, control, data=data)
+            if request.engine == "thread":
+                summary = _train_here(request.config, relay, control)
+            else:
+                summary = HOST.run(request.config, relay, control, threads=torch.get_num_threads())
         finally:
             relay.flush()
             if writer is not None:
                 writer.close()
+            if summary is None:
+                _remove_if_empty(request.run_dir)
+        return summary
+
+
+def _train_here(config: RunConfig, relay: EventRelay, control: Control) -> dict[str, Any] | None:
+    device = resolve_device(config.device)
+    data = load(config, device)
+    if control.stopped:  # loading can take seconds; the user may have moved on
+        return None
+    if device.type == "cpu":
+        leave_a_core_for_the_ui()
+    return run(config, relay, control, data=data)
 
 
 def leave_a_core_for_the_ui() -> None:
-    """Train on all cores but one. PyTorch's CPU threads spin while they wait for each other,
-    so when the UI thread needs a core they stall: on a 2-core machine a run measured 5-7x
-    slower with 2 threads and the UI busy than with 1 thread."""
+    """Train on all cores but one (the "thread" engine only). PyTorch's CPU threads spin while
+    they wait for each other, so when the UI thread needs a core they stall: on a 2-core
+    machine a run measured 5-7x slower with 2 threads and the UI busy than with 1 thread."""
     cores = os.cpu_count() or 1
     wanted = max(1, cores - 1)
     if torch.get_num_threads() > wanted:
@@ -190,9 +204,13 @@ def leave_a_core_for_the_ui() -> None:
 
 
 def _remove_if_empty(directory: Path | None) -> None:
-    """The screen makes each run's folder up front; one that never ran leaves nothing behind."""
+    """The screen makes each run's folder up front; one that never ran leaves nothing behind
+    (the results writer's still empty event file included)."""
     if directory is not None:
         try:
+            events = directory / "events.jsonl"
+            if events.is_file() and events.stat().st_size == 0:
+                events.unlink()
             directory.rmdir()
         except OSError:
             pass  # not empty, or already gone

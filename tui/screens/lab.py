@@ -116,9 +116,11 @@ class LabScreen(Screen[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
+        engine: str = "process",
     ) -> None:
         super().__init__()
         self.initial_config = config
+        self.engine = engine
         self.open_dir = open_dir
         self.runs_root = Path(runs_root) if runs_root is not None else None
         self.save_runs = save_runs
@@ -149,6 +151,8 @@ class LabScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_status()
+        if self.engine == "process":
+            runner.HOST.warm_up()  # PyTorch loads in the child while the user reads the form
         if self.open_dir:
             self.open_run(self.open_dir)
 
@@ -236,7 +240,7 @@ class LabScreen(Screen[None]):
             return
         self._abandon_current()
         self.run_id += 1
-        self.request = RunRequest(self.run_id, config, run_dir=run_dir)
+        self.request = RunRequest(self.run_id, config, run_dir=run_dir, engine=self.engine)
         self._clear_views()
         self._make_room()
         self.status = RunStatus(run_dir=display_path(run_dir) if run_dir else None)
