@@ -346,8 +346,10 @@ def in_app(
 def run(opts: Options) -> Result:
     res = Result(NAME, TITLE)
     base_threads = torch.get_num_threads()
-    # 1,488 iterations (24 epochs of the sample): ~2.5 s a run on this 2-core machine
-    epochs = 10 if opts.quick else 24
+    # 3,720 iterations (60 epochs of the sample): ~6 s a run on this 2-core machine, so the
+    # app's one-off work at a run's start and end (hiding the form, building the table) weighs
+    # in about as it would in a run worth watching
+    epochs = 20 if opts.quick else 60
     presses = 8 if opts.quick else 16
     config = RunConfig(epochs=epochs, device=str(opts.device))
     long_config = config.replace(epochs=1000)  # stopped after the key presses

@@ -21,6 +21,7 @@ from actlab.tui import runner
 from actlab.tui.app import create_app
 from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase
+from actlab.tui.widgets.controls import ControlsPanel
 from actlab.tui.widgets.table import ThresholdTable
 from textual.pilot import Pilot
 
@@ -207,15 +208,29 @@ def test_settings_are_locked_during_a_run(tiny_config: RunConfig) -> None:
         app = create_app(config=long_config(tiny_config), save_runs=False)
         async with app.run_test(size=(160, 48)) as pilot:
             screen = await lab(pilot)
+            controls = screen.query_one(ControlsPanel)
             await pilot.press("ctrl+s")
             await until(pilot, lambda: screen.phase == Phase.TRAINING, "training")
-            assert screen.query_one("#f-lr").disabled
+            assert not controls.display  # the results get the whole width while training
             screen.toggle_member("gelu")  # from the command palette: refused with a notice
+            await pilot.press("ctrl+b")  # brought back during the run: shown locked
+            assert controls.display and screen.query_one("#f-lr").disabled
             assert "gelu" not in screen.query_one("#f-activations").selected  # type: ignore[attr-defined]
+            await pilot.press("ctrl+b")
+            assert not controls.display
             await pilot.press("ctrl+g")
             await app.workers.wait_for_complete()
             await until(pilot, lambda: not screen.phase.active, "the run to end")
-            assert not screen.query_one("#f-lr").disabled
+            assert not controls.locked and not screen.query_one("#f-lr").disabled
+            assert not controls.display  # hidden by the user, so it stays hidden
+
+            await pilot.press("ctrl+b")
+            await pilot.press("ctrl+s")  # hidden by the run: back when it ends, unlocked
+            await until(pilot, lambda: screen.phase == Phase.TRAINING, "training again")
+            await pilot.press("ctrl+g")
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: not screen.phase.active, "the second run to end")
+            assert controls.display and not screen.query_one("#f-lr").disabled
 
     asyncio.run(scenario())
 

@@ -29,7 +29,7 @@ from .messages import EngineEvents, RunProgress
 
 Post = Callable[[Message], Any]
 
-BATCH_INTERVAL_S = 0.1  # the most often a batch of events is posted to the UI
+BATCH_INTERVAL_S = 0.25  # the most often a batch of events is posted to the UI (each is work)
 REPLAY_BATCH = 500  # events per message when reading a saved run
 
 

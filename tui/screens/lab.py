@@ -8,6 +8,7 @@ and forwards every event of the run it shows to the views. Views are widgets wit
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ def extra_view_tabs() -> list[tuple[str, Widget]]:
         raise
     tabs = getattr(diagnostics, "diagnostics_tabs", None)
     return list(tabs()) if callable(tabs) else []
+
+
+STATUS_INTERVAL_S = 0.5  # the most often the status line follows progress while training
 
 
 class LabScreen(Screen[None]):
@@ -131,6 +135,8 @@ class LabScreen(Screen[None]):
         self.form_config: RunConfig | None = config
         self.form_errors: dict[str, str] = {}
         self._worker_runs: dict[Worker[Any], int] = {}
+        self._hid_controls = False  # the settings were hidden for a run, to come back after it
+        self._status_shown = 0.0  # when the status line was last redrawn
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -207,11 +213,19 @@ class LabScreen(Screen[None]):
     # --- status -----------------------------------------------------------------------------------
 
     def _show_status(self) -> None:
+        self._status_shown = time.monotonic()
         self.status.phase = self.phase
         self.query_one(StatusLine).status = self.status
 
     def watch_phase(self, phase: Phase) -> None:
-        self.query_one(ControlsPanel).locked = phase.active
+        controls = self.query_one(ControlsPanel)
+        # Locking restyles every field (a tenth of a second of the UI's time): done only when
+        # the form is on screen; ctrl+b locks it before it shows.
+        controls.locked = phase.active and bool(controls.display)
+        if not phase.active and self._hid_controls:
+            self._hid_controls = False
+            if self.app.size.width >= self.WIDE_AT:
+                controls.display = True  # the run is over: the settings are back for the next
         self.refresh_bindings()
         self._show_status()
 
@@ -242,7 +256,7 @@ class LabScreen(Screen[None]):
         self.run_id += 1
         self.request = RunRequest(self.run_id, config, run_dir=run_dir, engine=self.engine)
         self._clear_views()
-        self._make_room()
+        self._make_room(training=True)
         self.status = RunStatus(run_dir=display_path(run_dir) if run_dir else None)
         self.phase = Phase.LOADING
         self._show_status()
@@ -276,13 +290,20 @@ class LabScreen(Screen[None]):
 
     def action_toggle_controls(self) -> None:
         controls = self.query_one(ControlsPanel)
+        self._hid_controls = False  # the user decides from here on
+        if not controls.display:
+            controls.locked = self.phase.active
         controls.display = not controls.display
 
-    def _make_room(self) -> None:
-        """On a narrow terminal the results get the whole width while a run is shown; the
-        settings are locked meanwhile anyway, and ctrl+b brings them back."""
-        if self.app.size.width < self.WIDE_AT:
-            self.query_one(ControlsPanel).display = False
+    def _make_room(self, training: bool = False) -> None:
+        """The results get the whole width while a run trains (at any size: a layout pass
+        over the form costs the UI several times more than one without it), and while a run
+        is shown on a narrow terminal. The settings are locked meanwhile anyway; ctrl+b brings
+        them back, and a wide terminal gets them back when the run ends."""
+        controls = self.query_one(ControlsPanel)
+        if controls.display and (training or self.app.size.width < self.WIDE_AT):
+            controls.display = False
+            self._hid_controls = training
 
     def action_help(self) -> None:
         # built once and kept: opening it again costs a repaint, not a rebuild
@@ -392,7 +413,10 @@ class LabScreen(Screen[None]):
         if message.run_id != self.run_id:
             return
         self.status.feed(Progress(message.iteration, message.epoch, message.elapsed_s))
-        self._show_status()
+        # twice a second is plenty for a line of counters, and each redraw is a frame
+        now = time.monotonic()
+        if self.phase is not Phase.TRAINING or now - self._status_shown >= STATUS_INTERVAL_S:
+            self._show_status()
 
     @on(SettingsChanged)
     def _settings_changed(self, message: SettingsChanged) -> None:

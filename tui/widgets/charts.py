@@ -18,10 +18,9 @@ from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from ..palette import THRESHOLD_COLOR, member_color, rgb
-from .throttle import REDRAW_INTERVAL_S, RedrawThrottle
+from .throttle import RedrawThrottle
 
 Y_AXIS_COLUMNS = 8  # about what plotext takes for the y labels and frame
-DRAW_SHARE = 0.03  # the most of the UI thread's time that redrawing one chart may take
 
 
 def decimate(xs: list[int], ys: list[float], max_points: int) -> tuple[list[int], list[float]]:
@@ -77,7 +76,7 @@ class MemberChart(PlotextPlot):
             self.xs = [[] for _ in self.members]
             self.ys = [[] for _ in self.members]
             self.diverged_at = [None for _ in self.members]
-            self.throttle.request(now=True)
+            self.throttle.request()  # at once, unless the chart was drawn a moment ago
         elif isinstance(event, Evaluation):
             for m, value in enumerate(self.values(event)):
                 if value is not None and m < len(self.xs):
@@ -134,14 +133,14 @@ class MemberChart(PlotextPlot):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # A redraw is plotext's build (in render) and Textual turning its text into strips
-        # (here; measured at 160x48: about as much again). Every millisecond of it is one the
-        # training thread waits for the interpreter, so redraws are spaced to keep their CPU
-        # time under DRAW_SHARE of the run: 20-30 ms a redraw at 160x48 -> 0.7-1 s apart.
+        # (here; measured at 160x48: about as much again). Every millisecond of it is CPU time
+        # the engine could have had, so redraws are spaced to keep theirs under DRAW_SHARE of
+        # the run (see the throttle): 20-30 ms a redraw at 160x48 -> 0.7-1 s apart.
         started = time.thread_time()
         lines = super().render_lines(crop)
         spent = time.thread_time() - started
         if spent > 0.002:  # a rebuild, not lines served from the cache
-            self.throttle.interval = max(REDRAW_INTERVAL_S, spent / DRAW_SHARE)
+            self.throttle.cost(spent)
         return lines
 
 

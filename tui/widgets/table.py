@@ -7,16 +7,22 @@ saved summary.json and `--batch` agree by construction.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
 from actlab.engine.metrics import SummaryBuilder
 from actlab.engine.report import crossing_text, speedup_text, status_text
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from ..palette import member_color
 from .throttle import RedrawThrottle
+
+
+TABLE_INTERVAL_S = 1.0  # the most often the table is refilled while a run goes
 
 
 class ThresholdTable(DataTable[Any]):
@@ -33,8 +39,9 @@ class ThresholdTable(DataTable[Any]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="cell", zebra_stripes=True)
         self.builder = SummaryBuilder()
-        self.throttle = RedrawThrottle(self, self._fill)
+        self.throttle = RedrawThrottle(self, self._fill, interval=TABLE_INTERVAL_S)
         self._shape: tuple[int, int] = (0, 0)  # members, thresholds of the rows and columns built
+        self._fill_s = 0.0  # CPU time of the last refill
 
     def feed_event(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -69,7 +76,22 @@ class ThresholdTable(DataTable[Any]):
             self.add_row(*self._cells(summary, m, member), key=str(m))
         self._shape = (len(members), len(thresholds))
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # a refill costs the DataTable a full re-render (10-20 ms for a few members at 160x48):
+        # the throttle spaces refills by what they cost, refill and re-render together
+        started = time.thread_time()
+        lines = super().render_lines(crop)
+        spent = time.thread_time() - started
+        if spent > 0.002:  # a re-render, not rows served from the cache
+            self.throttle.cost(spent + self._fill_s)
+        return lines
+
     def _fill(self) -> None:
+        started = time.thread_time()
+        self._fill_rows()
+        self._fill_s = time.thread_time() - started
+
+    def _fill_rows(self) -> None:
         summary = self.builder.summary()
         members = summary["members"]
         shape = (len(members), len(members[0]["thresholds"]) if members else 0)

@@ -12,6 +12,7 @@ from textual.widget import Widget
 # Measured on 2 busy cores: a 200x50 accuracy chart took about 0.1 s to build, so four
 # redraws a second cost the training thread a third of its speed; two cost far less.
 REDRAW_INTERVAL_S = 0.5
+DRAW_SHARE = 0.02  # the most of the UI's time that redrawing one view may take
 
 
 class RedrawThrottle:
@@ -23,9 +24,15 @@ class RedrawThrottle:
     ) -> None:
         self.widget = widget
         self.redraw = redraw
+        self.base_interval = interval
         self.interval = interval
         self._last = 0.0
         self._timer: Timer | None = None
+
+    def cost(self, spent: float) -> None:
+        """What the last redraw took on the UI thread: the next waits long enough to keep
+        redraws under DRAW_SHARE of the time (a large chart or table: about a second)."""
+        self.interval = max(self.base_interval, spent / DRAW_SHARE)
 
     def request(self, now: bool = False) -> None:
         """Ask for a redraw; `now` skips the wait (the end of a run, a new run)."""
