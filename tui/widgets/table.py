@@ -21,7 +21,6 @@ from textual.widgets import DataTable
 from ..palette import member_color
 from .throttle import RedrawThrottle
 
-
 TABLE_INTERVAL_S = 1.0  # the most often the table is refilled while a run goes
 
 
