@@ -3,8 +3,8 @@
 The screen starts `train` in a Textual thread worker. It waits for the one training slot
 (so two loops never overlap, however fast runs are restarted), has the engine child process
 train (`engine_process`; or trains right here, if asked), stores the run like batch mode
-does, and hands events to the UI as messages: progress replaces stale progress, everything
-else goes in small batches at most ten times a second.
+does, and hands events to the UI as messages: progress twice a second, everything else in
+small batches at most twice a second (each message is work for the UI).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from .messages import EngineEvents, RunProgress
 
 Post = Callable[[Message], Any]
 
-BATCH_INTERVAL_S = 0.25  # the most often a batch of events is posted to the UI (each is work)
+BATCH_INTERVAL_S = 0.5  # the most often a batch of events is posted to the UI (each is work)
+PROGRESS_INTERVAL_S = 0.5  # the most often progress is; the status line shows it twice a second
 REPLAY_BATCH = 500  # events per message when reading a saved run
 
 
@@ -108,23 +109,32 @@ SLOT = TrainingSlot()
 class EventRelay:
     """The engine's listener on the training thread: store each event, pass it on to the UI.
 
-    Progress goes at once (it replaces older progress in the queue). Other events wait for at
-    most BATCH_INTERVAL_S and go as one message; the start, the end and a divergence go at once.
+    Progress goes at most every PROGRESS_INTERVAL_S (a newer one supersedes it; the one a
+    pause or stop sends goes at once). Other events wait for at most BATCH_INTERVAL_S and go
+    as one message; the start, the end and a divergence go at once.
     """
 
-    def __init__(self, post: Post, run_id: int, writer: ResultsWriter | None) -> None:
+    def __init__(
+        self, post: Post, run_id: int, writer: ResultsWriter | None, control: Control | None = None
+    ) -> None:
         self.post = post
         self.run_id = run_id
         self.writer = writer
+        self.control = control
         self.pending: list[Event] = []
         self.last_post = 0.0
+        self.last_progress = 0.0
 
     def __call__(self, event: Event) -> None:
         if self.writer is not None:
             self.writer(event)
         if isinstance(event, Progress):
-            self.flush()
-            self.post(RunProgress(self.run_id, event.iteration, event.epoch, event.elapsed_s))
+            now = time.monotonic()
+            held = self.control is not None and (self.control.paused or self.control.stopped)
+            if held or now - self.last_progress >= PROGRESS_INTERVAL_S:
+                self.last_progress = now
+                self.flush()
+                self.post(RunProgress(self.run_id, event.iteration, event.epoch, event.elapsed_s))
             return
         self.pending.append(event)
         urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged))
@@ -167,7 +177,7 @@ def train(request: RunRequest, post: Post, cancelled: Callable[[], bool]) -> dic
             _remove_if_empty(request.run_dir)
             return None
         writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
-        relay = EventRelay(post, request.run_id, writer)
+        relay = EventRelay(post, request.run_id, writer, control)
         summary = None
         try:
             if request.engine == "thread":

@@ -7,6 +7,7 @@ and forwards every event of the run it shows to the views. Views are widgets wit
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -157,6 +158,11 @@ class LabScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_status()
+        # Python's full garbage collections walked every object of this process (PyTorch's and
+        # Textual's modules, the widget tree): 90-160 ms each on the UI thread, the slowest key
+        # presses measured. What exists once the screen is up lives as long as the app, so it
+        # is set aside from collection (gc.freeze); later collections look at newer objects only.
+        self.call_after_refresh(gc.freeze)
         if self.engine == "process":
             runner.HOST.warm_up()  # PyTorch loads in the child while the user reads the form
         if self.open_dir:
@@ -167,6 +173,7 @@ class LabScreen(Screen[None]):
         self.query_one(Footer).compact = event.size.width < self.WIDE_AT
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # what the screen leaves behind can be collected again
         # leaving the screen (quitting): end the loop now rather than at the next check
         if self.request is not None:
             self.request.control.stop()
@@ -403,7 +410,7 @@ class LabScreen(Screen[None]):
                     self.phase = Phase.SAVED
                 else:
                     self.phase = FINISHED_PHASE.get(event.status, Phase.DONE)
-        # While training, the status line follows RunProgress (four times a second); redrawing
+        # While training, the status line follows RunProgress (twice a second); redrawing
         # it for every batch of events too took the UI from 7 frames a second to 13 (measured).
         if not (was_training and self.phase is Phase.TRAINING):
             self._show_status()

@@ -21,7 +21,7 @@ from textual.widgets import DataTable
 from ..palette import member_color
 from .throttle import RedrawThrottle
 
-TABLE_INTERVAL_S = 1.0  # the most often the table is refilled while a run goes
+TABLE_INTERVAL_S = 2.0  # the most often the table is refilled while a run goes
 
 
 class ThresholdTable(DataTable[Any]):
