@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine import Control, RunConfig
-from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
+from actlab.engine.events import Event, MemberDiverged, RunFinished, RunStarted
 
 POLL_S = 0.05  # how often the parent looks at the run's Control while it waits for events
 START_TIMEOUT_S = 120.0  # for the child's first word (its imports) before it is given up
@@ -263,16 +263,22 @@ atexit.register(HOST.close)
 class _ChildControl(Control):
     """The engine's Control; the child's reader thread drives it from the parent's messages."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_wait: Callable[[], None] = lambda: None  # sends what is pending
+
     def wait_while_paused(self) -> None:
+        self.before_wait()  # the position at the pause reaches the app now, not at the resume
         while self.paused and not self.stopped:
             time.sleep(POLL_S)
 
 
 class _Sender:
-    """The engine's listener in the child: events go up in small batches, at once for the
-    ones that start, end or change a run, and at least every BATCH_S otherwise."""
+    """The engine's listener in the child: events go up in batches, at once for the ones that
+    start, end or change a run, and at least every BATCH_S otherwise (the app shows progress
+    twice a second; every message wakes it)."""
 
-    BATCH_S = 0.05
+    BATCH_S = 0.25
 
     def __init__(self, chan: Channel) -> None:
         self.chan = chan
@@ -281,7 +287,7 @@ class _Sender:
 
     def __call__(self, event: Event) -> None:
         self.pending.append(event)
-        urgent = isinstance(event, (Progress, RunStarted, RunFinished, MemberDiverged))
+        urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged))
         if urgent or time.monotonic() - self.last >= self.BATCH_S:
             self.flush()
 
@@ -335,6 +341,7 @@ class _Child:
         while (request := self.requests.get()) is not None:
             _, config, threads, control = request
             sender = _Sender(self.chan)
+            control.before_wait = sender.flush
             try:
                 torch.set_num_threads(threads)
                 device = resolve_device(config.device)
