@@ -5,21 +5,25 @@ bundled sample, evaluation and diagnostics at their default cadence) is run whol
 
 * headless: `actlab.engine.run` in this process, at the benchmark's torch thread count;
 * in the app: `create_app(...).run_test(size=(160, 48))`, started with ctrl+s, the Accuracy
-  tab showing, the charts, table and status line live. Every frame the compositor builds is
-  also encoded to its terminal escape sequence, as the real driver does before writing it
-  (the headless driver skips that step); nothing is saved to disk on either side.
+  tab showing, the charts, table and status line live, training in the app's engine process
+  on the same thread count. Every frame the compositor builds is also encoded to its
+  terminal escape sequence, as the real driver does before writing it (the headless driver
+  skips that step); nothing is saved to disk on either side;
+* in the app with its engine on the worker thread instead (`engine="thread"`, the design
+  before the engine process: one torch thread fewer, leaving a core for the UI, and sharing
+  Python's lock with it), for contrast.
 
 Throughput is iterations / elapsed seconds as the engine's own RunFinished reports them, the
 same definition on both sides (evaluation and diagnostics included, data loading not).
 
-The app's training worker leaves a core for the UI (`runner.leave_a_core_for_the_ui`): with
-N cores it trains on N - 1 threads. So the headline ratio (each side as shipped) mixes the
-UI's own cost with that thread choice; two more contenders separate them: headless on the
-app's thread count, and the app with the thread cap turned off (all N threads).
+The CPU time of the UI thread, of the app's whole process and of the training side (the
+engine process, from /proc, or the training thread) over the run is reported with each app
+turn: on a 2-core machine every percent the UI takes costs the engine's two spinning threads
+about as much throughput.
 
-Key presses have their own app runs (opening help costs the training thread a lot, so they
-would spoil the throughput turns): a few presses with nothing training, then as many while
-training (the run is then stopped), at the app's thread count and with the cap lifted. Keys
+Key presses have their own app run (opening help is real work for the UI, so they would
+spoil the throughput turns): a few presses with nothing training, then as many while
+training (the run is then stopped). Keys
 are sent the way a terminal's driver sends them (the event `Pilot.press` posts, without its
 wait for the process to go idle, which never comes while training): with the tab bar
 focused, right (to Loss), left (back to Accuracy), ? (help) and escape (close it), a few

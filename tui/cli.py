@@ -38,8 +38,8 @@ EXIT_USAGE = 2
 @click.option(
     "--threads",
     type=click.IntRange(1, 1024),
-    help="CPU threads for PyTorch. [default: PyTorch's, all cores; the app keeps one core for "
-    "the UI] On a machine shared with other busy jobs, 1 can be several times faster.",
+    help="CPU threads for PyTorch (the app's engine process uses as many). [default: PyTorch's, "
+    "all cores] On a machine shared with other busy jobs, 1 can be several times faster.",
 )
 @click.option(
     "--seeds",

@@ -19,7 +19,8 @@ same data in the same order, and shows how fast and how well each one learns.
 
 - **Settings** (left): the activations to compare and everything they share. A value that is
   not allowed is marked in red with the reason, and the run will not start until it is fixed.
-  The form is locked while a run is going. `ctrl+b` hides or shows it.
+  It hides while a run trains, so the results get the whole width; `ctrl+b` shows it (locked
+  until the run ends) or hides it.
 - **Accuracy**: test accuracy of each member at every evaluation; grey lines are the thresholds.
 - **Loss**: mean training loss of each member between evaluations, on a log scale.
 - **Gradients**: gradient norm of each layer's weights on a fixed probe batch, over
