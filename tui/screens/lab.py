@@ -138,6 +138,7 @@ class LabScreen(Screen[None]):
         self._worker_runs: dict[Worker[Any], int] = {}
         self._hid_controls = False  # the settings were hidden for a run, to come back after it
         self._status_shown = 0.0  # when the status line was last redrawn
+        self._offered: tuple[bool | None, ...] = ()  # check_action of the phase-dependent keys
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -233,7 +234,12 @@ class LabScreen(Screen[None]):
             self._hid_controls = False
             if self.app.size.width >= self.WIDE_AT:
                 controls.display = True  # the run is over: the settings are back for the next
-        self.refresh_bindings()
+        # The footer rebuilds itself on every refresh_bindings (a layout pass): only when the
+        # keys on offer change (not from loading to training, say).
+        offered = tuple(self.check_action(a, ()) for a in ("pause", "resume", "stop"))
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
         self._show_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -263,6 +269,8 @@ class LabScreen(Screen[None]):
         self.run_id += 1
         self.request = RunRequest(self.run_id, config, run_dir=run_dir, engine=self.engine)
         self._clear_views()
+        self.query_one(MemberLegend).prepare(config)
+        self.query_one(ThresholdTable).prepare(config)
         self._make_room(training=True)
         self.status = RunStatus(run_dir=display_path(run_dir) if run_dir else None)
         self.phase = Phase.LOADING

@@ -27,6 +27,7 @@ from textual_plotext.plot import Plot
 
 from ..palette import THRESHOLD_COLOR, rgb
 from .diagnostics_history import DiagnosticsHistory
+from .throttle import hidden
 
 REFERENCE_COLOR = THRESHOLD_COLOR  # reference lines (theory, thresholds)
 HISTOGRAM_COLOR = "#5b6070"  # bars behind curves: visible, but quieter than the data
@@ -295,15 +296,6 @@ class DiagnosticsView(Widget):
         if self.history.version != self._drawn_version:
             self.redraw()
 
-    def _hidden(self) -> bool:
-        """In a tab that is not shown: drawing now would only cost the training thread time."""
-        node: Any = self
-        while node is not None:
-            if not getattr(node, "display", True):
-                return True
-            node = node.parent
-        return False
-
     def on_show(self) -> None:
         # the tab came into view: catch up with what was fed while hidden
         if self.history.version != self._drawn_version:
@@ -311,7 +303,7 @@ class DiagnosticsView(Widget):
 
     def redraw(self) -> None:
         """Bring the view up to date with its history, at once (later, if hidden)."""
-        if not self.is_mounted or self._hidden():
+        if not self.is_mounted or hidden(self):
             return
         self._drawn_version = self.history.version
         self._last_draw = time.monotonic()

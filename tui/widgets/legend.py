@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from actlab.engine import RunConfig
 from actlab.engine.events import Event, MemberDiverged, RunStarted
 from rich.text import Text
 from textual.widgets import Static
 
 from ..palette import member_color
+from .throttle import update_text
 
 
 class MemberLegend(Static):
@@ -37,6 +39,11 @@ class MemberLegend(Static):
         self.members, self.baseline, self.diverged = [], None, {}
         self._show()
 
+    def prepare(self, config: RunConfig) -> None:
+        """The members of a run about to start, shown before its first event arrives."""
+        self.members, self.baseline, self.diverged = list(config.activations), config.baseline, {}
+        self._show()
+
     def _show(self) -> None:
         text = Text()
         for m, name in enumerate(self.members):
@@ -48,4 +55,4 @@ class MemberLegend(Static):
                 text.append(" (baseline)", style="dim")
             if m in self.diverged:
                 text.append(f" (diverged at {self.diverged[m]})", style="dim")
-        self.update(text)
+        update_text(self, text)

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from ..state import Phase, RunStatus
+from .throttle import update_text
 
 
 class StatusLine(Static):
@@ -44,10 +45,4 @@ class StatusLine(Static):
         if status.error:
             text.append("\n")
             text.append(f"error: {status.error}", style="bold red")
-        # A layout pass costs far more than drawing the line (the settings form is large), and
-        # this updates several times a second: ask for one only when the height may change.
-        self.update(text, layout=self._lines_needed(text) != self.content_region.height)
-
-    def _lines_needed(self, text: Text) -> int:
-        width = max(1, self.content_region.width)
-        return sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))
+        update_text(self, text)  # several times a second: a layout pass only if the height changes

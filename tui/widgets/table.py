@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from actlab.engine import RunConfig
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
 from actlab.engine.metrics import SummaryBuilder
 from actlab.engine.report import crossing_text, speedup_text, status_text
@@ -54,6 +55,26 @@ class ThresholdTable(DataTable[Any]):
         self.builder = SummaryBuilder()
         self.clear(columns=True)
         self._shape = (0, 0)
+
+    def prepare(self, config: RunConfig) -> None:
+        """Rows and columns for a run about to start, as its first event would make them, so
+        they go in with the rest of the screen's change at Start (one layout pass, not one
+        more once training has begun)."""
+        self.builder = SummaryBuilder()
+        self.builder.feed(
+            RunStarted(
+                config=config.to_dict(),
+                members=list(config.activations),
+                baseline=config.baseline,
+                dataset={},
+                device="",
+                eval_every=0,
+                diagnostics_every=0,
+                iterations_per_epoch=0,
+                total_iterations=0,
+            )
+        )
+        self.throttle.request(now=True)
 
     def summary(self) -> dict[str, Any]:
         return self.builder.summary()

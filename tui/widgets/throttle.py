@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import Static
 
 # Measured on 2 busy cores: a 200x50 accuracy chart took about 0.1 s to build, so four
 # redraws a second cost the training thread a third of its speed; two cost far less.
@@ -61,3 +63,28 @@ class RedrawThrottle:
     def _draw(self) -> None:
         self._last = time.monotonic()
         self.redraw()
+
+
+def hidden(widget: Widget) -> bool:
+    """In a tab (or panel) that is not shown: drawing it now would only cost CPU time."""
+    node: Widget | None = widget
+    while node is not None:
+        if not node.display:
+            return True
+        parent = node.parent
+        node = parent if isinstance(parent, Widget) else None
+    return False
+
+
+def lines_needed(text: Text, width: int) -> int:
+    """How many lines `text` takes at `width` columns (wrapped at any character)."""
+    width = max(1, width)
+    return sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))
+
+
+def update_text(widget: Static, text: Text) -> None:
+    """Static.update, asking for a layout pass only when the height may change: one costs
+    the whole screen's arrangement and repaint (tens of ms), drawing a line costs little."""
+    widget.update(
+        text, layout=lines_needed(text, widget.content_region.width) != widget.content_region.height
+    )
