@@ -103,10 +103,13 @@ class EngineProcess:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def warm_up(self) -> None:
-        """Start the child now (it imports PyTorch in the background); no wait."""
+        """Start the child now (it imports PyTorch in the background); no wait. A failure
+        here is left for the first run to meet and report."""
         if self._lock.acquire(blocking=False):
             try:
                 self._ensure_started()
+            except OSError:
+                self._discard()
             finally:
                 self._lock.release()
 
@@ -115,6 +118,7 @@ class EngineProcess:
             return
         self._discard()
         ours, theirs = socket.socketpair()
+        self._chan = Channel(ours)  # closed by _discard if the start fails
         env = dict(os.environ)
         # the same imports as here (an uninstalled checkout, a test's path) without re-running
         # whatever script started this process
@@ -139,7 +143,6 @@ class EngineProcess:
             theirs.close()  # the child has its copy; ours closing lets EOF mean "child gone"
             if out is not subprocess.DEVNULL:
                 out.close()
-        self._chan = Channel(ours)
         self._ready = False
 
     def _discard(self) -> None:
