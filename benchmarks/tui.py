@@ -106,6 +106,17 @@ def headless(config: RunConfig, data: Dataset, threads: int, turns: list[Turn]) 
 # ------------------------------------------------------------------------------ in the app
 
 
+def also_finished(listener: Callable[[Event], None], turn: Turn) -> Callable[[Event], None]:
+    """`listener`, and `finished(turn)` before it."""
+    record = finished(turn)
+
+    def both(event: Event) -> None:
+        record(event)
+        listener(event)
+
+    return both
+
+
 def process_cpu_s(pid: int | None) -> float | None:
     """CPU seconds (user + system) a process has used so far, from /proc; None elsewhere."""
     if pid is None:
@@ -129,15 +140,9 @@ def recording(engine: str, turn: Turn) -> Any:
 
         def host_run(config: RunConfig, listener: Any, control: Any, threads: int) -> Any:
             turn.threads = threads
-            record = finished(turn)
-
-            def both(event: Event) -> None:
-                record(event)
-                listener(event)
-
             before = process_cpu_s(host.pid)
             try:
-                return type(host).run(host, config, both, control, threads)
+                return type(host).run(host, config, also_finished(listener, turn), control, threads)
             finally:
                 after = process_cpu_s(host.pid)
                 if before is not None and after is not None:
@@ -154,15 +159,9 @@ def recording(engine: str, turn: Turn) -> Any:
 
     def thread_run(config: RunConfig, listener: Any, control: Any, data: Any = None) -> Any:
         turn.threads = torch.get_num_threads()  # on the worker thread, after its cap
-        record = finished(turn)
-
-        def both(event: Event) -> None:
-            record(event)
-            listener(event)
-
         cpu = time.thread_time()
         try:
-            return real_run(config, both, control, data=data)
+            return real_run(config, also_finished(listener, turn), control, data=data)
         finally:
             turn.train_cpu_s = time.thread_time() - cpu
 
