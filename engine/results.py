@@ -150,3 +150,12 @@ def replay(directory: str | Path, listener: Listener) -> dict[str, Any]:
         builder.feed(event)
         listener(event)
     return builder.summary()
+
+
+def parse_event(raw: bytes | str, path: str | Path, line: int) -> Event:
+    """One line of an events.jsonl as an event; a bad one is one ResultsError line naming
+    the file and the line."""
+    try:
+        return from_dict(json.loads(raw))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ResultsError(f"{path} line {line}: not a valid event ({exc})") from None

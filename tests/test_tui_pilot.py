@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 from actlab.engine import RunConfig
-from actlab.tui import runner
 from actlab.tui.app import create_app
 from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase
@@ -104,7 +102,6 @@ def test_stop_mid_run_keeps_the_results(tiny_config: RunConfig) -> None:
             await pilot.press("ctrl+s")
             await until(pilot, lambda: screen.status.iteration >= 20, "some training")
             await pilot.press("ctrl+g")
-            await app.workers.wait_for_complete()
             await until(pilot, lambda: screen.phase == Phase.STOPPED, "the stopped phase")
             assert 0 < screen.status.iteration < screen.status.total_iterations
             rows = table_cells(screen.query_one(ThresholdTable))
@@ -114,6 +111,7 @@ def test_stop_mid_run_keeps_the_results(tiny_config: RunConfig) -> None:
 
 
 def test_pause_holds_the_loop_and_resume_goes_on(tiny_config: RunConfig) -> None:
+    # that no iteration advances while paused is proven in test_engine_process; here: the keys
     async def scenario() -> None:
         app = create_app(config=long_config(tiny_config), save_runs=False)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -121,71 +119,48 @@ def test_pause_holds_the_loop_and_resume_goes_on(tiny_config: RunConfig) -> None
             await pilot.press("ctrl+s")
             await until(pilot, lambda: screen.phase == Phase.TRAINING, "training")
             await pilot.press("ctrl+t")
-            assert screen.phase == Phase.PAUSED and screen.request is not None
-            assert screen.request.control.paused
+            assert screen.phase == Phase.PAUSED and screen.training == screen.run_id
             await pilot.press("ctrl+t")
-            assert screen.phase == Phase.TRAINING and not screen.request.control.paused
+            assert screen.phase == Phase.TRAINING
+            at = screen.status.iteration
+            await until(pilot, lambda: screen.status.iteration > at, "training after the resume")
             await pilot.press("ctrl+g")
-            await app.workers.wait_for_complete()
+            await until(pilot, lambda: screen.phase == Phase.STOPPED, "the stop")
 
     asyncio.run(scenario())
 
 
-def test_five_rapid_restarts_never_overlap(tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    # count engine loops independently of the locks under test: each request the engine child
-    # process serves is one loop, and the child serves them one after another
-    lock = threading.Lock()
-    live = {"now": 0, "most": 0, "runs": 0}
-    real_run = runner.HOST.run
-
-    def counting_run(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            live["now"] += 1
-            live["runs"] += 1
-            live["most"] = max(live["most"], live["now"])
-        try:
-            return real_run(*args, **kwargs)
-        finally:
-            with lock:
-                live["now"] -= 1
-
-    monkeypatch.setattr(runner.HOST, "run", counting_run)
-
+def test_five_rapid_restarts_leave_one_engine_and_the_last_run(tiny_config: RunConfig) -> None:
     async def scenario() -> None:
         app = create_app(config=tiny_config, save_runs=False)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await lab(pilot)
             for _ in range(5):
                 await pilot.press("ctrl+s")  # each one restarts the comparison
-            await app.workers.wait_for_complete()
             await until(pilot, lambda: screen.phase == Phase.DONE, "the last run to finish")
-            assert screen.run_id == 5
-            assert screen.status.iteration == 40
+            assert screen.run_id == 5 and screen.status.iteration == 40
+            await until(pilot, lambda: not screen.host.active, "every run sent to have ended")
+            assert engine_children() == [screen.host.pid], "want exactly one engine process"
 
     asyncio.run(scenario())
-    assert live["most"] == 1, "two training loops ran at once"
-    assert live["now"] == 0 and runner.SLOT.waiting_or_running == 0
-    assert 1 <= live["runs"] <= 5
-    assert engine_children() == [runner.HOST.pid], "want exactly one engine process, the one in use"
 
 
-def test_quitting_mid_run_ends_the_loop_within_a_second(tiny_config: RunConfig) -> None:
-    timings: dict[str, float] = {}
-
+def test_quitting_mid_run_stores_the_stop_before_the_engine_ends(tiny_config: RunConfig, tmp_path: Path) -> None:
     async def scenario() -> None:
-        app = create_app(config=long_config(tiny_config), save_runs=False)
+        app = create_app(config=long_config(tiny_config), runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await lab(pilot)
             await pilot.press("ctrl+s")
             await until(pilot, lambda: screen.status.iteration >= 10, "some training")
-            timings["quit"] = time.monotonic()
             await pilot.press("ctrl+q")
 
     asyncio.run(scenario())
-    while runner.SLOT.waiting_or_running and time.monotonic() - timings["quit"] < 5:
-        time.sleep(0.01)  # polling the thread's exit, with a deadline
-    assert runner.SLOT.waiting_or_running == 0
-    assert time.monotonic() - timings["quit"] < 1.0
+    # by the time the app is gone, the run's end is stored and no engine process is left
+    (run_dir,) = tmp_path.iterdir()
+    last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
+    assert last["type"] == "run_finished" and last["status"] == "stopped"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "stopped"
+    assert engine_children() == []
 
 
 def test_start_is_refused_while_settings_are_invalid(tiny_config: RunConfig) -> None:
@@ -197,7 +172,7 @@ def test_start_is_refused_while_settings_are_invalid(tiny_config: RunConfig) -> 
             await pilot.pause()
             assert "depth" in screen.form_errors
             await pilot.press("ctrl+s")
-            assert screen.phase == Phase.IDLE and screen.request is None
+            assert screen.phase == Phase.IDLE and screen.training is None
             assert any("depth 0" in n.message for n in app._notifications)
 
     asyncio.run(scenario())
@@ -245,7 +220,8 @@ def test_a_data_error_becomes_a_notice(tiny_config: RunConfig, tmp_path: Path) -
             await app.workers.wait_for_complete()
             await until(pilot, lambda: screen.phase == Phase.FAILED, "the failure")
             assert screen.status.error
-            assert any(n.severity == "error" for n in app._notifications)
+            # Textual posts a notice as a message of its own: wait for it to be taken in
+            await until(pilot, lambda: any(n.severity == "error" for n in app._notifications), "the notice")
 
     asyncio.run(scenario())
 

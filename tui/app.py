@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 from typing import ClassVar
 
-from actlab.engine import RunConfig
+from actlab.engine.config import RunConfig
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from .commands import LabCommands
-from .runner import ENGINES
 from .screens.lab import LabScreen
 
 
@@ -30,17 +31,35 @@ class ActlabApp(App[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
-        engine: str = "process",
+        threads: int | None = None,
     ) -> None:
         super().__init__()
-        self.engine = engine
         self.config = config or RunConfig()
         self.open_dir = open_dir
         self.runs_root = runs_root
         self.save_runs = save_runs
+        self.threads = threads
+        self.failure: str | None = None  # the last run or saved run that failed, for the exit code
 
     def on_mount(self) -> None:
-        self.push_screen(LabScreen(self.config, self.open_dir, self.runs_root, self.save_runs, self.engine))
+        self.push_screen(LabScreen(self.config, self.open_dir, self.runs_root, self.save_runs, self.threads))
+        # A terminal closing (an SSH session dropping) or a job manager's TERM ends the app the
+        # way ctrl+q does: the run stops and is stored, the engine process ends, the terminal
+        # is restored; the exit code says which signal it was.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.exit, None, 128 + sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or not a POSIX system
+
+    @property
+    def exit_code(self) -> int:
+        """The process's exit code: the app's own (1 after a crash), else 1 if the last run
+        failed and 2 if a saved run could not be read."""
+        if self.return_code:
+            return self.return_code
+        return 0 if self.failure is None else (2 if self.failure == "open" else 1)
 
 
 def create_app(
@@ -49,7 +68,7 @@ def create_app(
     *,
     runs_root: str | Path | None = None,
     save_runs: bool = True,
-    engine: str = "process",
+    threads: int | None = None,
 ) -> ActlabApp:
     """The one way to build the app, for the command line and the tests alike.
 
@@ -57,11 +76,8 @@ def create_app(
     open_dir: a saved run directory to show instead of an empty lab.
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
-    engine: "process" trains in a child process on all CPU threads (the UI keeps its own
-        interpreter); "thread" trains on the app's worker thread, one thread fewer (benchmarks).
+    threads: PyTorch CPU threads of the engine process (None: all cores).
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}: must be one of {', '.join(ENGINES)}")
     return ActlabApp(
-        config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs, engine=engine
+        config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs, threads=threads
     )

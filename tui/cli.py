@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -78,30 +77,24 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
     ctx.obj = {"config": config, "open_dir": open_dir}
     if ctx.invoked_subcommand is not None:
         return 0
     if batch:
         if open_dir:
             return _print_saved(open_dir, as_json, show_diagnostics)
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         from .batch import run_batch
 
         return run_batch(config, out, as_json, show_diagnostics, quiet, seeds)
     from .app import create_app
 
-    create_app(config=config, open_dir=open_dir).run()
-    # Unloading torch at interpreter exit takes 0.5-0.8 s. Once the training loop (stopped by
-    # the quit) has written its last event, leave at once.
-    from .runner import SLOT
-
-    SLOT.wait_idle(timeout=3.0)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    app = create_app(config=config, open_dir=open_dir, threads=threads)
+    app.run()
+    return app.exit_code
 
 
 @cli.command()

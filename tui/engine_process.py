@@ -1,397 +1,442 @@
-"""The app's training loop in a child process, so the UI and the engine never share Python.
+"""The app's engine process: one child process trains, the app's UI process only listens.
 
-In one process the UI thread and the training thread take turns holding Python's lock; on a
-2-core machine that cost the engine a fifth of its speed, and PyTorch's second CPU thread
-spinning against the UI made it worse (the app had to train on one thread). A child process
-has its own interpreter: measured side by side (`make bench`, `tui`), the app then trains on
-the same threads as a headless run, at close to its rate.
+The UI process never imports PyTorch; the child does, once, and is kept for later runs.
+Both sides talk in the dataclasses below, pickled by `multiprocessing.connection` over a
+socket pair. The app sends `StartRun`, then `SetPaused` and `StopRun` the moment the user
+asks; the child trains one run at a time, stores it like batch mode (`ResultsWriter`), and
+sends its events in `RunEvents` batches (the one place events are batched) and a `RunEnded`.
 
-Parent side: `EngineProcess.run`, called on the app's training worker thread. It sends one
-request over a socket, forwards the run's Control (stop, pause, resume) as it changes, and
-hands each event the child sends back to the caller's listener, in order. One child serves
-one request at a time. It is started once and kept, since importing PyTorch takes a second
-or two; `warm_up` starts it when the app opens, so the first Start does not wait for that.
+Parent side: `RunHost`, owned by the app. A reader thread turns what the child sends into
+Textual messages (`..messages`); a child that dies is reported as the end of its run, and
+the next start brings a fresh one.
 
-Child side: `python -m actlab.tui.engine_process FD` (a plain subprocess, so it never
-re-imports the app's main module, whatever started the app). Its main thread trains; a
-reader thread takes requests and control messages. Nothing here imports Textual; the child's
-stdout and stderr go to a log file, since the terminal belongs to the app.
-
-Messages are pickled objects with a length prefix: parent to child ("run", config, threads),
-("stop",), ("pause",), ("resume",), ("quit",); child to parent ("ready",), ("events",
-[event, ...]), ("done", summary or None), ("error", exception).
+Child side: `python -P -m actlab.tui.engine_process FD`. `-P` keeps the user's working
+directory off its import path (a stray `numpy.py` there must not be imported). Its main
+thread trains; a reader thread takes requests and acts on control messages at once. Nothing
+here imports Textual; the child's own output goes to a log file (the terminal is the app's).
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import pickle
 import queue
-import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from actlab.engine import Control, RunConfig
-from actlab.engine.events import Event, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.config import RunConfig
+from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
 
-POLL_S = 0.05  # how often the parent looks at the run's Control while it waits for events
-START_TIMEOUT_S = 120.0  # for the child's first word (its imports) before it is given up
 LOG_NAME = "engine-process.log"
-_HEADER = struct.Struct("!I")
+BATCH_S = 0.25  # the most time an event waits in the child before it goes up to the app
+QUIT_WAIT_S = 5.0  # for the child to end its run and exit when the app quits
 
 
-class EngineProcessError(RuntimeError):
-    """The child failed in a way it could not report as the original exception."""
+# --- what crosses the process boundary ------------------------------------------------------
 
 
-class Channel:
-    """Pickled messages over a stream socket, each prefixed with its length."""
+@dataclass(frozen=True)
+class StartRun:
+    """App -> child: train this comparison (after any run before it)."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self._send_lock = threading.Lock()
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._send_lock:
-            self.sock.sendall(_HEADER.pack(len(data)) + data)
-
-    def recv(self) -> tuple[Any, ...]:
-        (size,) = _HEADER.unpack(self._exactly(_HEADER.size))
-        return pickle.loads(self._exactly(size))  # noqa: S301 - our own child, over our own socket
-
-    def ready(self, timeout: float) -> bool:
-        return bool(select.select([self.sock], [], [], timeout)[0])
-
-    def _exactly(self, size: int) -> bytes:
-        buf = bytearray(size)
-        view, got = memoryview(buf), 0
-        while got < size:
-            n = self.sock.recv_into(view[got:])
-            if n == 0:
-                raise EOFError("the other side closed the connection")
-            got += n
-        return bytes(buf)
-
-    def close(self) -> None:
-        self.sock.close()
+    run_id: int
+    config: RunConfig
+    run_dir: str | None  # where to store it; None keeps it in memory only
+    threads: int | None  # PyTorch CPU threads; None: PyTorch's default (all cores)
 
 
-class EngineProcess:
-    """One training child process, started on demand and kept for later runs."""
+@dataclass(frozen=True)
+class SetPaused:
+    """App -> child: pause or resume a run."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # one request at a time; also guards start and close
+    run_id: int
+    paused: bool
+
+
+@dataclass(frozen=True)
+class StopRun:
+    """App -> child: stop a run (a queued one never starts)."""
+
+    run_id: int
+
+
+@dataclass(frozen=True)
+class Quit:
+    """App -> child: stop whatever runs and exit."""
+
+
+@dataclass(frozen=True)
+class RunEvents:
+    """Child -> app: events of a run, in order, and where it stands now."""
+
+    run_id: int
+    events: list[Event]
+    progress: Progress | None
+    paused: bool = False  # the loop is waiting, at `progress`
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """Child -> app: a run is over. `summary` is None when it was stopped before it began;
+    `error` is one line when it failed."""
+
+    run_id: int
+    summary: dict[str, Any] | None
+    error: str | None = None
+
+
+# --- the app's side -----------------------------------------------------------------------------
+
+
+Post = Callable[[Any], Any]
+
+
+class RunHost:
+    """The app's engine process: started on demand, kept for later runs, one run at a time.
+
+    `post` receives, on the host's reader thread, each `RunEvents` and `RunEnded` the child
+    sends (the app passes `post_message` after turning them into Textual messages). Every
+    control method returns at once: the message is on its way.
+    """
+
+    def __init__(self, post: Post, threads: int | None = None) -> None:
+        self.post = post
+        self.threads = threads
+        self._lock = threading.Lock()  # guards the process, the connection and `active`
         self._proc: subprocess.Popen[bytes] | None = None
-        self._chan: Channel | None = None
-        self._ready = False
-
-    # --- lifecycle --------------------------------------------------------------------------
+        self._conn: Connection | None = None
+        self.active: set[int] = set()  # runs sent and not yet ended
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
 
     def warm_up(self) -> None:
-        """Start the child now (it imports PyTorch in the background); no wait. A failure
-        here is left for the first run to meet and report."""
-        if self._lock.acquire(blocking=False):
+        """Start the child now, so it imports PyTorch while the user reads the form."""
+        with self._lock:
             try:
                 self._ensure_started()
             except OSError:
+                self._discard()  # the first run meets the failure and reports it
+
+    def start(self, run_id: int, config: RunConfig, run_dir: str | None) -> None:
+        with self._lock:
+            self.active.add(run_id)
+            try:
+                self._ensure_started()
+                self._send(StartRun(run_id, config, run_dir, self.threads))
+            except OSError as exc:
+                self.active.discard(run_id)
                 self._discard()
-            finally:
-                self._lock.release()
+                self.post(RunEnded(run_id, None, f"cannot start the training process: {exc}"))
+
+    def pause(self, run_id: int) -> None:
+        self._control(SetPaused(run_id, True))
+
+    def resume(self, run_id: int) -> None:
+        self._control(SetPaused(run_id, False))
+
+    def stop(self, run_id: int) -> None:
+        self._control(StopRun(run_id))
+
+    def close(self, timeout: float = QUIT_WAIT_S) -> None:
+        """Stop any run (its last event is stored) and end the child."""
+        with self._lock:
+            proc = self._proc
+            try:
+                self._send(Quit())
+            except OSError:
+                pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        with self._lock:
+            self._discard()
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _control(self, message: SetPaused | StopRun) -> None:
+        with self._lock:
+            if message.run_id in self.active:
+                try:
+                    self._send(message)
+                except OSError:
+                    pass  # the reader reports the child's end
+
+    def _send(self, message: object) -> None:
+        if self._conn is None:
+            raise BrokenPipeError("the training process is not running")
+        self._conn.send(message)
 
     def _ensure_started(self) -> None:
-        if self._proc is not None and self._proc.poll() is None and self._chan is not None:
+        if self._proc is not None and self._proc.poll() is None and self._conn is not None:
             return
         self._discard()
         ours, theirs = socket.socketpair()
-        self._chan = Channel(ours)  # closed by _discard if the start fails
-        env = dict(os.environ)
-        # the same imports as here (an uninstalled checkout, a test's path) without re-running
-        # whatever script started this process
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        log = _log_path()
+        log = log_path()
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             out: Any = open(log, "wb")
         except OSError:
             out = subprocess.DEVNULL
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "actlab.tui.engine_process", str(theirs.fileno())],
+            proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "actlab.tui.engine_process", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
-                env=env,
+                env=_child_env(),
                 start_new_session=True,  # a Ctrl+C meant for the app's terminal is not for it
             )
+        except OSError:
+            ours.close()
+            raise
         finally:
             theirs.close()  # the child has its copy; ours closing lets EOF mean "child gone"
             if out is not subprocess.DEVNULL:
                 out.close()
-        self._ready = False
+        conn = Connection(ours.detach())
+        self._proc, self._conn = proc, conn
+        threading.Thread(target=self._read, args=(proc, conn), name="actlab-host-reader", daemon=True).start()
 
     def _discard(self) -> None:
-        if self._chan is not None:
-            self._chan.close()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
+        if self._conn is not None:
+            self._conn.close()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
             try:
-                self._proc.wait(timeout=2)
+                proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-        self._proc, self._chan, self._ready = None, None, False
+                proc.kill()
+        self._proc, self._conn = None, None
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Ask the child to exit; end it if it does not."""
-        with self._lock:
-            if self._chan is not None:
-                try:
-                    self._chan.send(("quit",))
-                except OSError:
-                    pass
-            if self._proc is not None:
-                try:
-                    self._proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    pass
-            self._discard()
-
-    # --- one run ----------------------------------------------------------------------------
-
-    def run(
-        self,
-        config: RunConfig,
-        listener: Callable[[Event], None],
-        control: Control,
-        threads: int,
-    ) -> dict[str, Any] | None:
-        """Train `config` in the child on `threads` CPU threads; feed `listener` each event.
-
-        Returns the summary, or None if the run was stopped before training began (while the
-        data loaded). The child's exceptions are raised here as they were raised there.
-        """
-        with self._lock:
-            self._ensure_started()
-            assert self._chan is not None
-            try:
-                self._chan.send(("run", config, threads))
-            except OSError as exc:
-                raise self._died() from exc
-            return self._serve(listener, control)
-
-    def _serve(self, listener: Callable[[Event], None], control: Control) -> dict[str, Any] | None:
-        chan = self._chan
-        assert chan is not None and self._proc is not None
-        started = time.monotonic()
-        stop_sent, paused_sent = False, False
-        failure: Exception | None = None
+    def _read(self, proc: subprocess.Popen[bytes], conn: Connection) -> None:
+        """Reader thread of one child: hand on what it sends until it is gone."""
         while True:
             try:
-                if control.stopped and not stop_sent:
-                    chan.send(("stop",))
-                    stop_sent = True
-                elif not stop_sent and control.paused != paused_sent:
-                    paused_sent = control.paused
-                    chan.send(("pause",) if paused_sent else ("resume",))
-                if not chan.ready(POLL_S):
-                    if self._proc.poll() is not None:
-                        raise self._died()
-                    if not self._ready and time.monotonic() - started > START_TIMEOUT_S:
-                        self._discard()
-                        raise EngineProcessError(
-                            f"the training process did not start in {START_TIMEOUT_S:.0f} s; "
-                            f"its log: {_log_path()}"
-                        )
-                    continue
-                message = chan.recv()
-            except (EOFError, OSError) as exc:
-                raise self._died() from exc
-            self._ready = True
-            kind = message[0]
-            if kind == "events" and failure is None:
-                try:
-                    for event in message[1]:
-                        listener(event)
-                except Exception as exc:  # e.g. the results disk is full: stop the run, then say so
-                    failure = exc
-                    control.stop()
-            elif kind == "done":
-                if failure is not None:
-                    raise failure
-                return message[1]
-            elif kind == "error":
-                raise failure or message[1]
-            # "ready" (the child's imports are done) needs nothing more
-
-    def _died(self) -> EngineProcessError:
-        code = None
-        if self._proc is not None:
-            try:
-                code = self._proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        self._discard()
-        return EngineProcessError(
-            f"the training process ended unexpectedly (exit code {code}); its log: {_log_path()}"
-        )
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if isinstance(message, RunEnded):
+                with self._lock:
+                    self.active.discard(message.run_id)
+            self.post(message)
+        try:
+            code = proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        with self._lock:
+            if self._proc is not proc:
+                return  # replaced or closed on purpose: nothing was lost
+            lost, self.active = sorted(self.active), set()
+            self._discard()
+        for run_id in lost:
+            self.post(
+                RunEnded(
+                    run_id,
+                    None,
+                    f"the training process ended unexpectedly (exit code {code}); its log: {log_path()}",
+                )
+            )
 
 
-def _log_path() -> Path:
+def log_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "actlab" / LOG_NAME
 
 
-HOST = EngineProcess()
-atexit.register(HOST.close)
+def _child_env() -> dict[str, str]:
+    """The app's import path for the child (an uninstalled checkout, a test's path), without
+    the working directory: modules lying there are the user's, not ours."""
+    cwd = os.getcwd()
+    paths = [p for p in sys.path if p and os.path.abspath(p) != cwd]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-# ---------------------------------------------------------------------------------- the child
-
-
-class _ChildControl(Control):
-    """The engine's Control; the child's reader thread drives it from the parent's messages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.before_wait: Callable[[], None] = lambda: None  # sends what is pending
-
-    def wait_while_paused(self) -> None:
-        self.before_wait()  # the position at the pause reaches the app now, not at the resume
-        while self.paused and not self.stopped:
-            time.sleep(POLL_S)
+# --- the child's side ---------------------------------------------------------------------------
 
 
 class _Sender:
-    """The engine's listener in the child: events go up in batches, at once for the ones that
-    start, end or change a run, and at least every BATCH_S otherwise (the app shows progress
-    twice a second; every message wakes it)."""
+    """The run's listener in the child: events go up at most BATCH_S late, at once when they
+    start, end or change a run, and when the run pauses (the app then shows where it stands)."""
 
-    BATCH_S = 0.25
-
-    def __init__(self, chan: Channel) -> None:
-        self.chan = chan
+    def __init__(self, conn: Connection, run_id: int, control: Any) -> None:
+        self.conn = conn
+        self.run_id = run_id
+        self.control = control
         self.pending: list[Event] = []
+        self.progress: Progress | None = None
         self.last = time.monotonic()
 
     def __call__(self, event: Event) -> None:
-        self.pending.append(event)
-        urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged))
-        if urgent or time.monotonic() - self.last >= self.BATCH_S:
+        if isinstance(event, Progress):
+            self.progress = event
+        else:
+            self.pending.append(event)
+        urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged)) or self.control.paused
+        if urgent or time.monotonic() - self.last >= BATCH_S:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            batch, self.pending = self.pending, []
-            self.chan.send(("events", batch))
-            self.last = time.monotonic()
+        if self.pending or self.progress is not None:
+            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, self.control.paused))
+            self.pending, self.progress = [], None
+        self.last = time.monotonic()
 
 
 class _Child:
     """The child's two threads: the reader (requests and control) and the trainer (main)."""
 
-    def __init__(self, chan: Channel) -> None:
-        self.chan = chan
-        self.requests: queue.Queue[tuple[Any, ...] | None] = (
-            queue.Queue()
-        )  # ("run", config, threads, control)
-        self.control = _ChildControl()
+    def __init__(self, conn: Connection) -> None:
+        from actlab.engine import Control
+
+        self.conn = conn
+        self.requests: queue.Queue[StartRun | None] = queue.Queue()
+        self.controls: dict[int, Control] = {}  # runs sent and not yet ended
+        self._make_control = Control
         self.data_key: tuple[Any, ...] | None = None
         self.data: Any = None
 
     def read(self) -> None:
-        """Reader thread: requests go to the trainer; stop/pause/resume act on the run now."""
+        """Reader thread: runs go to the trainer's queue; control acts on its run at once."""
         try:
             while True:
-                message = self.chan.recv()
-                kind = message[0]
-                if kind == "run":  # its own Control, so a stop that follows it is its own
-                    self.control = _ChildControl()
-                    self.requests.put((*message, self.control))
-                elif kind == "stop":
-                    self.control.stop()
-                elif kind == "pause":
-                    self.control.pause()
-                elif kind == "resume":
-                    self.control.resume()
-                else:
-                    break  # "quit"
+                message = self.conn.recv()
+                if isinstance(message, StartRun):
+                    self.controls[message.run_id] = self._make_control()
+                    self.requests.put(message)
+                elif isinstance(message, (SetPaused, StopRun)):
+                    control = self.controls.get(message.run_id)
+                    if control is None:
+                        continue
+                    if isinstance(message, StopRun):
+                        control.stop()
+                    elif message.paused:
+                        control.pause()
+                    else:
+                        control.resume()
+                elif isinstance(message, Quit):
+                    break
         except (EOFError, OSError):
             pass  # the app is gone
-        self.control.stop()
+        for control in list(self.controls.values()):
+            control.stop()
         self.requests.put(None)
 
     def serve(self) -> None:
         import torch
-        from actlab.engine import run
+
+        while (request := self.requests.get()) is not None:
+            control = self.controls[request.run_id]
+            try:
+                if request.threads is not None:
+                    torch.set_num_threads(request.threads)
+                summary = self._train(request, control)
+                self.conn.send(RunEnded(request.run_id, summary))
+            except OSError as exc:
+                if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+                    return  # the app is gone
+                self._failed(request.run_id, exc)
+            except BaseException as exc:  # reported to the app, which shows it
+                self._failed(request.run_id, exc)
+            finally:
+                self.controls.pop(request.run_id, None)
+
+    def _train(self, request: StartRun, control: Any) -> dict[str, Any] | None:
+        from actlab.engine import ResultsWriter, run
         from actlab.engine.data import load, resolve_device
 
-        self.chan.send(("ready",))
-        while (request := self.requests.get()) is not None:
-            _, config, threads, control = request
-            sender = _Sender(self.chan)
-            control.before_wait = sender.flush
-            try:
-                torch.set_num_threads(threads)
-                device = resolve_device(config.device)
-                key = (
-                    config.dataset,
-                    config.data_dir,
-                    config.cache_dir,
-                    config.fallback,
-                    config.input_scaling,
-                    str(device),
-                )
-                if key != self.data_key:
-                    self.data, self.data_key = None, None  # free the old split before the next
-                    self.data = load(config, device)
-                    self.data_key = key
-                summary = None
-                if not control.stopped:  # loading can take seconds; the user may have moved on
-                    summary = run(config, sender, control, data=self.data)
-                sender.flush()
-                self.chan.send(("done", summary))
-            except OSError:
-                return  # the app is gone
-            except BaseException as exc:  # reported to the app, which shows it
-                traceback.print_exc()
+        config = request.config
+        if control.stopped:  # stopped while it waited for the run before it
+            _remove_if_empty(request.run_dir)
+            return None
+        sender = _Sender(self.conn, request.run_id, control)
+        device = resolve_device(config.device)
+        key = (
+            config.dataset,
+            config.data_dir,
+            config.cache_dir,
+            config.fallback,
+            config.input_scaling,
+            str(device),
+        )
+        if key != self.data_key:
+            self.data, self.data_key = None, None  # free the old split before the next
+            self.data = load(config, device)
+            self.data_key = key
+        if control.stopped:  # loading can take seconds; the user may have moved on
+            _remove_if_empty(request.run_dir)
+            return None
+        writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
+        failure: list[BaseException] = []
+
+        def listener(event: Event) -> None:
+            if writer is not None and not failure:
                 try:
-                    sender.flush()
-                    _send_error(self.chan, exc)
-                except OSError:
-                    return
+                    writer(event)
+                except Exception as exc:  # e.g. the disk is full: stop the run, then say so
+                    failure.append(exc)
+                    control.stop()
+            sender(event)
+
+        try:
+            summary = run(config, listener, control, data=self.data)
+        finally:
+            sender.flush()
+            if writer is not None:
+                writer.close()
+        if failure:
+            raise failure[0]
+        return summary
+
+    def _failed(self, run_id: int, exc: BaseException) -> None:
+        from actlab.engine import ConfigError, DataError, ResultsError
+
+        traceback.print_exc()
+        known = isinstance(exc, (ConfigError, DataError, ResultsError))
+        text = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        try:
+            self.conn.send(RunEnded(run_id, None, text))
+        except OSError:
+            pass
 
 
-def _send_error(chan: Channel, exc: BaseException) -> None:
-    """Send the exception itself when it survives pickling, else its one-line text."""
-    try:
-        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own object
-        chan.send(("error", exc))
-    except (pickle.PicklingError, TypeError, AttributeError):
-        chan.send(("error", EngineProcessError(f"{type(exc).__name__}: {exc}")))
+def _remove_if_empty(directory: str | None) -> None:
+    """The app makes each run's folder up front; one that never ran leaves nothing behind."""
+    if directory is not None:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass  # not empty, or already gone
 
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app decides when a run stops
-    chan = Channel(socket.socket(fileno=int(argv[1])))
-    child = _Child(chan)
+    conn = Connection(int(argv[1]))
+    child = _Child(conn)
     threading.Thread(target=child.read, name="actlab-engine-reader", daemon=True).start()
     child.serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # the run's files are closed; PyTorch's teardown would only delay the app's exit
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    # run the module's own copy, so the messages' classes are the ones pickle names
+    from actlab.tui.engine_process import main as _main
+
+    _main(sys.argv)

@@ -1,17 +1,18 @@
-"""Messages between the training thread, the widgets and the lab screen."""
+"""Messages the lab screen takes, whatever feeds it: the engine process or a saved run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from actlab.engine import RunConfig
+from actlab.engine.config import RunConfig
 from actlab.engine.events import Event
 from textual.message import Message
 
 
 @dataclass
 class EngineEvents(Message):
-    """A batch of engine events of one run, in order (batched so a fast run costs few messages)."""
+    """A batch of events of one run, in order (batched so a fast run costs few messages)."""
 
     run_id: int
     events: list[Event]
@@ -28,6 +29,16 @@ class RunProgress(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunProgress) and message.run_id == self.run_id
+
+
+@dataclass
+class SourceEnded(Message):
+    """A run's source has nothing more: the engine ended the run, or a saved run was read to
+    its end. `error` is one line when it failed; `summary` is None if it never began."""
+
+    run_id: int
+    error: str | None = None
+    summary: dict[str, Any] | None = None
 
 
 @dataclass

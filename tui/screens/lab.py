@@ -1,19 +1,23 @@
 """The lab: settings on the left, live views of the comparison on the right, status below.
 
-The screen owns the run: it starts the training worker, steers it (pause, resume, stop),
-and forwards every event of the run it shows to the views. Views are widgets with a
-`feed_event(event)` method (and optionally `clear_view()`); see `add_view_tab`.
+The screen shows one run at a time and takes its events from one kind of source, whatever
+it is: the engine process (`RunHost`) for a run started here, or a saved run read (and
+followed, while another process still writes it) by `follow`. Either posts `EngineEvents`,
+`RunProgress` and finally `SourceEnded`. Events go to the views (widgets with
+`feed_event(event)` and optionally `clear_view()`; see `add_view_tab`), which only mark
+themselves stale; one timer paints what is stale and on view (`widgets.pacing`).
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import time
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
+from actlab.engine.config import ConfigError, RunConfig
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
 from actlab.engine.results import default_run_dir
 from textual import events, on, work
@@ -24,15 +28,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState, get_current_worker
 
-from .. import runner
-from ..messages import EngineEvents, RunProgress, SettingsChanged
-from ..runner import RunRequest
+from ..engine_process import RunEnded, RunEvents, RunHost
+from ..follow import follow
+from ..messages import EngineEvents, RunProgress, SettingsChanged, SourceEnded
 from ..state import Phase, RunStatus
 from ..widgets.charts import AccuracyChart, LossChart
 from ..widgets.controls import ControlsPanel
 from ..widgets.legend import MemberLegend
+from ..widgets.pacing import TICK_S, Paced, pace, paced_views
 from ..widgets.status import StatusLine
 from ..widgets.table import ThresholdTable
 from .help import HelpScreen
@@ -46,12 +50,6 @@ def display_path(path: str | Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def error_text(error: BaseException | None) -> str:
-    if isinstance(error, (ConfigError, DataError, ResultsError)):
-        return str(error)  # already one line naming the value and what is allowed
-    return f"{type(error).__name__}: {error}"
-
-
 def extra_view_tabs() -> list[tuple[str, Widget]]:
     """Tabs other modules contribute after Accuracy and Loss: the diagnostics views, from
     `actlab.tui.widgets.diagnostics.diagnostics_tabs()` ((title, widget) pairs), when present."""
@@ -63,9 +61,6 @@ def extra_view_tabs() -> list[tuple[str, Widget]]:
         raise
     tabs = getattr(diagnostics, "diagnostics_tabs", None)
     return list(tabs()) if callable(tabs) else []
-
-
-STATUS_INTERVAL_S = 0.5  # the most often the status line follows progress while training
 
 
 class LabScreen(Screen[None]):
@@ -121,24 +116,26 @@ class LabScreen(Screen[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
-        engine: str = "process",
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self.initial_config = config
-        self.engine = engine
         self.open_dir = open_dir
         self.runs_root = Path(runs_root) if runs_root is not None else None
         self.save_runs = save_runs
+        if threads is None and "torch" in sys.modules:  # a host process that set its own (tests)
+            threads = sys.modules["torch"].get_num_threads()
+        self.host = RunHost(self._from_host, threads)
         self.run_id = 0  # the run shown; messages of any other run are stale and ignored
-        self.request: RunRequest | None = None
+        self.training: int | None = None  # the run sent to the engine and not yet ended
+        self._follow_stop = threading.Event()  # ends the saved run being read, if any
         self.status = RunStatus()
         self.history: list[Event] = []  # every event of the run shown, for views added later
         self.form_config: RunConfig | None = config
         self.form_errors: dict[str, str] = {}
-        self._worker_runs: dict[Worker[Any], int] = {}
         self._hid_controls = False  # the settings were hidden for a run, to come back after it
-        self._status_shown = 0.0  # when the status line was last redrawn
         self._offered: tuple[bool | None, ...] = ()  # check_action of the phase-dependent keys
+        self._views: list[Paced] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -158,16 +155,16 @@ class LabScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._views = paced_views(self)
         self._show_status()
-        # Python's full garbage collections walked every object of this process (PyTorch's and
-        # Textual's modules, the widget tree): 90-160 ms each on the UI thread, the slowest key
-        # presses measured. What exists once the screen is up lives as long as the app, so it
-        # is set aside from collection (gc.freeze); later collections look at newer objects only.
+        # What exists once the screen is up lives as long as the app: set aside from Python's
+        # full collections (gc.freeze), which otherwise walk it all on the UI thread.
         self.call_after_refresh(gc.freeze)
-        if self.engine == "process":
-            runner.HOST.warm_up()  # PyTorch loads in the child while the user reads the form
+        self.set_interval(TICK_S, self._pace)
         if self.open_dir:
             self.open_run(self.open_dir)
+        else:
+            self.host.warm_up()  # PyTorch loads in the engine process while the user reads the form
 
     def on_resize(self, event: events.Resize) -> None:
         # every key must fit in 80 columns, "Resume" included
@@ -175,9 +172,11 @@ class LabScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the screen leaves behind can be collected again
-        # leaving the screen (quitting): end the loop now rather than at the next check
-        if self.request is not None:
-            self.request.control.stop()
+        self._follow_stop.set()
+        self.host.close()  # a run still going stops and is stored before the engine ends
+
+    def _pace(self, force: bool = False) -> None:
+        pace(self._views, force)
 
     # --- the hook for views ---------------------------------------------------------------------
 
@@ -198,6 +197,7 @@ class LabScreen(Screen[None]):
     async def add_view_tab(self, title: str, widget: Widget, pane_id: str | None = None) -> None:
         """Add a view as a new tab; it is fed the events of the run shown so far, then the rest."""
         await self.query_one("#views", TabbedContent).add_pane(TabPane(title, widget, id=pane_id))
+        self._views = paced_views(self)
         feed = getattr(widget, "feed_event", None)
         if callable(feed):
             for event in self.history:
@@ -210,6 +210,7 @@ class LabScreen(Screen[None]):
             self.status.feed(event)
             for sink in sinks:
                 sink.feed_event(event)
+        self.query_one(StatusLine).mark_stale()
 
     def _clear_views(self) -> None:
         self.history = []
@@ -217,13 +218,13 @@ class LabScreen(Screen[None]):
             clear = getattr(sink, "clear_view", None)
             if callable(clear):
                 clear()
+        self._pace(force=True)
 
     # --- status -----------------------------------------------------------------------------------
 
     def _show_status(self) -> None:
-        self._status_shown = time.monotonic()
         self.status.phase = self.phase
-        self.query_one(StatusLine).status = self.status
+        self.query_one(StatusLine).show(self.status)
 
     def watch_phase(self, phase: Phase) -> None:
         controls = self.query_one(ControlsPanel)
@@ -265,42 +266,36 @@ class LabScreen(Screen[None]):
         except OSError as exc:
             self.notify(f"Not started: cannot make a run folder ({exc})", severity="error")
             return
-        self._abandon_current()
-        self.run_id += 1
-        self.request = RunRequest(self.run_id, config, run_dir=run_dir, engine=self.engine)
+        self._new_source()
         self._clear_views()
         self.query_one(MemberLegend).prepare(config)
         self.query_one(ThresholdTable).prepare(config)
         self._make_room(training=True)
         self.status = RunStatus(run_dir=display_path(run_dir) if run_dir else None)
         self.phase = Phase.LOADING
-        self._show_status()
-        worker = self._train(self.request)
-        self._worker_runs[worker] = self.run_id
+        self.training = self.run_id
+        self.host.start(self.run_id, config, str(run_dir) if run_dir else None)
 
     def action_pause(self) -> None:
-        if self.request is not None:
-            self.request.control.pause()
+        if self.training is not None:
+            self.host.pause(self.training)
             self.phase = Phase.PAUSED
 
     def action_resume(self) -> None:
-        if self.request is not None:
-            self.request.control.resume()
+        if self.training is not None:
+            self.host.resume(self.training)
             self.phase = Phase.TRAINING if self.status.total_iterations else Phase.LOADING
 
     def action_stop(self) -> None:
-        if self.request is not None and self.phase.active:
-            self.request.control.stop()
+        if self.training is not None and self.phase.active:
+            self.host.stop(self.training)
             self.phase = Phase.STOPPING
 
     def action_reset(self) -> None:
-        self._abandon_current()
-        self.run_id += 1  # whatever the old run still sends is now stale
-        self.request = None
+        self._new_source()
         self._clear_views()
         self.status = RunStatus()
         self.phase = Phase.IDLE
-        self._show_status()
         self.query_one(ControlsPanel).set_config(self.initial_config)
 
     def action_toggle_controls(self) -> None:
@@ -333,11 +328,14 @@ class LabScreen(Screen[None]):
             return
         self.query_one(ControlsPanel).toggle_activation(activation)
 
-    def _abandon_current(self) -> None:
-        """Stop whatever feeds the views now: a training run, or a saved run being read."""
-        if self.request is not None:
-            self.request.control.stop()  # the worker is cancelled too (exclusive group)
-        self.workers.cancel_group(self, "replay")
+    def _new_source(self) -> None:
+        """Leave whatever feeds the views now (a run, a saved run being read): whatever it
+        still sends is stale from here on."""
+        if self.training is not None:
+            self.host.stop(self.training)
+            self.training = None
+        self._follow_stop.set()
+        self.run_id += 1
 
     def _new_run_dir(self) -> Path:
         """A fresh folder under the runs root, made now so that two runs started within the
@@ -350,54 +348,32 @@ class LabScreen(Screen[None]):
             except FileExistsError:
                 continue
 
-    # --- the workers ------------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, request: RunRequest) -> dict[str, Any] | None:
-        worker = get_current_worker()
-        return runner.train(request, self.post_message, lambda: worker.is_cancelled)
-
-    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
-    def _replay(self, directory: str, run_id: int) -> None:
-        worker = get_current_worker()
-        runner.replay(directory, run_id, self.post_message, lambda: worker.is_cancelled)
+    # --- sources -------------------------------------------------------------------------------
 
     def open_run(self, directory: str) -> None:
-        """Show a saved run by replaying its events."""
-        self._abandon_current()
-        self.run_id += 1
-        self.request = None
+        """Show a saved run; one that another process still writes is followed live."""
+        self._new_source()
         self._clear_views()
         self._make_room()
         self.status = RunStatus(run_dir=display_path(directory), replayed=True)
         self.phase = Phase.REPLAY
-        self._replay(directory, self.run_id)
+        self._follow_stop = threading.Event()
+        self._follow(directory, self.run_id, self._follow_stop)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place where a worker's end is handled; an error becomes a visible notice."""
-        worker = event.worker
-        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+    @work(thread=True, group="follow")
+    def _follow(self, directory: str, run_id: int, stop: threading.Event) -> None:
+        follow(directory, run_id, self.post_message, stop)
+
+    def _from_host(self, message: RunEvents | RunEnded) -> None:
+        """On the host's reader thread: what the engine sent, as the screen's messages."""
+        if isinstance(message, RunEnded):
+            self.post_message(SourceEnded(message.run_id, message.error, message.summary))
             return
-        if worker.group == "train":
-            run_id = self._worker_runs.pop(worker, None)
-            current = run_id == self.run_id
-            if event.state == WorkerState.ERROR:
-                message = error_text(worker.error)
-                self.notify(message, title="Training failed", severity="error", timeout=15)
-                if current:
-                    self.status.error = message
-                    self.phase = Phase.FAILED
-            elif current and self.phase.active:
-                # it ended without a RunFinished: stopped before training began
-                self.phase = Phase.STOPPED if self.status.total_iterations else Phase.IDLE
-        elif worker.group == "replay":
-            if event.state == WorkerState.ERROR:
-                message = error_text(worker.error)
-                self.notify(message, title="Cannot show that run", severity="error", timeout=15)
-                self.status.error = message
-                self.phase = Phase.FAILED
-            elif self.phase == Phase.REPLAY:
-                self.phase = Phase.SAVED  # a run killed mid-way has no RunFinished; show what there is
+        if message.events:
+            self.post_message(EngineEvents(message.run_id, message.events))
+        p = message.progress
+        if p is not None:
+            self.post_message(RunProgress(message.run_id, p.iteration, p.epoch, p.elapsed_s))
 
     # --- messages -------------------------------------------------------------------------------
 
@@ -405,7 +381,6 @@ class LabScreen(Screen[None]):
     def _engine_events(self, message: EngineEvents) -> None:
         if message.run_id != self.run_id:
             return
-        was_training = self.phase is Phase.TRAINING
         self._forward(message.events)
         for event in message.events:
             if isinstance(event, RunStarted):
@@ -413,25 +388,36 @@ class LabScreen(Screen[None]):
                     self._show_saved_settings(event)
                 elif self.phase == Phase.LOADING:
                     self.phase = Phase.TRAINING
-            elif isinstance(event, RunFinished):
-                if self.phase == Phase.REPLAY:
-                    self.phase = Phase.SAVED
-                else:
-                    self.phase = FINISHED_PHASE.get(event.status, Phase.DONE)
-        # While training, the status line follows RunProgress (twice a second); redrawing
-        # it for every batch of events too took the UI from 7 frames a second to 13 (measured).
-        if not (was_training and self.phase is Phase.TRAINING):
-            self._show_status()
+            elif isinstance(event, RunFinished) and self.phase != Phase.REPLAY:
+                self.phase = FINISHED_PHASE.get(event.status, Phase.DONE)
+        if any(isinstance(e, (RunStarted, RunFinished)) for e in message.events):
+            self._pace(force=True)  # a run's start and end show at once
 
     @on(RunProgress)
     def _progress(self, message: RunProgress) -> None:
+        if message.run_id == self.run_id:
+            self.status.feed(Progress(message.iteration, message.epoch, message.elapsed_s))
+            self.query_one(StatusLine).mark_stale()
+
+    @on(SourceEnded)
+    def _source_ended(self, message: SourceEnded) -> None:
+        if message.run_id == self.training:
+            self.training = None
         if message.run_id != self.run_id:
             return
-        self.status.feed(Progress(message.iteration, message.epoch, message.elapsed_s))
-        # twice a second is plenty for a line of counters, and each redraw is a frame
-        now = time.monotonic()
-        if self.phase is not Phase.TRAINING or now - self._status_shown >= STATUS_INTERVAL_S:
-            self._show_status()
+        if message.error is not None:
+            replayed = self.phase == Phase.REPLAY
+            title = "Cannot show that run" if replayed else "Training failed"
+            self.notify(message.error, title=title, severity="error", timeout=15)
+            self.app.failure = "open" if replayed else "run"  # type: ignore[attr-defined]
+            self.status.error = message.error
+            self.phase = Phase.FAILED
+        elif self.phase == Phase.REPLAY:
+            self.phase = Phase.SAVED  # read to its end (a killed run has no RunFinished)
+        elif self.phase.active:
+            # it ended without a RunFinished: stopped before training began
+            self.phase = Phase.STOPPED if self.status.total_iterations else Phase.IDLE
+        self._pace(force=True)
 
     @on(SettingsChanged)
     def _settings_changed(self, message: SettingsChanged) -> None:

@@ -3,8 +3,8 @@
 Integration in one call: `diagnostics_tabs()` gives (tab title, widget) pairs that share one
 `DiagnosticsHistory`; mount each widget in a tab and call `feed_event(event)` on every one of
 them for every engine event, live or replayed (feeding is idempotent per event, so a shared
-history is not counted twice). Each view redraws itself at most four times a second; call
-`redraw()` to draw at once (after a replay, in tests).
+history is not counted twice). Feeding marks a view stale: the lab screen's pacer paints it
+(`widgets.pacing`); `redraw()` paints it at once (after a replay, in tests).
 
     from actlab.tui.widgets.diagnostics import MEMBER_COLORS, diagnostics_tabs
 
@@ -18,7 +18,7 @@ history is not counted twice). Each view redraws itself at most four times a sec
 from __future__ import annotations
 
 from ..palette import MEMBER_COLORS, member_color
-from .diagnostics_base import MIN_REDRAW_INTERVAL, DiagnosticsView
+from .diagnostics_base import DiagnosticsView
 from .diagnostics_clipping import ClippingView
 from .diagnostics_functions import ActivationFunctionsView
 from .diagnostics_gradients import GradientFlowView
@@ -28,7 +28,6 @@ from .diagnostics_saturation import SaturationView
 
 __all__ = [
     "MEMBER_COLORS",
-    "MIN_REDRAW_INTERVAL",
     "ActivationFunctionsView",
     "ClippingView",
     "DiagnosticsHistory",

@@ -1,203 +1,48 @@
-"""What the diagnostics views share: member colours, chart helpers and the redraw throttle.
+"""What the diagnostics views share: the base view, its empty states and its layout.
 
-Each view owns (or shares) a `DiagnosticsHistory`, takes engine events through
-`feed_event`, and redraws at most `MIN_REDRAW_INTERVAL` apart: the training thread shares the
-interpreter with the UI, and plotext takes tens of milliseconds to build a busy chart.
-Charts build their data inside `render`, at the size they are given, so a hidden tab costs
-nothing and every series is decimated to the canvas width.
+Each view owns (or shares) a `DiagnosticsHistory` and takes engine events through
+`feed_event`; the screen's pacer paints it (see `pacing`), or `redraw()` paints it at once.
+Its charts build their data when they render, at the size they are given.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from actlab.engine.events import Event, RunFinished, RunStarted
-from rich.text import Text
+from actlab.engine.events import Event
 from textual import events
-from textual.app import ComposeResult, RenderResult
+from textual.app import ComposeResult
 from textual.containers import Container
-from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Select, Static
-from textual_plotext import PlotextPlot
-from textual_plotext.plot import Plot
+from textual.widgets import Static
 
-from ..palette import THRESHOLD_COLOR, rgb
+from ..palette import THRESHOLD_COLOR
+from .chart import Chart  # noqa: F401 - the views take it from here too
 from .diagnostics_history import DiagnosticsHistory
-from .throttle import hidden
+from .format import (  # noqa: F401 - the views take their helpers from here
+    decade_axis,
+    decimate,
+    hidden,
+    iteration_axis,
+    layer_color,
+    legend,
+    log_points,
+    pct,
+    present,
+    sci,
+    set_select,
+    swatch,
+    tint,
+)
+from .pacing import Paced
 
 REFERENCE_COLOR = THRESHOLD_COLOR  # reference lines (theory, thresholds)
 HISTOGRAM_COLOR = "#5b6070"  # bars behind curves: visible, but quieter than the data
 WIDE_AT = 120  # columns from which a view puts its charts side by side
 
-MIN_REDRAW_INTERVAL = 0.25  # seconds: at most four redraws a second while training
 
+class DiagnosticsView(Paced, Widget):
+    """Base of the diagnostics views: event feeding, paced paints, empty states."""
 
-def tint(color: str, amount: float = 0.55) -> tuple[int, int, int]:
-    """`color` blended toward white: a second line of the same member (f' next to f)."""
-    r, g, b = rgb(color)
-    return tuple(round(c + (255 - c) * amount) for c in (r, g, b))  # type: ignore[return-value]
-
-
-def layer_color(layer: int, depth: int) -> tuple[int, int, int]:
-    """Layers from the input side (cool blue) to the output side (warm orange)."""
-    t = 0.0 if depth <= 1 else layer / (depth - 1)
-    cold, warm = (80, 150, 255), (255, 160, 50)
-    return tuple(round(a + (b - a) * t) for a, b in zip(cold, warm, strict=True))  # type: ignore[return-value]
-
-
-def swatch(color: str | tuple[int, int, int], label: str, mark: str = "━━") -> Text:
-    """A legend entry: a coloured mark and its label."""
-    style = color if isinstance(color, str) else "rgb({},{},{})".format(*color)
-    return Text.assemble((mark, style), " ", label)
-
-
-def legend(*entries: Text | str, sep: str = "  ") -> Text:
-    out = Text()
-    for i, e in enumerate(entries):
-        if i:
-            out.append(sep)
-        out.append(e if isinstance(e, Text) else Text(e, style="dim"))
-    return out
-
-
-def set_select(select: Select[Any], options: list[tuple[str, Any]], value: Any) -> None:
-    """Replace a Select's options and choose `value` (or the first option if it is gone)."""
-    select.set_options(options)
-    legal = [v for _, v in options]
-    select.value = value if value in legal else legal[0]
-    # Select updates its label only when the value changes; same value, new options: force it
-    select.mutate_reactive(Select.value)  # type: ignore[misc]
-
-
-def pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def sci(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2e}"
-
-
-def present(xs: Sequence[int], ys: Sequence[float | None]) -> tuple[list[int], list[float]]:
-    """The (x, y) pairs whose y is a finite number."""
-    px, py = [], []
-    for x, y in zip(xs, ys, strict=False):
-        if y is not None and math.isfinite(y):
-            px.append(x)
-            py.append(y)
-    return px, py
-
-
-def decimate(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple[list[Any], list[Any]]:
-    """At most `max_points` evenly spaced pairs, always keeping the first and the latest."""
-    n = len(xs)
-    if max_points < 2 or n <= max_points:
-        return list(xs), list(ys)
-    step = (n - 1) / (max_points - 1)
-    idx = sorted({round(i * step) for i in range(max_points)})
-    return [xs[i] for i in idx], [ys[i] for i in idx]
-
-
-def log_points(xs: Sequence[Any], ys: Sequence[float | None]) -> tuple[list[Any], list[float], int]:
-    """(xs, log10 ys) of the positive values, and how many values were not positive.
-
-    Charts plot log10 on a linear axis with their own decade ticks: plotext's log axis labels
-    ticks with six decimals, unreadable for norms around 1e-5."""
-    px, py, dropped = [], [], 0
-    for x, y in zip(xs, ys, strict=False):
-        if y is None or not math.isfinite(y):
-            continue
-        if y <= 0:
-            dropped += 1
-            continue
-        px.append(x)
-        py.append(math.log10(y))
-    return px, py, dropped
-
-
-def decade_axis(plt: Plot, logs: Sequence[float], height: int) -> None:
-    """Y limits just around `logs` (log10 values) and ticks on round numbers: decades
-    (1e-5, 1e-4, ...) when the data span two or more of them, else 1, 2, 5 steps."""
-    if not logs:
-        return
-    lo, hi = min(logs), max(logs)
-    pad = max(0.05, 0.05 * (hi - lo))
-    lo, hi = lo - pad, hi + pad
-    most = max(2, (height - 4) // 2)  # one tick per two rows at most, so labels never crowd
-    decades = [e for e in range(math.floor(lo), math.ceil(hi) + 1) if lo <= e <= hi]
-    if len(decades) >= 2:
-        step = math.ceil(len(decades) / most)
-        ticks = [(float(e), "1" if e == 0 else f"1e{e}") for e in decades[::step]]
-    else:
-        ticks = [
-            (e + math.log10(m), _log_label(m, e))
-            for e in range(math.floor(lo) - 1, math.ceil(hi) + 1)
-            for m in (1, 2, 5)
-            if lo <= e + math.log10(m) <= hi
-        ]
-        ticks = ticks[:: math.ceil(len(ticks) / most)] if ticks else ticks
-    plt.ylim(lo, hi)
-    if ticks:
-        plt.yticks([t for t, _ in ticks], [label for _, label in ticks])
-
-
-def _log_label(mantissa: int, exponent: int) -> str:
-    """mantissa * 10**exponent, short: 0.05, 1, 20 near one; 1e-5, 2e4 further out."""
-    if -2 <= exponent <= 3:
-        return f"{mantissa * 10.0**exponent:g}"
-    return f"{mantissa}e{exponent}"
-
-
-def iteration_axis(plt: Plot, iterations: Sequence[int], width: int) -> None:
-    """X ticks on round iteration numbers (plotext's own would read 27.5)."""
-    if not iterations:
-        return
-    lo, hi = min(iterations), max(iterations)
-    if hi == lo:
-        plt.xticks([float(lo)], [str(lo)])
-        return
-    most = max(2, width // 10)  # a label needs about ten columns
-    step = 1
-    for k in range(12):
-        step = next((s * 10**k for s in (1, 2, 5) if (hi - lo) / (s * 10**k) <= most), 0)
-        if step:
-            break
-    first = -(-lo // step) * step
-    ticks = list(range(first, hi + 1, step))
-    plt.xlim(lo, hi)
-    plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
-
-
-class Chart(PlotextPlot):
-    """A plot whose owner paints it at render time, at the canvas size it is given."""
-
-    DEFAULT_CSS = """
-    Chart {
-        height: 1fr;
-        width: 1fr;
-        min-height: 6;
-    }
-    """
-
-    def __init__(self, painter: Callable[[Plot, int, int], None], *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.painter = painter
-
-    def render(self) -> RenderResult:
-        plt = self.plt
-        plt.clear_figure()
-        plt.plotsize(self.size.width, self.size.height)
-        self.painter(plt, self.size.width, self.size.height)
-        return super().render()
-
-
-class DiagnosticsView(Widget):
-    """Base of the diagnostics views: event feeding, throttled redraws, empty states."""
-
-    min_redraw_interval: float = MIN_REDRAW_INTERVAL  # per instance, so a test can widen it
+    pace_s = 0.25
 
     DEFAULT_CSS = """
     DiagnosticsView {
@@ -256,8 +101,6 @@ class DiagnosticsView(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.history = history if history is not None else DiagnosticsHistory()
         self._drawn_version = -1
-        self._last_draw = -math.inf
-        self._timer: Timer | None = None
 
     # -- composition: a message for empty states, and the view's own body --------------
 
@@ -272,41 +115,21 @@ class DiagnosticsView(Widget):
     # -- the integration API ---------------------------------------------------------
 
     def feed_event(self, event: Event) -> None:
-        """Take one engine event (live or replayed); redraw soon if it changed anything."""
+        """Take one engine event (live or replayed); it is painted at the next pace."""
         self.history.feed(event)
-        if self.history.version == self._drawn_version:
-            return  # nothing new for this view (a shared history fed by another view too)
-        if isinstance(event, (RunStarted, RunFinished)):
-            self.redraw()  # rare events that change the layout or end the stream: show now
-        else:
-            self.request_redraw()
-
-    def request_redraw(self) -> None:
-        """Redraw now, or as soon as the throttle allows."""
-        if not self.is_mounted:
-            return  # on_mount draws whatever has been fed by then
-        wait = self.min_redraw_interval - (time.monotonic() - self._last_draw)
-        if wait <= 0:
-            self.redraw()
-        elif self._timer is None:
-            self._timer = self.set_timer(wait, self._timer_fired)
-
-    def _timer_fired(self) -> None:
-        self._timer = None
         if self.history.version != self._drawn_version:
-            self.redraw()
+            self.mark_stale()  # a shared history fed by another view may hold nothing new
 
-    def on_show(self) -> None:
-        # the tab came into view: catch up with what was fed while hidden
-        if self.history.version != self._drawn_version:
-            self.redraw()
+    def paint(self) -> None:
+        self.redraw()
 
     def redraw(self) -> None:
         """Bring the view up to date with its history, at once (later, if hidden)."""
         if not self.is_mounted or hidden(self):
+            self.mark_stale()  # painted when shown
             return
+        self.stale = False
         self._drawn_version = self.history.version
-        self._last_draw = time.monotonic()
         message = self.empty_message()
         self.query_one(".diag-message", Static).update(message or "")
         self.query_one(".diag-message").display = message is not None

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..palette import member_color
-from .throttle import update_text
+from .format import update_text
 
 
 class MemberLegend(Static):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.reactive import reactive
 from textual.widgets import Static
 
 from ..state import Phase, RunStatus
-from .throttle import update_text
+from .format import update_text
+from .pacing import Paced
 
 
-class StatusLine(Static):
-    """Renders a RunStatus; the screen sets `status` (a new object) to update it."""
+class StatusLine(Paced, Static):
+    """Renders the screen's RunStatus: `show(status)` now, or `mark_stale()` for the pacer."""
 
     DEFAULT_CSS = """
     StatusLine {
@@ -22,9 +22,16 @@ class StatusLine(Static):
     }
     """
 
-    status: reactive[RunStatus] = reactive(RunStatus, always_update=True)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status = RunStatus()
 
-    def watch_status(self, status: RunStatus) -> None:
+    def show(self, status: RunStatus) -> None:
+        self.status = status
+        self.paint_now()
+
+    def paint(self) -> None:
+        status = self.status
         text = Text()
         phase_style = {
             Phase.FAILED: "bold red",

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from actlab.engine import RunConfig
-from actlab.engine.events import Event, Progress, RunFinished, RunStarted
+from actlab.engine.events import Event, Progress, RunStarted
 from actlab.engine.metrics import SummaryBuilder
 from actlab.engine.report import crossing_text, speedup_text, status_text
 from rich.text import Text
@@ -20,14 +20,14 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from ..palette import member_color
-from .throttle import RedrawThrottle
-
-TABLE_INTERVAL_S = 2.0  # the most often the table is refilled while a run goes
+from .pacing import Paced
 
 
-class ThresholdTable(DataTable[Any]):
+class ThresholdTable(Paced, DataTable[Any]):
     """Per member: sustained (and first) crossing and speedup per threshold, final accuracy,
     training seconds per epoch and status."""
+
+    pace_s = 2.0  # a refill re-renders the whole table
 
     DEFAULT_CSS = """
     ThresholdTable {
@@ -39,7 +39,6 @@ class ThresholdTable(DataTable[Any]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="cell", zebra_stripes=True)
         self.builder = SummaryBuilder()
-        self.throttle = RedrawThrottle(self, self._fill, interval=TABLE_INTERVAL_S)
         self._shape: tuple[int, int] = (0, 0)  # members, thresholds of the rows and columns built
         self._fill_s = 0.0  # CPU time of the last refill
 
@@ -49,7 +48,7 @@ class ThresholdTable(DataTable[Any]):
         if isinstance(event, RunStarted):
             self.builder = SummaryBuilder()
         self.builder.feed(event)
-        self.throttle.request(now=isinstance(event, (RunStarted, RunFinished)))
+        self.mark_stale()
 
     def clear_view(self) -> None:
         self.builder = SummaryBuilder()
@@ -74,7 +73,7 @@ class ThresholdTable(DataTable[Any]):
                 total_iterations=0,
             )
         )
-        self.throttle.request(now=True)
+        self.paint_now()
 
     def summary(self) -> dict[str, Any]:
         return self.builder.summary()
@@ -97,16 +96,16 @@ class ThresholdTable(DataTable[Any]):
         self._shape = (len(members), len(thresholds))
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # a refill costs the DataTable a full re-render (10-20 ms for a few members at 160x48):
-        # the throttle spaces refills by what they cost, refill and re-render together
+        # a refill costs the DataTable a full re-render: refills are spaced by what the refill
+        # and the re-render cost together
         started = time.thread_time()
         lines = super().render_lines(crop)
         spent = time.thread_time() - started
         if spent > 0.002:  # a re-render, not rows served from the cache
-            self.throttle.cost(spent + self._fill_s)
+            self.note_cost(spent + self._fill_s)
         return lines
 
-    def _fill(self) -> None:
+    def paint(self) -> None:
         started = time.thread_time()
         self._fill_rows()
         self._fill_s = time.thread_time() - started

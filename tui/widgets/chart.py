@@ -1,0 +1,76 @@
+"""The one chart base: a plotext canvas painted at render time, at the size it has then."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from .pacing import Paced
+
+Painter = Callable[[Plot, int, int], None]
+
+
+class Chart(PlotextPlot):
+    """A plot painted by `painter(plt, width, height)` (or a subclass's `paint_plot`) when it
+    renders, so a chart in a hidden tab costs nothing and every series can be decimated to
+    the canvas. `empty_text`, when set, is shown instead of axes."""
+
+    DEFAULT_CSS = """
+    Chart {
+        height: 1fr;
+        width: 1fr;
+        min-height: 6;
+    }
+    """
+
+    def __init__(
+        self, painter: Painter | None = None, *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.painter = painter
+
+    def empty_text(self) -> str | None:
+        return None
+
+    def paint_plot(self, plt: Plot, width: int, height: int) -> None:
+        if self.painter is not None:
+            self.painter(plt, width, height)
+
+    def render(self) -> RenderResult:
+        empty = self.empty_text()
+        if empty is not None:
+            return Text(empty, style="dim", justify="center")
+        plt = self.plt
+        plt.clear_figure()
+        plt.plotsize(self.size.width, self.size.height)
+        self.paint_plot(plt, self.size.width, self.size.height)
+        return super().render()  # plotext builds the whole canvas here
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # A paint is plotext's build (in render) and Textual turning its text into strips
+        # (here); the view that owns the chart spaces its paints by what they cost.
+        started = time.thread_time()
+        lines = super().render_lines(crop)
+        spent = time.thread_time() - started
+        if spent > 0.002:  # a rebuild, not lines served from the cache
+            owner = _paced_owner(self)
+            if owner is not None:
+                owner.note_cost(spent)
+        return lines
+
+
+def _paced_owner(widget: Widget) -> Paced | None:
+    node: object = widget
+    while isinstance(node, Widget):
+        if isinstance(node, Paced):
+            return node
+        node = node.parent
+    return None
