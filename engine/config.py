@@ -114,10 +114,18 @@ class RunConfig:
             _int_at_least("diagnostics_every", self.diagnostics_every, 0)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed {self.seed!r}: must be an integer in [0, 2^62]")
+        for name in ("data_dir", "cache_dir"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} {getattr(self, name)!r}: must be a directory path")
+        if not isinstance(self.fallback, bool):
+            raise ConfigError(f"fallback {self.fallback!r}: must be true or false")
         if self.dataset == "idx" and not self.data_dir:
             raise ConfigError("dataset 'idx' needs a data directory (--data-dir)")
         dev = self.device
-        if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        if not isinstance(dev, str) or not (
+            dev in ("auto", "cpu", "cuda")
+            or (dev.startswith("cuda:") and dev[5:].isascii() and dev[5:].isdigit())
+        ):
             raise ConfigError(f"device {dev!r}: must be auto, cpu, cuda or cuda:N")
         # Every device's weights are built in host memory first: a network that cannot fit
         # there is refused now, before anything is allocated.
@@ -160,10 +168,8 @@ def _float32(name: str, value: float) -> None:
     to zero there, would silently change the run."""
     if abs(value) > FLOAT32_MAX:
         raise ConfigError(f"{name} {value!r}: must be at most 3.4e38 (training runs in float32)")
-    if 0 < abs(value) < 2.0**-149:
-        raise ConfigError(
-            f"{name} {value!r}: rounds to 0 in float32, which training runs in (smallest: 1.4e-45)"
-        )
+    if 0 < abs(value) <= 2.0**-150:  # half the smallest float32 rounds to 0
+        raise ConfigError(f"{name} {value!r}: rounds to 0 in float32, which training runs in (use >= 1e-45)")
 
 
 def check_data_source(config: RunConfig) -> None:
