@@ -374,7 +374,7 @@ def check_fits(config: RunConfig, train_size: int, n_features: int, device: torc
         check_network_fits(config, host_memory_bytes(), "this machine", n_features)
         if device.type == "cuda":
             total = torch.cuda.mem_get_info(device)[1]
-            check_network_fits(config, total, f"{device}", n_features)
+            check_network_fits(config, total, f"GPU {device}", n_features)
     except ConfigError as exc:
         raise DataError(str(exc)) from None
 

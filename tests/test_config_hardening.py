@@ -84,3 +84,16 @@ def test_data_dir_alone_still_means_idx() -> None:
 
     assert build_config(None, {"data_dir": "/x"}).dataset == "idx"
     assert build_config("seed", {"data_dir": "/x"}).dataset == "idx"
+
+
+def test_on_a_gpu_the_network_is_checked_against_its_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from actlab.engine.data import check_fits
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**9, 8 * 10**9))
+    cfg = RunConfig(depth=4, width=20_000)  # ~44 GB: fits a 64 GB host, not an 8 GB GPU
+    monkeypatch.setattr("actlab.engine.data.host_memory_bytes", lambda: 64 * 10**9)
+    check_fits(cfg, 4000, 784, torch.device("cpu"))
+    with pytest.raises(
+        DataError, match=r"network of depth 4 x width 20000 .* needs ~44 GB, more than the 8 GB GPU cuda has"
+    ):
+        check_fits(cfg, 4000, 784, torch.device("cuda"))
