@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -97,22 +98,38 @@ class RunConfig:
         _in_range("dropout", self.dropout, 0.0, 1.0, closed_high=False)
         if not _finite(self.clip_threshold) or self.clip_threshold <= 0:
             raise ConfigError(f"clip_threshold {self.clip_threshold}: must be a number > 0")
+        for name in ("lr", "weight_decay", "l1", "clip_threshold"):
+            _float32(name, getattr(self, name))
         if not self.thresholds:
             raise ConfigError("thresholds: at least one is needed")
         for t in self.thresholds:
             if not _finite(t) or not 0 < t <= 1:
                 raise ConfigError(f"threshold {t}: must be in (0, 1]")
+        if len(set(self.thresholds)) != len(self.thresholds):
+            listed = ", ".join(f"{t:g}" for t in self.thresholds)
+            raise ConfigError(f"thresholds {listed}: each may appear once")
         if self.eval_every is not None:
             _int_at_least("eval_every", self.eval_every, 1)
         if self.diagnostics_every is not None:
             _int_at_least("diagnostics_every", self.diagnostics_every, 0)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed {self.seed!r}: must be an integer >= 0")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed {self.seed!r}: must be an integer in [0, 2^62]")
+        for name in ("data_dir", "cache_dir"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} {getattr(self, name)!r}: must be a directory path")
+        if not isinstance(self.fallback, bool):
+            raise ConfigError(f"fallback {self.fallback!r}: must be true or false")
         if self.dataset == "idx" and not self.data_dir:
             raise ConfigError("dataset 'idx' needs a data directory (--data-dir)")
         dev = self.device
-        if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        if not isinstance(dev, str) or not (
+            dev in ("auto", "cpu", "cuda")
+            or (dev.startswith("cuda:") and dev[5:].isascii() and dev[5:].isdigit())
+        ):
             raise ConfigError(f"device {dev!r}: must be auto, cpu, cuda or cuda:N")
+        # Every device's weights are built in host memory first: a network that cannot fit
+        # there is refused now, before anything is allocated.
+        check_network_fits(self, host_memory_bytes(), "this machine")
         return self
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -139,6 +156,68 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+MAX_SEED = 2**62  # torch takes seeds below 2^64; seed + 2 and --seeds must stay there too
+FLOAT32_MAX = 3.4028234663852886e38
+MNIST_FEATURES, MNIST_CLASSES = 784, 10
+
+
+def _float32(name: str, value: float) -> None:
+    """Training runs in float32: a value that overflows it, or a positive one that rounds
+    to zero there, would silently change the run."""
+    if abs(value) > FLOAT32_MAX:
+        raise ConfigError(f"{name} {value!r}: must be at most 3.4e38 (training runs in float32)")
+    if 0 < abs(value) <= 2.0**-150:  # half the smallest float32 rounds to 0
+        raise ConfigError(f"{name} {value!r}: rounds to 0 in float32, which training runs in (use >= 1e-45)")
+
+
+def check_data_source(config: RunConfig) -> None:
+    """--data-dir names IDX files, so it goes with dataset idx only. (Not in `validate`: the
+    app's form keeps a hidden data directory while another dataset is chosen.)"""
+    if config.data_dir and config.dataset != "idx":
+        raise ConfigError(
+            f"dataset {config.dataset!r} with data directory {config.data_dir!r}: a data directory "
+            "is read as dataset idx; drop --dataset or use --dataset idx"
+        )
+
+
+def network_memory_bytes(
+    config: RunConfig, n_features: int = MNIST_FEATURES, n_classes: int = MNIST_CLASSES
+) -> int:
+    """A lower bound on the memory a comparison's training needs: per member, the float32
+    weights with their gradients and optimizer state (momentum; Adam keeps a second moment),
+    plus the pre-activations, activations and their gradients for one batch."""
+    sizes = [n_features] + [config.width] * config.depth + [n_classes]
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    copies = 3 + (config.optimizer == "adam")  # weights, gradients, momentum (+ Adam's 2nd)
+    batch_values = 3 * config.batch_size * sum(sizes[1:])
+    return 4 * len(config.activations) * (copies * params + batch_values)
+
+
+def check_network_fits(
+    config: RunConfig, available: int | None, where: str, n_features: int = MNIST_FEATURES
+) -> None:
+    if not available:
+        return
+    need = network_memory_bytes(config, n_features)
+    if need > available:
+        raise ConfigError(
+            f"network of depth {config.depth} x width {config.width} ({len(config.activations)} members, "
+            f"batch {config.batch_size}) needs ~{_gb(need)} GB, more than the {_gb(available)} GB {where} has"
+        )
+
+
+def host_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None  # not known on this platform: no check
+
+
+def _gb(n: int) -> str:
+    gb = n / 1e9
+    return f"{gb:,.0f}" if gb >= 10 else f"{gb:.2g}"
 
 
 def _finite(x: Any) -> bool:

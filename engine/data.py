@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig, check_network_fits, host_memory_bytes
+
+N_CLASSES = 10  # every dataset here has ten classes (digits, garments, kana)
 
 
 class DataError(Exception):
@@ -44,7 +48,7 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        return 10
+        return N_CLASSES
 
     def info(self) -> dict[str, object]:
         return {
@@ -63,13 +67,13 @@ def default_cache_dir() -> Path:
 
 # ---------------------------------------------------------------------------- IDX files
 
-_IDX_DTYPES: dict[int, Any] = {
-    0x08: np.uint8,
-    0x09: np.int8,
-    0x0B: ">i2",
-    0x0C: ">i4",
-    0x0D: ">f4",
-    0x0E: ">f8",
+_IDX_TYPES = {
+    0x08: "unsigned byte",
+    0x09: "signed byte",
+    0x0B: "int16",
+    0x0C: "int32",
+    0x0D: "float32",
+    0x0E: "float64",
 }
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -77,32 +81,81 @@ IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# Memory is bounded by the header before the data are read: a file may declare at most
+# MAX_IDX_BYTES of data (1 GiB: 1.3 million 28x28 images, 20x MNIST's training split), the
+# reader allocates exactly what the header declares and fills it in 1 MiB chunks, and
+# decompression stops one byte past the declared size. So a tiny gzip that inflates to
+# gigabytes costs at most the declared size and is refused as trailing data.
+MAX_IDX_BYTES = 2**30
+_CHUNK = 2**20
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (gzipped if its name ends in .gz); raise DataError if malformed."""
+def read_idx(path: str | Path, ndim: int | None = None) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (gzipped if its name ends in .gz), with `ndim`
+    dimensions when given; raise DataError (one line) if it is anything else."""
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+            return _read_idx_stream(path, f, ndim)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read IDX file {path}: {exc.__class__.__name__}: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file: bad magic number {raw[:4].hex() or 'empty'}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DataError(f"{path} is a malformed IDX file: truncated header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+
+
+def _read_exactly(f: Any, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = f.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _read_idx_stream(path: Path, f: Any, ndim: int | None) -> np.ndarray:
+    magic = _read_exactly(f, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+        raise DataError(f"{path} is not an IDX file: bad magic number {magic.hex() or 'empty'}")
+    if magic[2] != 0x08:
         raise DataError(
-            f"{path} is a malformed IDX file: header says {shape} "
-            f"({expected} bytes of data) but it holds {len(raw) - header}"
+            f"{path}: IDX data type {_IDX_TYPES[magic[2]]} (0x{magic[2]:02x}); "
+            "images and labels must be unsigned bytes (0x08)"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    dims = magic[3]
+    if ndim is not None and dims != ndim or not 1 <= dims <= 3:
+        want = f"{ndim}" if ndim is not None else "1 to 3"
+        raise DataError(f"{path} is a malformed IDX file: {dims} dimensions, expected {want}")
+    header = _read_exactly(f, 4 * dims)
+    if len(header) < 4 * dims:
+        raise DataError(f"{path} is a malformed IDX file: truncated header")
+    shape = struct.unpack(f">{dims}I", header)
+    if 0 in shape:
+        raise DataError(
+            f"{path}: the header declares shape {shape}, with no data; it needs at least one item"
+        )
+    size = math.prod(shape)
+    if size > MAX_IDX_BYTES:
+        raise DataError(
+            f"{path}: the header declares shape {shape}, {size:,} bytes; "
+            f"at most {MAX_IDX_BYTES:,} (1 GiB) per file are read"
+        )
+    data = bytearray(size)
+    view = memoryview(data)
+    filled = 0
+    while filled < size:
+        got = f.readinto(view[filled : filled + _CHUNK])
+        if not got:
+            raise DataError(
+                f"{path} is a malformed IDX file: header says {shape} ({size} bytes of data) "
+                f"but it holds {filled}"
+            )
+        filled += got
+    if f.read(1):
+        raise DataError(
+            f"{path} is a malformed IDX file: trailing data after the {size} bytes "
+            f"its header declares {shape}"
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -136,22 +189,29 @@ def load_idx_dir(directory: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
                 f"({', '.join(IDX_NAMES.values())})"
             )
         paths[key] = p
-    arrays = {k: read_idx(p) for k, p in paths.items()}
+    arrays = {k: read_idx(p, 3 if k.endswith("images") else 1) for k, p in paths.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        if images.shape[0] != labels.shape[0]:
             raise DataError(
-                f"data directory {d}: {split} images {images.shape} and labels {labels.shape} "
-                "do not match (want N x rows x cols images and N labels)"
+                f"data directory {d}: {len(images)} {split} images but {len(labels)} {split} labels "
+                f"({paths[f'{split}_images'].name}, {paths[f'{split}_labels'].name}): the counts do not match"
             )
-        if labels.size and (labels.min() < 0 or labels.max() > 9):
-            raise DataError(f"data directory {d}: {split} labels must be 0-9")
+        if labels.max() >= N_CLASSES:
+            bad = int(np.flatnonzero(labels >= N_CLASSES)[0])
+            raise DataError(
+                f"{paths[f'{split}_labels']}: label {int(labels[bad])} at index {bad}; "
+                f"labels must be 0-{N_CLASSES - 1}"
+            )
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
-        raise DataError(f"data directory {d}: train and test images differ in size")
+        raise DataError(
+            f"data directory {d}: train images are {arrays['train_images'].shape[1:]} and test images "
+            f"{arrays['test_images'].shape[1:]}; they must be the same size"
+        )
     return (
-        arrays["train_images"].reshape(len(arrays["train_images"]), -1).astype(np.uint8),
+        arrays["train_images"].reshape(len(arrays["train_images"]), -1),
         arrays["train_labels"].astype(np.int64),
-        arrays["test_images"].reshape(len(arrays["test_images"]), -1).astype(np.uint8),
+        arrays["test_images"].reshape(len(arrays["test_images"]), -1),
         arrays["test_labels"].astype(np.int64),
     )
 
@@ -289,6 +349,7 @@ def load(config: RunConfig, device: torch.device) -> Dataset:
             name = "sample"
             source = "bundled MNIST sample (fallback: MNIST download failed)"
     xtr, ytr, xte, yte = arrays
+    check_fits(config, len(xtr), xtr.shape[1], device)
     train_x, test_x = _normalize(xtr, xte, config.input_scaling)
     return Dataset(
         name=name,
@@ -299,6 +360,23 @@ def load(config: RunConfig, device: torch.device) -> Dataset:
         test_y=torch.from_numpy(yte).to(device),
         notice=notice,
     )
+
+
+def check_fits(config: RunConfig, train_size: int, n_features: int, device: torch.device) -> None:
+    """What only the data and the device tell: a batch must fit in the training split, and
+    the network (with this input size) in the device's memory."""
+    if config.batch_size > train_size:
+        raise DataError(
+            f"batch_size {config.batch_size} is larger than the training split ({train_size} images); "
+            f"choose at most {train_size}"
+        )
+    try:
+        check_network_fits(config, host_memory_bytes(), "this machine", n_features)
+        if device.type == "cuda":
+            total = torch.cuda.mem_get_info(device)[1]
+            check_network_fits(config, total, f"GPU {device}", n_features)
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _normalize(xtr: np.ndarray, xte: np.ndarray, scaling: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,14 +8,65 @@ and the TUI all listen to the same stream. Each event turns into one JSON object
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NotRequired, TypedDict, Union
+
+
+class EventError(ValueError):
+    """A stored object is not a valid event; the message is one line naming the field."""
+
+
+# Schemas of the dicts inside events. The event classes keep their plain `dict[str, Any]`
+# annotations (what the engine passes in); a reader checks stored events against these.
+
+
+class DatasetInfo(TypedDict):
+    name: str
+    source: str
+    train_size: int
+    test_size: int
+    notice: str | None
+
+
+class StoredConfig(TypedDict):
+    """The settings a reader of a stored run relies on (the rest are passed through)."""
+
+    activations: list[str]
+    thresholds: list[float]
+    epochs: int
+
+
+class LayerDiagnostics(TypedDict):
+    grad_norm: float | None
+    saturated_fraction: float | None
+    dead_fraction: float | None
+    activation_mean: float | None
+    activation_std: float | None
+    preact_hist: list[float]
+
+
+class ClippingDiagnostics(TypedDict):
+    clipped_fraction: float
+    clipped_fraction_total: float
+    preclip_norm: float
+    preclip_norm_max: float
+    threshold: float
+
+
+class MemberDiagnostics(TypedDict):
+    layers: list[LayerDiagnostics]
+    output_grad_norm: float | None
+    clipping: NotRequired[ClippingDiagnostics | None]
 
 
 @dataclass
 class Event:
     kind: ClassVar[str] = "event"
+    # field name -> the type a stored value must have, where it is finer than the annotation
+    stored_as: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, **dataclasses.asdict(self)}
@@ -26,6 +77,7 @@ class RunStarted(Event):
     """A comparison begins: its settings, data, device and cadence."""
 
     kind: ClassVar[str] = "run_started"
+    stored_as: ClassVar[dict[str, Any]] = {"config": StoredConfig, "dataset": DatasetInfo}
     config: dict[str, Any]
     members: list[str]  # activation of each member, in order
     baseline: str
@@ -65,6 +117,7 @@ class Diagnostics(Event):
     """Mechanisms on the fixed probe batch at one iteration, per member and layer."""
 
     kind: ClassVar[str] = "diagnostics"
+    stored_as: ClassVar[dict[str, Any]] = {"members": list[MemberDiagnostics | None]}
     iteration: int
     # members[m] is None for a diverged member, else a dict with
     #   layers: list (input side first) of {grad_norm, saturated_fraction, dead_fraction,
@@ -116,11 +169,109 @@ EVENT_TYPES: dict[str, type[Event]] = {
 Listener = Callable[[Event], None]
 
 
-def from_dict(d: dict[str, Any]) -> Event:
-    d = dict(d)
-    kind = d.pop("type", None)
-    cls = EVENT_TYPES.get(str(kind))
+def from_dict(d: Any) -> Event:
+    """The event a stored JSON object describes; EventError names the first bad field.
+
+    Every field is checked against its type (the dataclass annotations, refined by
+    `stored_as`); fields this version does not know are ignored."""
+    if not isinstance(d, dict):
+        raise EventError(f"expected a JSON object, got {_kind_of(d)}")
+    kind = d.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ValueError(f"unknown event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
+        raise EventError(f"unknown event type {_short(kind)}; known: {', '.join(EVENT_TYPES)}")
+    values = {}
+    for f, expected in _schema(cls):
+        if f.name not in d:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise EventError(f"{kind}: missing field {f.name!r}")
+            continue
+        problem = _mismatch(d[f.name], expected, f.name)
+        if problem:
+            raise EventError(f"{kind}: {problem}")
+        values[f.name] = d[f.name]
+    return cls(**values)
+
+
+_SCHEMAS: dict[type[Event], list[tuple[dataclasses.Field[Any], Any]]] = {}
+
+
+def _schema(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], Any]]:
+    if cls not in _SCHEMAS:
+        hints = typing.get_type_hints(cls)
+        _SCHEMAS[cls] = [(f, cls.stored_as.get(f.name, hints[f.name])) for f in dataclasses.fields(cls)]
+    return _SCHEMAS[cls]
+
+
+def _mismatch(value: Any, expected: Any, where: str) -> str | None:
+    """Why `value` does not have type `expected` (None when it does), naming the place."""
+    if expected is Any:
+        return None
+    origin = typing.get_origin(expected)
+    args = typing.get_args(expected)
+    if origin in (Union, types.UnionType):
+        problems = [_mismatch(value, a, where) for a in args if a is not type(None) or value is None]
+        if all(problems):
+            # one candidate type (X | None): its own, more precise, reason
+            return problems[0] if len(problems) == 1 else f"{where}: expected {_describe(expected)}"
+        return None
+    if origin is list:
+        if not isinstance(value, list):
+            return f"{where}: expected {_describe(expected)}, got {_short(value)}"
+        for i, item in enumerate(value):
+            problem = _mismatch(item, args[0], f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{where}: expected an object, got {_short(value)}"
+        for k, item in value.items():
+            problem = _mismatch(item, args[1], f"{where}.{k}")
+            if problem:
+                return problem
+        return None
+    if typing.is_typeddict(expected):
+        if not isinstance(value, dict):
+            return f"{where}: expected an object, got {_short(value)}"
+        hints = typing.get_type_hints(expected)
+        for key, hint in hints.items():
+            if key not in value:
+                if key in expected.__required_keys__:
+                    return f"{where}: missing field {key!r}"
+                continue
+            problem = _mismatch(value[key], hint, f"{where}.{key}")
+            if problem:
+                return problem
+        return None
+    ok = {
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        type(None): lambda v: v is None,
+    }[expected](value)
+    return None if ok else f"{where}: expected {_describe(expected)}, got {_short(value)}"
+
+
+def _describe(t: Any) -> str:
+    if t is type(None):
+        return "null"
+    args = typing.get_args(t)
+    if typing.get_origin(t) in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if typing.get_origin(t) is list:
+        return f"a list of {_describe(args[0])}"
+    if typing.get_origin(t) is dict or typing.is_typeddict(t):
+        return "an object"
+    return {int: "an integer", float: "a number", str: "a string"}.get(t, str(t))
+
+
+def _kind_of(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(v), "null" if v is None else "a number"
+    )
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else f"{_kind_of(v)} ({text[:30]}...)"

@@ -50,7 +50,7 @@ class ThresholdTracker:
 class MemberRecord:
     activation: str
     trackers: list[ThresholdTracker]
-    status: str = "training"  # training | done | diverged | stopped
+    status: str = "training"  # training | done | diverged | stopped | interrupted
     diverged_at: int | None = None
     last_accuracy: float | None = None
     epoch_accuracies: dict[int, list[float]] = field(default_factory=dict)
@@ -109,6 +109,15 @@ class SummaryBuilder:
             for rec in self.members:
                 if rec.status == "training":
                     rec.status = final
+
+    def end_of_stream(self) -> None:
+        """A stored stream ended. Without run_finished the run was interrupted (killed, or
+        the machine went down): its status and that of members still training say so."""
+        if self.status == "running":
+            self.status = "interrupted"
+            for rec in self.members:
+                if rec.status == "training":
+                    rec.status = "interrupted"
 
     # ------------------------------------------------------------------ derived figures
 

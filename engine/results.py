@@ -11,12 +11,25 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .events import EpochFinished, Event, Listener, Progress, RunFinished, RunStarted, from_dict
+from .events import (
+    Diagnostics,
+    EpochFinished,
+    Evaluation,
+    Event,
+    EventError,
+    Listener,
+    MemberDiverged,
+    Progress,
+    RunFinished,
+    RunStarted,
+    from_dict,
+)
 from .metrics import SummaryBuilder
 
 
@@ -34,42 +47,175 @@ def default_run_dir(base: str | Path = "actlab-runs") -> Path:
     return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+# ------------------------------------------------------------------------------ writing
+#
+# A run never overwrites a file it did not create and never follows a link planted in its
+# directory: the directory must be new or empty, every file is created exclusively
+# (O_EXCL | O_NOFOLLOW), and the summaries are rewritten through fresh temporary files
+# (mkstemp) renamed over the ones this run made.
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def check_run_dir(directory: str | Path) -> None:
+    """Refuse a results directory that exists and is not empty (or is not a directory)."""
+    d = Path(directory)
+    if not os.path.lexists(d):
+        return
+    if not d.is_dir():
+        raise ResultsError(f"results directory {d}: exists and is not a directory; choose a new or empty one")
+    try:
+        with os.scandir(d) as it:
+            names = sorted(e.name for e in it)
+    except OSError as exc:
+        raise ResultsError(f"results directory {d}: cannot read it ({exc.strerror or exc})") from None
+    if names:
+        held = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        what = "already holds a run" if "events.jsonl" in names or "summary.json" in names else "is not empty"
+        raise ResultsError(f"results directory {d} {what} ({held}); choose a new or empty directory")
+
+
+def claim_run_dir(directory: str | Path) -> list[Path]:
+    """Make `directory` ready for a new run: create it, or accept it when it exists and is
+    empty. Return the directories this call created (outermost first), so that a run that
+    never got going can remove exactly those."""
+    d = Path(directory)
+    check_run_dir(d)
+    missing = [p for p in [d, *d.parents] if not os.path.lexists(p)][::-1]
+    created: list[Path] = []
+    try:
+        for p in missing:
+            try:
+                p.mkdir()
+                created.append(p)
+            except FileExistsError:  # made meanwhile by someone else: fine unless it is ours
+                if p == d:
+                    check_run_dir(d)
+    except OSError as exc:
+        remove_created(created)
+        raise ResultsError(f"results directory {d}: cannot create it ({exc.strerror or exc})") from None
+    return created
+
+
+def remove_created(created: list[Path]) -> None:
+    """Remove directories this run created (innermost first) where they are still empty."""
+    for p in reversed(created):
+        try:
+            p.rmdir()
+        except OSError:
+            return  # not empty (someone else's file, or a result): keep it and its parents
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file that must not exist yet (never through a link); fsynced."""
+    fd = os.open(path, _NEW_FILE, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # some platforms cannot open a directory; the files themselves are synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str | Path, text: str, *, replace: bool) -> None:
+    """Write `text` to `path` durably: into a fresh temporary file beside it (created
+    exclusively, fsynced), then renamed into place. With replace=False the target must not
+    exist (a hard link claims the name, so an existing file is never clobbered). A failure
+    removes the temporary file and raises ResultsError naming `path`."""
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(tmp, path)
+            tmp = None
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: create the name exclusively
+                _write_new(path, text.encode("utf-8"))
+    except FileExistsError:
+        raise ResultsError(
+            f"{path}: already exists; a run never overwrites a file it did not write"
+        ) from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 class ResultsWriter:
-    """A listener that stores the stream and the summary in `directory`."""
+    """A listener that stores the stream and the summary in `directory`, which must be new
+    or empty. A run that ends before its first iteration with an error, or a writer closed
+    before any event, leaves nothing behind: the files and directories it made are removed
+    (a directory that existed before is kept)."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        self._created = claim_run_dir(self.directory)
+        self._made: list[Path] = []  # files this writer created
+        events = self.directory / "events.jsonl"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            probe = self.directory / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            fd = os.open(events, _NEW_FILE | os.O_APPEND, 0o644)
         except OSError as exc:
-            raise ResultsError(
-                f"results directory {self.directory}: cannot write ({exc.strerror or exc})"
-            ) from None
-        if (self.directory / "events.jsonl").exists():
-            raise ResultsError(
-                f"results directory {self.directory} already holds a run; choose an empty or new directory"
-            )
+            remove_created(self._created)
+            if isinstance(exc, FileExistsError):
+                raise ResultsError(
+                    f"results directory {self.directory} already holds a run; choose a new or empty directory"
+                ) from None
+            raise ResultsError(f"{events}: cannot create it ({exc.strerror or exc})") from None
+        self._made.append(events)
+        self._events = os.fdopen(fd, "w", encoding="utf-8")
         self.builder = SummaryBuilder()
-        self._events = open(self.directory / "events.jsonl", "a", encoding="utf-8")
+        self._started = False
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             return
         self.builder.feed(event)
-        self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
-        self._events.flush()
+        try:
+            self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+            self._events.flush()
+        except OSError as exc:
+            raise ResultsError(
+                f"{self.directory / 'events.jsonl'}: cannot write ({exc.strerror or exc})"
+            ) from None
         if isinstance(event, RunStarted):
-            _atomic_write(self.directory / "config.json", json.dumps(event.config, indent=2) + "\n")
+            self._started = True
+            config = self.directory / "config.json"
+            write_file(config, json.dumps(event.config, indent=2) + "\n", replace=False)
+            self._made.append(config)
             self.write_summary()
+            _fsync_dir(self.directory)
         elif isinstance(event, (EpochFinished, RunFinished)):
             self.write_summary()
         if isinstance(event, RunFinished):
@@ -77,12 +223,40 @@ class ResultsWriter:
 
     def write_summary(self) -> None:
         summary = self.builder.summary()
-        _atomic_write(self.directory / "summary.json", json.dumps(summary, indent=2) + "\n")
-        _atomic_write(self.directory / "summary.csv", summary_csv(summary))
+        for name, text in (
+            ("summary.json", json.dumps(summary, indent=2) + "\n"),
+            ("summary.csv", summary_csv(summary)),
+        ):
+            path = self.directory / name
+            if path not in self._made:
+                write_file(path, text, replace=False)  # the first time: the name must be free
+                self._made.append(path)
+            else:
+                write_file(path, text, replace=True)
 
     def close(self) -> None:
-        if not self._events.closed:
+        if self._events.closed:
+            return
+        try:
+            self._events.flush()
+            os.fsync(self._events.fileno())
+        except OSError:
+            pass  # a write error was reported when it happened
+        finally:
             self._events.close()
+        _fsync_dir(self.directory)
+        b = self.builder
+        never_ran = not self._started or (b.status == "error" and b.iteration == 0)
+        if never_ran:
+            self._discard()
+
+    def _discard(self) -> None:
+        for path in self._made:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        remove_created(self._created)
 
 
 def summary_csv(summary: dict[str, Any]) -> str:
@@ -124,31 +298,148 @@ def _blank(v: Any) -> Any:
     return "" if v is None else v
 
 
+# ------------------------------------------------------------------------------ reading
+#
+# `--open DIR` reads files that anyone may have written. Each line is bounded in size and
+# nesting, decoded as UTF-8, parsed as JSON and checked against the event's schema and the
+# run it belongs to; the first bad line is one ResultsError naming the file and line. Only a
+# torn last line (no newline at its end: a writer killed mid-write) is skipped.
+
+MAX_LINE_BYTES = 8 * 1024 * 1024  # the largest stored event (diagnostics) is well under 1 MB
+MAX_NESTING = 32  # a diagnostics event nests 6 deep
+
+
 def read_events(directory: str | Path) -> Iterator[Event]:
-    """The stored stream of a run directory, event by event (a torn last line is skipped)."""
-    path = Path(directory) / "events.jsonl"
+    """The stored stream of a run directory, event by event, validated."""
+    d = Path(directory)
+    if not d.is_dir():
+        what = "no such directory" if not os.path.lexists(d) else "not a directory"
+        raise ResultsError(f"{directory}: {what}; --open takes an actlab run directory")
+    path = d / "events.jsonl"
     if not path.is_file():
         raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    with f:
+        check = _StreamCheck()
+        n = 0
+        while True:
             try:
-                yield from_dict(json.loads(line))
-            except (ValueError, TypeError) as exc:
-                # an interrupted write leaves at most a torn final line; anything else is damage
-                if f.read(1):
-                    raise ResultsError(f"{path}:{n}: not a valid event ({exc})") from None
-                return
+                raw = f.readline(MAX_LINE_BYTES + 1)
+            except OSError as exc:
+                raise ResultsError(f"{path} line {n + 1}: cannot read it ({exc.strerror or exc})") from None
+            if not raw:
+                break
+            n += 1
+            complete = raw.endswith(b"\n")
+            try:
+                if len(raw) > MAX_LINE_BYTES:
+                    raise EventError(f"longer than {MAX_LINE_BYTES // 2**20} MiB")
+                if not raw.strip():
+                    continue
+                event = check(_parse_line(raw))
+            except EventError as exc:
+                if not complete and not f.read(1):
+                    break  # a torn last line: the writer was killed mid-write
+                raise ResultsError(f"{path} line {n}: {exc}") from None
+            yield event
+        if check.started is None:
+            raise ResultsError(f"{path}: holds no events; the run never started")
+
+
+def _parse_line(raw: bytes) -> Event:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventError(f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise EventError(f"nested deeper than {MAX_NESTING} levels") from None
+    except ValueError as exc:
+        raise EventError(f"not valid JSON ({exc})") from None
+    if _depth(obj) > MAX_NESTING:
+        raise EventError(f"nested deeper than {MAX_NESTING} levels")
+    return from_dict(obj)
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        o, level = stack.pop()
+        if isinstance(o, (list, dict)):
+            deepest = max(deepest, level)
+            if level > MAX_NESTING:
+                break
+            stack.extend((v, level + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+class _StreamCheck:
+    """What no single event can tell: the stream starts with run_started, member indices and
+    per-member lists fit the run, nothing follows run_finished."""
+
+    STATUSES = ("done", "stopped", "error")
+
+    def __init__(self) -> None:
+        self.started: RunStarted | None = None
+        self.finished = False
+
+    def __call__(self, event: Event) -> Event:
+        if self.finished:
+            raise EventError(f"{event.kind} after run_finished")
+        if isinstance(event, RunStarted):
+            if self.started is not None:
+                raise EventError("a second run_started")
+            if not event.members:
+                raise EventError("run_started: members is empty")
+            if event.baseline not in event.members:
+                raise EventError(f"run_started: baseline {_short(event.baseline)} is not a member")
+            if not event.config["thresholds"]:
+                raise EventError("run_started: config.thresholds is empty")
+            self.started = event
+            return event
+        if self.started is None:
+            raise EventError(f"{event.kind} before run_started")
+        k = len(self.started.members)
+        if isinstance(event, Evaluation):
+            for name in ("accuracy", "test_loss", "train_loss"):
+                if len(getattr(event, name)) != k:
+                    raise EventError(
+                        f"evaluation: {name} has {len(getattr(event, name))} values for {k} members"
+                    )
+        elif isinstance(event, Diagnostics):
+            if len(event.members) != k:
+                raise EventError(f"diagnostics: {len(event.members)} members for {k}")
+        elif isinstance(event, MemberDiverged):
+            if not 0 <= event.member < k:
+                raise EventError(f"member_diverged: member {event.member} is not one of 0-{k - 1}")
+        elif isinstance(event, RunFinished):
+            if event.status not in self.STATUSES:
+                raise EventError(
+                    f"run_finished: status {_short(event.status)} is not one of {', '.join(self.STATUSES)}"
+                )
+            self.finished = True
+        return event
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def replay(directory: str | Path, listener: Listener) -> dict[str, Any]:
-    """Feed a stored run to a listener, as if it were live; return its summary."""
+    """Feed a stored run to a listener, as if it were live; return its summary (status
+    "interrupted" when the stream ends without run_finished)."""
     builder = SummaryBuilder()
     for event in read_events(directory):
         builder.feed(event)
         listener(event)
+    builder.end_of_stream()
     return builder.summary()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actlab.engine import Control, ResultsWriter, RunConfig, run
+from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
 from actlab.engine.events import (
     EpochFinished,
@@ -26,7 +27,7 @@ from actlab.engine.events import (
 )
 from actlab.engine.metrics import aggregate
 from actlab.engine.report import aggregate_table, diagnostics_table, threshold_table
-from actlab.engine.results import default_run_dir
+from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -114,11 +115,15 @@ def run_batch(
 ) -> int:
     """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code."""
     err = sys.stderr
+    check_data_source(config)
+    run_dir = Path(out) if out else default_run_dir()
+    check_run_dir(run_dir)  # refused before anything is loaded or written
     device = resolve_device(config.device)
     data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written
     if data.notice:
         err.write(f"actlab-tui: note: {data.notice}\n")
-    run_dir = Path(out) if out else default_run_dir()
+    # with several seeds, the run directory holds one sub-run per seed and aggregate.json
+    created = claim_run_dir(run_dir) if seeds > 1 else []
     control = Control()
     interrupted = False
 
@@ -151,9 +156,10 @@ def run_batch(
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous)
+        remove_created(created)  # only where no seed left a sub-run in it
     if seeds > 1:
         agg = aggregate(summaries)
-        (run_dir / "aggregate.json").write_text(json.dumps(agg, indent=2) + "\n")
+        write_file(run_dir / "aggregate.json", json.dumps(agg, indent=2) + "\n", replace=False)
         if as_json:
             sys.stdout.write(json.dumps({"aggregate": agg, "runs": summaries}, indent=2) + "\n")
         else:
