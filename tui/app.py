@@ -31,8 +31,10 @@ class ActlabApp(App[None]):
         runs_root: str | Path | None = None,
         save_runs: bool = True,
         engine: str = "process",
+        served: bool = False,
     ) -> None:
         super().__init__()
+        self.served = served  # in a browser (actlab-tui serve): folders stay the server's
         self.engine = engine
         self.config = config or RunConfig()
         self.open_dir = open_dir
@@ -50,6 +52,7 @@ def create_app(
     runs_root: str | Path | None = None,
     save_runs: bool = True,
     engine: str = "process",
+    served: bool = False,
 ) -> ActlabApp:
     """The one way to build the app, for the command line and the tests alike.
 
@@ -59,9 +62,16 @@ def create_app(
     save_runs: False keeps runs in memory only (tests).
     engine: "process" trains in a child process on all CPU threads (the UI keeps its own
         interpreter); "thread" trains on the app's worker thread, one thread fewer (benchmarks).
+    served: a browser session of `actlab-tui serve`: the form cannot change the data and
+        cache folders.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r}: must be one of {', '.join(ENGINES)}")
     return ActlabApp(
-        config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs, engine=engine
+        config=config,
+        open_dir=open_dir,
+        runs_root=runs_root,
+        save_runs=save_runs,
+        engine=engine,
+        served=served,
     )
