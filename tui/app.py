@@ -32,8 +32,10 @@ class ActlabApp(App[None]):
         runs_root: str | Path | None = None,
         save_runs: bool = True,
         threads: int | None = None,
+        served: bool = False,
     ) -> None:
         super().__init__()
+        self.served = served  # in a browser (actlab-tui serve): folders stay the server's
         self.config = config or RunConfig()
         self.open_dir = open_dir
         self.runs_root = runs_root
@@ -69,6 +71,7 @@ def create_app(
     runs_root: str | Path | None = None,
     save_runs: bool = True,
     threads: int | None = None,
+    served: bool = False,
 ) -> ActlabApp:
     """The one way to build the app, for the command line and the tests alike.
 
@@ -77,7 +80,14 @@ def create_app(
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
     threads: PyTorch CPU threads of the engine process (None: all cores).
+    served: a browser session of `actlab-tui serve`: the form cannot change the data and
+        cache folders.
     """
     return ActlabApp(
-        config=config, open_dir=open_dir, runs_root=runs_root, save_runs=save_runs, threads=threads
+        config=config,
+        open_dir=open_dir,
+        runs_root=runs_root,
+        save_runs=save_runs,
+        threads=threads,
+        served=served,
     )

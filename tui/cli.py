@@ -52,6 +52,7 @@ EXIT_USAGE = 2
     type=str,
     help="Show a saved run directory (replays its events.jsonl); with --batch, print its table.",
 )
+@click.option("--served", is_flag=True, hidden=True)  # set by `serve` for each browser session
 @config_options
 @click.pass_context
 def cli(
@@ -64,6 +65,7 @@ def cli(
     threads: int | None,
     seeds: int,
     open_dir: str | None,
+    served: bool,
     preset: str | None,
     **values: Any,
 ) -> int:
@@ -92,39 +94,59 @@ def cli(
         return run_batch(config, out, as_json, show_diagnostics, quiet, seeds)
     from .app import create_app
 
-    app = create_app(config=config, open_dir=open_dir, threads=threads)
+    app = create_app(config=config, open_dir=open_dir, threads=threads, served=served)
     app.run()
     return app.exit_code
 
 
 @cli.command()
-@click.option("--host", default="localhost", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="localhost",
+    show_default=True,
+    help="Address to listen on. Anything but loopback lets other machines reach the token page.",
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> int:
-    """Serve the lab to a browser on HOST:PORT (optional extra: pip install 'actlab[serve]')."""
+    """Serve the lab to a browser on HOST:PORT, behind a secret token printed in its address.
+
+    The lab's options go before `serve` (actlab-tui -a relu,gelu --threads 1 serve); each browser
+    session is a new app with them. Needs textual-serve: pip install 'actlab[serve]'.
+    """
+    root = ctx.parent.params if ctx.parent is not None else {}
+    for name, (flag, unset) in _BATCH_ONLY.items():
+        if root.get(name, unset) != unset:
+            raise click.UsageError(f"{flag} is for --batch runs; serve takes the app's options only")
     try:
-        from textual_serve.server import Server
-    except ImportError:
+        from .serve import app_argv, is_loopback, serve_lab
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"):
+            raise
         raise click.ClickException(
             "serve needs the textual-serve package: pip install 'actlab[serve]'"
         ) from None
+    if not is_loopback(host):
+        click.echo(
+            f"actlab-tui: warning: listening on {host!r}, not loopback: other machines can reach the "
+            "server, and without TLS the token travels in clear (an SSH tunnel to loopback is safer)",
+            err=True,
+        )
     config: RunConfig = ctx.obj["config"]
-    args = " ".join(f"--{k.replace('_', '-')} {_shell(v)}" for k, v in _changed(config).items())
-    command = f"{sys.executable} -m actlab.tui {args}".strip()
-    Server(command, host=host, port=port, title="actlab").serve()
+    serve_lab(app_argv(config, threads=root.get("threads"), open_dir=ctx.obj["open_dir"]), host, port)
     return 0
 
 
-def _changed(config: RunConfig) -> dict[str, Any]:
-    base = RunConfig().to_dict()
-    return {k: v for k, v in config.to_dict().items() if v != base[k] and v is not None and k != "fallback"}
-
-
-def _shell(v: Any) -> str:
-    if isinstance(v, (list, tuple)):
-        return ",".join(str(x) for x in v)
-    return str(v)
+# Root options that only --batch uses, and their values when not given: refused with serve
+# rather than silently dropped.
+_BATCH_ONLY: dict[str, tuple[str, Any]] = {
+    "batch": ("--batch", False),
+    "out": ("--out", None),
+    "as_json": ("--json", False),
+    "show_diagnostics": ("--diagnostics", False),
+    "quiet": ("--quiet", False),
+    "seeds": ("--seeds", 1),
+}
 
 
 def _print_saved(directory: str, as_json: bool, show_diagnostics: bool) -> int:

@@ -56,6 +56,7 @@ class ControlsPanel(VerticalScroll):
         self.base = config  # supplies the fields the form does not show (device, cache, ...)
         self.errors: dict[str, str] = {}
         self.config: RunConfig | None = config
+        self.fixed_paths: tuple[str | None, str | None] | None = None  # (data_dir, cache_dir)
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -97,6 +98,8 @@ class ControlsPanel(VerticalScroll):
         return editor
 
     def on_mount(self) -> None:
+        if getattr(self.app, "served", False):  # in a browser: the folders stay the server's
+            self.fixed_paths = (self.base.data_dir, self.base.cache_dir)
         self._update_dependent()
         self._show_activation(self.base.activations[0] if self.base.activations else None)
         self.revalidate()
@@ -105,6 +108,8 @@ class ControlsPanel(VerticalScroll):
 
     def set_config(self, config: RunConfig) -> None:
         """Show `config` in the form (a reset, or the settings of a saved run)."""
+        if self.fixed_paths is not None:
+            config = config.replace(data_dir=self.fixed_paths[0], cache_dir=self.fixed_paths[1])
         self.base = config
         chooser = self.query_one("#f-activations", SelectionList)
         chooser.deselect_all()
@@ -160,6 +165,7 @@ class ControlsPanel(VerticalScroll):
         values = self.form_values()
         self.query_one("#row-data_dir").set_class(values["dataset"] != "idx", "hidden")
         self.query_one("#err-data_dir").set_class(values["dataset"] != "idx", "hidden")
+        self.query_one("#f-data_dir").disabled = self.locked or self.fixed_paths is not None
         self.query_one("#f-clip_threshold").disabled = self.locked or values["clip"] == "none"
         self.query_one("#f-momentum").disabled = self.locked or values["optimizer"] != "sgd"
 
