@@ -20,10 +20,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-
-
-class DataError(Exception):
-    """The data asked for cannot be had or read; the message is one line for the user."""
+from .errors import DataError as DataError  # re-exported; errors loads without PyTorch
 
 
 @dataclass
