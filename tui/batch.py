@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
 from actlab.engine import Control, ResultsWriter, RunConfig, run
 from actlab.engine.data import load, resolve_device
 from actlab.engine.events import (
@@ -111,8 +112,13 @@ def run_batch(
     show_diagnostics: bool,
     quiet: bool,
     seeds: int = 1,
+    threads: int | None = None,
 ) -> int:
-    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code."""
+    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code.
+
+    threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
+    if threads is not None:
+        torch.set_num_threads(threads)
     err = sys.stderr
     device = resolve_device(config.device)
     data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written

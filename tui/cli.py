@@ -13,6 +13,7 @@ from actlab.engine.report import diagnostics_table, threshold_table
 from actlab.engine.results import replay
 
 from .options import build_config, config_options
+from .threads import request_threads
 
 EXIT_USAGE = 2
 
@@ -78,10 +79,7 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    request_threads(threads)  # applied where PyTorch runs: the engine process, batch mode
     ctx.obj = {"config": config, "open_dir": open_dir}
     if ctx.invoked_subcommand is not None:
         return 0
@@ -90,7 +88,7 @@ def cli(
             return _print_saved(open_dir, as_json, show_diagnostics)
         from .batch import run_batch
 
-        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds)
+        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds, threads)
     from .app import create_app
 
     create_app(config=config, open_dir=open_dir).run()
