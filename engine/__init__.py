@@ -3,7 +3,7 @@
 UI-free by design: nothing here imports textual, rich or click. The names below load on
 first use (PEP 562), so `from actlab.engine import RunConfig` does not load PyTorch: the
 app's UI process reads the config, events, results and the activation registry without it,
-and only training code (`run`, `Control`) brings PyTorch in.
+and only training code (`run`) brings PyTorch in.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .activations import ACTIVATIONS, Activation
     from .config import PRESETS, ConfigError, RunConfig
+    from .control import Control
     from .errors import DataError
     from .results import ResultsError, ResultsWriter, read_events, replay
-    from .train import Control, run
+    from .train import run
 
 # public name -> the module that defines it
 _HOMES = {
@@ -30,8 +31,8 @@ _HOMES = {
     "ResultsWriter": "results",
     "read_events": "results",
     "replay": "results",
-    "Control": "train",  # PyTorch
-    "run": "train",  # PyTorch
+    "Control": "control",
+    "run": "train",  # the only one that loads PyTorch
 }
 
 __all__ = [
