@@ -31,7 +31,7 @@ def test_config_events_results_and_registry_load_without_torch() -> None:
     loaded = _loaded_after(
         "import actlab.engine, actlab.engine.config, actlab.engine.events, actlab.engine.metrics, "
         "actlab.engine.report, actlab.engine.results, actlab.engine.errors, actlab.engine.activations\n"
-        "from actlab.engine import ACTIVATIONS, ConfigError, DataError, ResultsError, RunConfig\n"
+        "from actlab.engine import ACTIVATIONS, ConfigError, Control, DataError, ResultsError, RunConfig\n"
         "RunConfig().validate()"
     )
     assert "torch" not in loaded
