@@ -9,22 +9,41 @@ sample cache and the OS file cache):
 * inside a fresh interpreter: the time from its start to the end of the first step, with
   the phases (import, data, trainer, first step) broken out.
 The two are timed in turn, A B A B, together with a bare `python -c "import torch"`.
+
+The app's own start (issue 12: its UI process does not load PyTorch) is timed too, in turn
+with `actlab-tui --help`:
+
+* `actlab-tui` on a pseudo-terminal of 120 x 40, as a user starts it: the time from the
+  command to the first frame of the lab (the frame that shows the settings form, found in
+  what the real driver writes), and the resident memory (VmRSS) of the app's own process at
+  that moment. The engine process the app starts in the background is a separate process:
+  its memory is not counted, its start competes for the CPU as it does for a user. Then
+  ctrl+q quits the app;
+* `actlab-tui --help`, whole command.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .common import Figure, Options, Result, interleave, median
 
 NAME = "startup"
-TITLE = "Time from command to the first training step (bundled sample)"
+TITLE = "Time from command to the first training step (bundled sample), and to the app's first frame"
 
 IN_PROCESS = r"""
 import time, sys
@@ -52,6 +71,102 @@ print(json.dumps({"import": t1 - t0, "data": t2 - t1, "trainer": t3 - t2, "first
 def _cli() -> list[str]:
     exe = Path(sys.executable).with_name("actlab-tui")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "actlab.tui"]
+
+
+APP_SIZE = (120, 40)  # columns, rows
+# Text of the settings form, in the lab's first frame; one run of one style, so the driver
+# writes it in one piece.
+FIRST_FRAME_MARKER = b"Activations (space toggles)"
+APP_DEADLINE_S = 60.0  # for the first frame: a hang fails the benchmark, not the session
+
+
+@dataclass
+class AppStart:
+    """One start of the app: seconds to its first frame, its memory then, PyTorch loaded?"""
+
+    seconds: float
+    rss_mb: float
+    torch_loaded: bool
+
+
+def _proc_status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {key} in /proc/{pid}/status")
+
+
+def app_start(cwd: Path) -> AppStart:
+    """Start `actlab-tui` on a pseudo-terminal; measure at its first frame, then quit it."""
+    master, slave = pty.openpty()
+    cols, rows = APP_SIZE
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color")
+    t0 = time.perf_counter()
+    # a session of its own: whatever the app started (its engine process) can be ended with it
+    proc = subprocess.Popen(
+        _cli(), stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+    )
+    os.close(slave)
+    seen: AppStart | None = None
+    children: list[int] = []
+    tail = b""
+    try:
+        while seen is None:
+            if time.perf_counter() - t0 > APP_DEADLINE_S:
+                raise RuntimeError(f"no first frame within {APP_DEADLINE_S:.0f} s")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the app exited with {proc.returncode} before its first frame")
+                continue
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # the app closed the terminal
+                raise RuntimeError("the app exited before its first frame") from None
+            tail = (tail + chunk)[-(len(chunk) + len(FIRST_FRAME_MARKER)) :]
+            if FIRST_FRAME_MARKER in tail:
+                wall = time.perf_counter() - t0
+                rss_kb = _proc_status_kb(proc.pid, "VmRSS")
+                maps = Path(f"/proc/{proc.pid}/maps").read_text()
+                seen = AppStart(wall, rss_kb / 1024, "libtorch" in maps)
+                children = _children(proc.pid)  # the engine process: its own session
+        os.write(master, b"\x11")  # ctrl+q
+        quit_by = time.perf_counter() + 10.0
+        while proc.poll() is None and time.perf_counter() < quit_by:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    os.read(master, 1 << 16)  # keep the terminal drained so the app can exit
+                except OSError:
+                    break
+        return seen
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the app, if it hangs
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        os.close(master)
+        _end(children)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _end(pids: list[int], grace_s: float = 5.0) -> None:
+    """The engine process leaves when the app's socket closes; end it if it has not."""
+    by = time.perf_counter() + grace_s
+    for pid in pids:
+        while Path(f"/proc/{pid}").exists() and time.perf_counter() < by:
+            time.sleep(0.05)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run(opts: Options) -> Result:
@@ -119,4 +234,54 @@ def run(opts: Options) -> Result:
         Figure("whole command / bare `import torch`", median(s["command"]) / median(s["bare_torch"]), "x"),
     ]
     res.details = {"seconds": s, "phases_median_s": ph, "command": cmd[:-2]}
+    app_figures(res, opts)
     return res
+
+
+def app_figures(res: Result, opts: Options) -> None:
+    """The app's first frame and memory, and `--help`, timed in turn."""
+    starts: list[AppStart] = []
+    cwd = Path(tempfile.mkdtemp(prefix="actlab-bench-app-"))  # runs the app saves land here
+
+    def app() -> float:
+        starts.append(app_start(cwd))
+        return starts[-1].seconds
+
+    def help_command() -> float:
+        t0 = time.perf_counter()
+        subprocess.run(_cli() + ["--help"], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+    try:
+        s = interleave({"app": app, "help": help_command}, opts.repeats(5, 2), warmup=1)
+    finally:
+        shutil.rmtree(cwd, ignore_errors=True)
+    measured = starts[-len(s["app"]) :]  # the warm-up start is not counted
+    rss = median([a.rss_mb for a in measured])
+    torch_in_ui = sum(a.torch_loaded for a in measured)
+    res.lines += [
+        f"app on a {APP_SIZE[0]}x{APP_SIZE[1]} pseudo-terminal, command to first frame: "
+        + ", ".join(f"{a.seconds:.2f} s" for a in measured)
+        + f"; UI process VmRSS then: {', '.join(f'{a.rss_mb:.0f}' for a in measured)} MB; PyTorch "
+        f"loaded in the UI process: {torch_in_ui} of {len(measured)} starts",
+        f"`actlab-tui --help`: {', '.join(f'{t:.2f}' for t in s['help'])} s",
+    ]
+    res.figures += [
+        Figure("app: command to first frame", median(s["app"]), "s", 1.0, False, "issue 12"),
+        Figure(
+            "app: UI process memory at first frame",
+            rss,
+            "MB",
+            200.0,
+            False,
+            "issue 12",
+            note="VmRSS of the app's own process; its engine process is not counted",
+        ),
+        Figure("`actlab-tui --help`", median(s["help"]), "s", 0.5, False, "issue 12"),
+    ]
+    res.details["app"] = {
+        "first_frame_s": [a.seconds for a in measured],
+        "rss_mb": [a.rss_mb for a in measured],
+        "torch_loaded_in_ui": [a.torch_loaded for a in measured],
+        "help_s": s["help"],
+    }

@@ -1,15 +1,39 @@
 """actlab's training core: compare MLPs that differ only by hidden activation.
 
-UI-free by design: nothing here imports textual, rich or click.
+UI-free by design: nothing here imports textual, rich or click. The names below load on
+first use (PEP 562), so `from actlab.engine import RunConfig` does not load PyTorch: the
+app's UI process reads the config, events, results and the activation registry without it,
+and only training code (`run`) brings PyTorch in.
 """
 
 from __future__ import annotations
 
-from .activations import ACTIVATIONS, Activation
-from .config import PRESETS, ConfigError, RunConfig
-from .data import DataError
-from .results import ResultsError, ResultsWriter, read_events, replay
-from .train import Control, run
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .activations import ACTIVATIONS, Activation
+    from .config import PRESETS, ConfigError, RunConfig
+    from .control import Control
+    from .errors import DataError
+    from .results import ResultsError, ResultsWriter, read_events, replay
+    from .train import run
+
+# public name -> the module that defines it
+_HOMES = {
+    "ACTIVATIONS": "activations",
+    "Activation": "activations",
+    "ConfigError": "config",
+    "PRESETS": "config",
+    "RunConfig": "config",
+    "DataError": "errors",
+    "ResultsError": "results",
+    "ResultsWriter": "results",
+    "read_events": "results",
+    "replay": "results",
+    "Control": "control",
+    "run": "train",  # the only one that loads PyTorch
+}
 
 __all__ = [
     "ACTIVATIONS",
@@ -25,3 +49,16 @@ __all__ = [
     "replay",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -1,19 +1,32 @@
-"""Registry of hidden-layer activations: function, derivative and properties.
+"""Registry of hidden-layer activations: name, formula, lesson, properties, and f and f'.
 
-Each derivative is written out by hand (the training step uses it in its own backward pass)
-and is tested against autograd. `derivative(z, a)` takes the pre-activation z and the output
-a = f(z), because several derivatives are cheapest in terms of the output.
+Plain data with NumPy curves, importable without PyTorch: the app's UI process reads it for
+the form, the help, the Properties table and the Functions view. The PyTorch functions the
+training step runs (hand-written derivatives and fused backward kernels) are in
+`activation_ops`; `Activation.fn`, `.derivative` and `.backward` load them on first use.
+Both sides are tested against each other and against autograd.
+
+`derivative(z, a)` takes the pre-activation z and the output a = f(z), because several
+derivatives are cheapest in terms of the output.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+from numpy.typing import NDArray
 
-Tensor = torch.Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .activation_ops import TorchActivation
+
+Array = NDArray[np.float64]
 
 LEAKY_SLOPE = 0.1  # as in the seed: max(0.1 z, z)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -26,8 +39,8 @@ class Activation:
 
     name: str
     formula: str
-    fn: Callable[[Tensor], Tensor]
-    derivative: Callable[[Tensor, Tensor], Tensor]  # f'(z) from (z, f(z))
+    numpy_fn: Callable[[Array], Array] = field(repr=False)
+    numpy_derivative: Callable[[Array, Array], Array] = field(repr=False)  # f'(z) from (z, f(z))
     max_derivative: float  # sup of f'; "saturated" means f' below 1% of this
     output_range: str
     zero_centred: bool
@@ -40,76 +53,110 @@ class Activation:
     def saturation_level(self) -> float:
         return 0.01 * self.max_derivative
 
+    # --- the PyTorch side, for the code that trains -----------------------------------------
+
+    @functools.cached_property
+    def torch_ops(self) -> TorchActivation:
+        from .activation_ops import TORCH_ACTIVATIONS  # loads PyTorch: only training code gets here
+
+        return TORCH_ACTIVATIONS[self.name]
+
+    def fn(self, z: Tensor) -> Tensor:
+        return self.torch_ops.fn(z)
+
+    def derivative(self, z: Tensor, a: Tensor) -> Tensor:
+        """f'(z) from (z, f(z))."""
+        return self.torch_ops.derivative(z, a)
+
     def backward(self, dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
         """dL/dz from dL/da: one fused kernel where PyTorch has one, else dh * f'(z)."""
-        fused = _FUSED_BACKWARD.get(self.name)
-        if fused is not None:
-            return fused(dh, z, a)
-        return dh * self.derivative(z, a)
+        return self.torch_ops.backward(dh, z, a)
 
 
-def _identity(z: Tensor) -> Tensor:
+# f and f' in NumPy (float64), each matching its PyTorch twin in activation_ops.
+
+
+def _identity(z: Array) -> Array:
     return z
 
 
-def _identity_d(z: Tensor, a: Tensor) -> Tensor:
-    return torch.ones_like(z)
+def _identity_d(z: Array, a: Array) -> Array:
+    return np.ones_like(z)
 
 
-def _sigmoid_d(z: Tensor, a: Tensor) -> Tensor:
+def _sigmoid(z: Array) -> Array:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow in exp for large |z|
+
+
+def _sigmoid_d(z: Array, a: Array) -> Array:
     return a * (1.0 - a)
 
 
-def _tanh_d(z: Tensor, a: Tensor) -> Tensor:
+def _tanh_d(z: Array, a: Array) -> Array:
     return 1.0 - a * a
 
 
-def _relu_d(z: Tensor, a: Tensor) -> Tensor:
-    return (z > 0).to(z.dtype)
+def _relu(z: Array) -> Array:
+    return np.maximum(z, 0.0)
 
 
-def _leaky(z: Tensor) -> Tensor:
-    return torch.nn.functional.leaky_relu(z, LEAKY_SLOPE)
+def _relu_d(z: Array, a: Array) -> Array:
+    return (z > 0).astype(z.dtype)
 
 
-def _leaky_d(z: Tensor, a: Tensor) -> Tensor:
-    return torch.where(z > 0, 1.0, LEAKY_SLOPE).to(z.dtype)
+def _leaky(z: Array) -> Array:
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
 
 
-def _elu_d(z: Tensor, a: Tensor) -> Tensor:
+def _leaky_d(z: Array, a: Array) -> Array:
+    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+def _elu(z: Array) -> Array:
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+
+
+def _elu_d(z: Array, a: Array) -> Array:
     # for z <= 0, f = exp(z) - 1, so f' = exp(z) = a + 1
-    return torch.where(z > 0, torch.ones_like(z), a + 1.0)
+    return np.where(z > 0, 1.0, a + 1.0)
 
 
-def _gelu(z: Tensor) -> Tensor:
-    return torch.nn.functional.gelu(z)
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; curves are a few hundred points
 
 
-def _gelu_d(z: Tensor, a: Tensor) -> Tensor:
-    cdf = 0.5 * (1.0 + torch.erf(z * _INV_SQRT2))
-    pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
+def _gelu(z: Array) -> Array:
+    return z * 0.5 * (1.0 + _erf(z * _INV_SQRT2))
+
+
+def _gelu_d(z: Array, a: Array) -> Array:
+    cdf = 0.5 * (1.0 + _erf(z * _INV_SQRT2))
+    pdf = np.exp(-0.5 * z * z) * _INV_SQRT_2PI
     return cdf + z * pdf
 
 
-def _silu_d(z: Tensor, a: Tensor) -> Tensor:
-    s = torch.sigmoid(z)
+def _silu(z: Array) -> Array:
+    return z * _sigmoid(z)
+
+
+def _silu_d(z: Array, a: Array) -> Array:
+    s = _sigmoid(z)
     return s * (1.0 + z * (1.0 - s))
 
 
-def _softplus(z: Tensor) -> Tensor:
-    return torch.nn.functional.softplus(z)
+def _softplus(z: Array) -> Array:
+    return np.logaddexp(0.0, z)
 
 
-def _softplus_d(z: Tensor, a: Tensor) -> Tensor:
-    return torch.sigmoid(z)
+def _softplus_d(z: Array, a: Array) -> Array:
+    return _sigmoid(z)
 
 
-def _softsign(z: Tensor) -> Tensor:
-    return z / (1.0 + z.abs())
+def _softsign(z: Array) -> Array:
+    return z / (1.0 + np.abs(z))
 
 
-def _softsign_d(z: Tensor, a: Tensor) -> Tensor:
-    d = 1.0 + z.abs()
+def _softsign_d(z: Array, a: Array) -> Array:
+    d = 1.0 + np.abs(z)
     return 1.0 / (d * d)
 
 
@@ -131,7 +178,7 @@ _ENTRIES = [
     Activation(
         "sigmoid",
         "1 / (1 + exp(-z))",
-        torch.sigmoid,
+        _sigmoid,
         _sigmoid_d,
         0.25,
         "(0, 1)",
@@ -145,7 +192,7 @@ _ENTRIES = [
     Activation(
         "tanh",
         "tanh(z) = 2 sigmoid(2z) - 1",
-        torch.tanh,
+        np.tanh,
         _tanh_d,
         1.0,
         "(-1, 1)",
@@ -159,7 +206,7 @@ _ENTRIES = [
     Activation(
         "relu",
         "max(0, z)",
-        torch.relu,
+        _relu,
         _relu_d,
         1.0,
         "[0, inf)",
@@ -187,7 +234,7 @@ _ENTRIES = [
     Activation(
         "elu",
         "z if z > 0 else exp(z) - 1",
-        torch.nn.functional.elu,
+        _elu,
         _elu_d,
         1.0,
         "(-1, inf)",
@@ -215,7 +262,7 @@ _ENTRIES = [
     Activation(
         "silu",
         "z * sigmoid(z) (swish)",
-        torch.nn.functional.silu,
+        _silu,
         _silu_d,
         1.0998,
         "[-0.28, inf)",
@@ -256,22 +303,8 @@ _ENTRIES = [
     ),
 ]
 
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _ENTRIES}
 
-_aten = torch.ops.aten
-# PyTorch's own backward kernels: one pass instead of computing f' and multiplying. The
-# training step uses these; `derivative` stays the reference (and serves diagnostics).
-_FUSED_BACKWARD: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
-    "identity": lambda dh, z, a: dh,
-    "sigmoid": lambda dh, z, a: _aten.sigmoid_backward(dh, a),
-    "tanh": lambda dh, z, a: _aten.tanh_backward(dh, a),
-    "relu": lambda dh, z, a: _aten.threshold_backward(dh, a, 0.0),
-    "leaky_relu": lambda dh, z, a: _aten.leaky_relu_backward(dh, z, LEAKY_SLOPE, False),
-    "elu": lambda dh, z, a: _aten.elu_backward(dh, 1.0, 1.0, 1.0, True, a),
-    "gelu": lambda dh, z, a: _aten.gelu_backward(dh, z),
-    "silu": lambda dh, z, a: _aten.silu_backward(dh, z),
-    "softplus": lambda dh, z, a: _aten.softplus_backward(dh, z, 1.0, 20.0),
-}
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _ENTRIES}
 
 ADVICE = (
     "Start with ReLU and watch the fraction of dead units; if many die, try Leaky ReLU. "

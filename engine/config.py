@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 OPTIMIZERS = ("sgd", "adam")
@@ -32,36 +32,138 @@ class ConfigError(ValueError):
     """A setting outside what is allowed; the message is one line naming value and range."""
 
 
+# Each RunConfig field carries its description for people: the command line's help, the
+# form's label and tooltip, and the allowed choices all come from here.
+@dataclass(frozen=True)
+class Setting:
+    """How one RunConfig field is described: label, help (a sentence or two) and choices."""
+
+    name: str
+    label: str  # short, for the form
+    help: str  # the option's help and the form field's tooltip
+    choices: tuple[str, ...]  # empty: any value the type allows
+    default: Any
+    default_text: str | None  # the default as the help shows it; None: not shown
+
+    def help_with_default(self) -> str:
+        return self.help if self.default_text is None else f"{self.help} [default: {self.default_text}]"
+
+
+def _setting(
+    default: Any,
+    label: str,
+    help: str,
+    *,
+    choices: tuple[str, ...] = (),
+    default_text: str | None = None,
+) -> Any:
+    """A RunConfig field with its description; `default_text` overrides the shown default."""
+    meta = {"label": label, "help": help, "choices": choices, "default_text": default_text}
+    return field(default=default, metadata=meta)
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return None  # a flag: its help says what it changes
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(_shown(v) or "" for v in value)
+    return str(value)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a comparison. Members differ only by `activations`."""
 
-    activations: tuple[str, ...] = DEFAULT_ACTIVATIONS
-    depth: int = 2  # hidden layers
-    width: int = 128  # units per hidden layer
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9  # SGD only
-    batch_size: int = 64
-    epochs: int = 5
-    max_iterations: int | None = None  # stop early after this many iterations
-    init: str = "default"
-    weight_decay: float = 0.0  # L2, on weights (not biases)
-    l1: float = 0.0  # L1 penalty on weights
-    dropout: float = 0.0  # on hidden layers, same mask for every member
-    clip: str = "none"  # none | l2 | l1 | inf (clip by that norm) | value
-    clip_threshold: float = 1.0
-    loss: str = "cross_entropy"
-    input_scaling: str = "standard"
-    thresholds: tuple[float, ...] = (0.8, 0.9, 0.95)
-    eval_every: int | None = None  # None: chosen for the device (see resolve_eval_every)
-    diagnostics_every: int | None = None  # None: chosen from eval_every; 0 turns them off
-    seed: int = 0
-    dataset: str = "sample"
-    data_dir: str | None = None  # IDX directory for dataset "idx"
-    cache_dir: str | None = None  # downloads and parsed caches; None: ~/.cache/actlab
-    fallback: bool = True  # mnist download failing falls back to the bundled sample
-    device: str = "auto"
+    activations: tuple[str, ...] = _setting(
+        DEFAULT_ACTIVATIONS, "activations", "Hidden activations to compare, one member each."
+    )
+    depth: int = _setting(2, "hidden layers", "Hidden layers (>= 1), each of the same width.")
+    width: int = _setting(128, "units/layer", "Units per hidden layer (>= 1).")
+    optimizer: str = _setting("sgd", "optimizer", "sgd (with momentum) or adam.", choices=OPTIMIZERS)
+    lr: float = _setting(0.05, "learning rate", "Learning rate: the optimizer's step size (> 0).")
+    momentum: float = _setting(0.9, "momentum", "SGD momentum in [0, 1); adam ignores it.")
+    batch_size: int = _setting(64, "batch size", "Mini-batch size: samples per iteration (>= 1).")
+    epochs: int = _setting(5, "epochs", "Passes over the training split (>= 1).")
+    max_iterations: int | None = _setting(
+        None,
+        "max iterations",
+        "Stop after this many iterations, even mid-epoch.",
+        default_text="every epoch in full",
+    )
+    init: str = _setting(
+        "default",
+        "weight init",
+        "Weight initialization, the same tensors for every member; 'recommended' gives each "
+        "activation its own (Xavier for sigmoid/tanh, He for the ReLU family).",
+        choices=INITS,
+        default_text="default, PyTorch's nn.Linear",
+    )
+    weight_decay: float = _setting(
+        0.0, "L2", "L2 penalty on weights (not biases), added to the gradient (>= 0)."
+    )
+    l1: float = _setting(0.0, "L1", "L1 penalty on weights (>= 0).")
+    dropout: float = _setting(
+        0.0, "dropout", "Dropout on hidden layers in [0, 1); one mask shared by all members."
+    )
+    clip: str = _setting(
+        "none",
+        "clipping",
+        "Gradient clipping per member: l2, l1 or inf scales g to g*threshold/norm(g) when that "
+        "norm exceeds the threshold; value clamps each element to [-threshold, threshold].",
+        choices=CLIPS,
+    )
+    clip_threshold: float = _setting(1.0, "clip threshold", "Threshold of the clipping (> 0).")
+    loss: str = _setting(
+        "cross_entropy",
+        "loss",
+        "cross_entropy on softmax, or mse between softmax and one-hot.",
+        choices=LOSSES,
+    )
+    input_scaling: str = _setting(
+        "standard",
+        "input scaling",
+        "standard (zero mean, unit variance), unit ([0, 1]) or raw (0-255, saturates sigmoid/tanh).",
+        choices=SCALINGS,
+    )
+    thresholds: tuple[float, ...] = _setting(
+        (0.8, 0.9, 0.95), "thresholds", "Test-accuracy thresholds to time, comma-separated, each in (0, 1]."
+    )
+    eval_every: int | None = _setting(
+        None,
+        "evaluate every",
+        "Evaluate on the whole test split every N iterations (and at each epoch end).",
+        default_text="auto; 5 on a GPU, about test size / batch size on a CPU",  # resolve_eval_every
+    )
+    diagnostics_every: int | None = _setting(
+        None,
+        "diagnostics every",
+        "Probe-batch diagnostics every N iterations; 0 turns them off.",
+        default_text="auto, from the evaluation cadence",
+    )
+    seed: int = _setting(0, "seed", "Seed for the initial weights and batch order (>= 0).")
+    dataset: str = _setting(
+        "sample",
+        "dataset",
+        "sample (5,000 bundled MNIST digits, offline), mnist, fashion, kmnist (downloaded by "
+        "torchvision into the cache), or idx (a directory of IDX files).",
+        choices=DATASETS,
+    )
+    data_dir: str | None = _setting(
+        None, "data dir", "Directory of the four standard IDX files (dataset idx), gzipped or not."
+    )
+    cache_dir: str | None = _setting(
+        None, "cache dir", "Downloads and parsed caches.", default_text="~/.cache/actlab"
+    )
+    fallback: bool = _setting(
+        True,
+        "fallback",
+        "When MNIST cannot be downloaded, use the bundled sample (and say so) rather than fail.",
+    )
+    device: str = _setting("auto", "device", "auto, cpu, cuda or cuda:N.")
 
     def __post_init__(self) -> None:
         # Accept lists (from JSON or click) but store tuples so the config stays hashable.
@@ -249,6 +351,19 @@ def _in_range(name: str, value: Any, low: float, high: float, *, closed_high: bo
     if not ok:
         bracket = "]" if closed_high else ")"
         raise ConfigError(f"{name} {value!r}: must be in [{low:g}, {high:g}{bracket}")
+
+
+SETTINGS: dict[str, Setting] = {
+    f.name: Setting(
+        f.name,
+        f.metadata["label"],
+        f.metadata["help"],
+        f.metadata["choices"],
+        f.default,
+        f.metadata["default_text"] or _shown(f.default),
+    )
+    for f in fields(RunConfig)
+}
 
 
 # Presets: named starting points, each documented where it is defined.

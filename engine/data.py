@@ -22,12 +22,9 @@ import numpy as np
 import torch
 
 from .config import ConfigError, RunConfig, check_network_fits, host_memory_bytes
+from .errors import DataError as DataError  # re-exported; errors loads without PyTorch
 
 N_CLASSES = 10  # every dataset here has ten classes (digits, garments, kana)
-
-
-class DataError(Exception):
-    """The data asked for cannot be had or read; the message is one line for the user."""
 
 
 @dataclass

@@ -9,7 +9,6 @@ at that exact iteration; at the next read it is retired from the cohort and froz
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .config import RunConfig
+from .control import Control as Control  # re-exported: it lives where PyTorch is not loaded
 from .data import Dataset, load, resolve_device
 from .events import (
     Diagnostics,
@@ -37,37 +37,6 @@ _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 PROBE_SIZE = 256  # samples in the fixed diagnostics probe batch
 HIST_EDGES = [-6.0 + 0.5 * i for i in range(25)]  # pre-activation histogram bins
 PROGRESS_INTERVAL_S = 0.25
-
-
-class Control:
-    """How a listener steers a running comparison from another thread."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # a paused loop must wake up to stop
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def wait_while_paused(self) -> None:
-        while not self._running.wait(0.1):
-            pass
 
 
 def resolve_eval_every(config: RunConfig, device: torch.device, test_size: int) -> int:

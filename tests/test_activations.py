@@ -1,7 +1,9 @@
-"""Each activation's hand-written derivative against autograd, and its stated properties."""
+"""Each activation's hand-written derivative against autograd, its NumPy curves against
+PyTorch, and its stated properties."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from actlab.engine.activations import ACTIVATIONS
@@ -76,3 +78,18 @@ def test_fused_backward_equals_chain_rule(name: str) -> None:
     dh = torch.randn(64, 32, generator=gen, dtype=torch.float64)
     a = act.fn(z)
     torch.testing.assert_close(act.backward(dh, z, a), dh * act.derivative(z, a), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_numpy_curves_match_pytorch(name: str) -> None:
+    """The Functions view draws the NumPy f and f' (the UI process has no PyTorch): they are
+    the functions the training step uses."""
+    act = ACTIVATIONS[name]
+    z = np.linspace(-12, 12, 2001, dtype=np.float64)
+    zt = torch.from_numpy(z)
+    a = act.numpy_fn(z)
+    d = act.numpy_derivative(z, a)
+    assert a.dtype == np.float64 and d.dtype == np.float64 and a.shape == d.shape == z.shape
+    at = act.fn(zt)
+    np.testing.assert_allclose(a, at.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(d, act.derivative(zt, at).numpy(), rtol=1e-6, atol=1e-6)

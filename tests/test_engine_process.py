@@ -59,9 +59,11 @@ class Inbox:
     def evaluated(self, run_id: int) -> None:
         self.until(
             "an evaluation",
-            lambda m: isinstance(m, RunEvents)
-            and m.run_id == run_id
-            and any(isinstance(e, Evaluation) for e in m.events),
+            lambda m: (
+                isinstance(m, RunEvents)
+                and m.run_id == run_id
+                and any(isinstance(e, Evaluation) for e in m.events)
+            ),
         )
 
 

@@ -12,9 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 from actlab.engine import RunConfig
 from actlab.tui.app import create_app
 from actlab.tui.screens.lab import LabScreen
@@ -145,7 +143,9 @@ def test_five_rapid_restarts_leave_one_engine_and_the_last_run(tiny_config: RunC
     asyncio.run(scenario())
 
 
-def test_quitting_mid_run_stores_the_stop_before_the_engine_ends(tiny_config: RunConfig, tmp_path: Path) -> None:
+def test_quitting_mid_run_stores_the_stop_before_the_engine_ends(
+    tiny_config: RunConfig, tmp_path: Path
+) -> None:
     async def scenario() -> None:
         app = create_app(config=long_config(tiny_config), runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:

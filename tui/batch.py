@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
 from actlab.engine import Control, ResultsWriter, RunConfig, run
 from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
@@ -112,8 +113,13 @@ def run_batch(
     show_diagnostics: bool,
     quiet: bool,
     seeds: int = 1,
+    threads: int | None = None,
 ) -> int:
-    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code."""
+    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code.
+
+    threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
+    if threads is not None:
+        torch.set_num_threads(threads)
     err = sys.stderr
     check_data_source(config)
     run_dir = Path(out) if out else default_run_dir()

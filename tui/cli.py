@@ -85,13 +85,9 @@ def cli(
     if batch:
         if open_dir:
             return _print_saved(open_dir, as_json, show_diagnostics)
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
         from .batch import run_batch
 
-        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds)
+        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds, threads)
     from .app import create_app
 
     app = create_app(config=config, open_dir=open_dir, threads=threads, served=served)

@@ -7,17 +7,7 @@ from typing import Any
 
 import click
 from actlab.engine.activations import ACTIVATIONS
-from actlab.engine.config import (
-    CLIPS,
-    DATASETS,
-    INITS,
-    LOSSES,
-    OPTIMIZERS,
-    PRESETS,
-    SCALINGS,
-    ConfigError,
-    RunConfig,
-)
+from actlab.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
 
 
 def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
@@ -33,148 +23,59 @@ def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter
     return convert
 
 
-# (option flags, RunConfig field, click keyword arguments)
+# (option flags, RunConfig field, click keyword arguments). The help text, the choices and
+# the shown default come from the field's description in RunConfig (`SETTINGS`).
 CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
-    (
-        ("--activations", "-a"),
-        "activations",
-        dict(
-            callback=_csv(str),
-            metavar="A,B,...",
-            help=f"Hidden activations to compare, one member each. Known: {', '.join(ACTIVATIONS)}. "
-            "[default: sigmoid,tanh,relu]",
-        ),
-    ),
-    (("--depth",), "depth", dict(type=int, help="Hidden layers (>= 1). [default: 2]")),
-    (("--width",), "width", dict(type=int, help="Units per hidden layer (>= 1). [default: 128]")),
-    (
-        ("--optimizer",),
-        "optimizer",
-        dict(type=click.Choice(OPTIMIZERS), help="sgd (with --momentum) or adam. [default: sgd]"),
-    ),
-    (("--lr",), "lr", dict(type=float, help="Learning rate (> 0). [default: 0.05]")),
-    (("--momentum",), "momentum", dict(type=float, help="SGD momentum in [0, 1). [default: 0.9]")),
-    (("--batch-size",), "batch_size", dict(type=int, help="Mini-batch size (>= 1). [default: 64]")),
-    (("--epochs",), "epochs", dict(type=int, help="Passes over the training split. [default: 5]")),
-    (
-        ("--max-iterations",),
-        "max_iterations",
-        dict(type=int, help="Stop after this many iterations, even mid-epoch."),
-    ),
-    (
-        ("--init",),
-        "init",
-        dict(
-            type=click.Choice(INITS),
-            help="Weight initialization, the same tensors for every member; 'recommended' gives each "
-            "activation its own (Xavier for sigmoid/tanh, He for the ReLU family). [default: default, "
-            "PyTorch's nn.Linear]",
-        ),
-    ),
-    (
-        ("--weight-decay", "--l2"),
-        "weight_decay",
-        dict(type=float, help="L2 penalty on weights (not biases), added to the gradient. [default: 0]"),
-    ),
-    (("--l1",), "l1", dict(type=float, help="L1 penalty on weights. [default: 0]")),
-    (
-        ("--dropout",),
-        "dropout",
-        dict(
-            type=float,
-            help="Dropout on hidden layers in [0, 1); one mask shared by all members. [default: 0]",
-        ),
-    ),
-    (
-        ("--clip",),
-        "clip",
-        dict(
-            type=click.Choice(CLIPS),
-            help="Gradient clipping per member: l2, l1 or inf scales g to g*threshold/norm(g) when the "
-            "norm exceeds the threshold; value clamps each element to [-t, t]. [default: none]",
-        ),
-    ),
-    (
-        ("--clip-threshold",),
-        "clip_threshold",
-        dict(type=float, help="Threshold for --clip (> 0). [default: 1.0]"),
-    ),
-    (
-        ("--loss",),
-        "loss",
-        dict(
-            type=click.Choice(LOSSES),
-            help="cross_entropy on softmax, or mse between softmax and one-hot. [default: cross_entropy]",
-        ),
-    ),
-    (
-        ("--input-scaling",),
-        "input_scaling",
-        dict(
-            type=click.Choice(SCALINGS),
-            help="standard (zero mean, unit variance), unit ([0, 1]) or raw (0-255, saturates "
-            "sigmoid/tanh). [default: standard]",
-        ),
-    ),
-    (
-        ("--thresholds",),
-        "thresholds",
-        dict(
-            callback=_csv(float),
-            metavar="T,T,...",
-            help="Test-accuracy thresholds in (0, 1]. [default: 0.8,0.9,0.95]",
-        ),
-    ),
-    (
-        ("--eval-every",),
-        "eval_every",
-        dict(
-            type=int,
-            help="Evaluate on the whole test split every N iterations (and at each epoch end). "
-            "[default: auto; 5 on a GPU, about test size / batch size on a CPU]",
-        ),
-    ),
-    (
-        ("--diagnostics-every",),
-        "diagnostics_every",
-        dict(type=int, help="Probe-batch diagnostics every N iterations; 0 turns them off. [default: auto]"),
-    ),
-    (("--seed",), "seed", dict(type=int, help="Seed for weights and batch order. [default: 0]")),
-    (
-        ("--dataset", "-d"),
-        "dataset",
-        dict(
-            type=click.Choice(DATASETS),
-            help="sample (5,000 bundled MNIST digits, offline), mnist, fashion, kmnist (downloaded by "
-            "torchvision into the cache), or idx (with --data-dir). [default: sample]",
-        ),
-    ),
-    (
-        ("--data-dir",),
-        "data_dir",
-        dict(
-            type=str, help="Directory of the four standard IDX files, gzipped or not; implies --dataset idx."
-        ),
-    ),
-    (("--cache-dir",), "cache_dir", dict(type=str, help="Downloads and caches. [default: ~/.cache/actlab]")),
-    (
-        ("--no-fallback",),
-        "fallback",
-        dict(
-            is_flag=True,
-            flag_value=False,
-            default=None,
-            help="Fail instead of using the bundled sample when MNIST cannot be downloaded.",
-        ),
-    ),
-    (("--device",), "device", dict(type=str, help="auto, cpu, cuda or cuda:N. [default: auto]")),
+    (("--activations", "-a"), "activations", dict(callback=_csv(str), metavar="A,B,...")),
+    (("--depth",), "depth", dict(type=int)),
+    (("--width",), "width", dict(type=int)),
+    (("--optimizer",), "optimizer", {}),
+    (("--lr",), "lr", dict(type=float)),
+    (("--momentum",), "momentum", dict(type=float)),
+    (("--batch-size",), "batch_size", dict(type=int)),
+    (("--epochs",), "epochs", dict(type=int)),
+    (("--max-iterations",), "max_iterations", dict(type=int)),
+    (("--init",), "init", {}),
+    (("--weight-decay", "--l2"), "weight_decay", dict(type=float)),
+    (("--l1",), "l1", dict(type=float)),
+    (("--dropout",), "dropout", dict(type=float)),
+    (("--clip",), "clip", {}),
+    (("--clip-threshold",), "clip_threshold", dict(type=float)),
+    (("--loss",), "loss", {}),
+    (("--input-scaling",), "input_scaling", {}),
+    (("--thresholds",), "thresholds", dict(callback=_csv(float), metavar="T,T,...")),
+    (("--eval-every",), "eval_every", dict(type=int)),
+    (("--diagnostics-every",), "diagnostics_every", dict(type=int)),
+    (("--seed",), "seed", dict(type=int)),
+    (("--dataset", "-d"), "dataset", {}),
+    (("--data-dir",), "data_dir", dict(type=str)),
+    (("--cache-dir",), "cache_dir", dict(type=str)),
+    (("--no-fallback",), "fallback", dict(is_flag=True, flag_value=False, default=None)),
+    (("--device",), "device", dict(type=str)),
 ]
+
+# What only the command line adds to a setting's help.
+CLI_NOTES: dict[str, str] = {
+    "activations": f"Known: {', '.join(ACTIVATIONS)}.",
+    "data_dir": "Given alone, it implies --dataset idx.",
+    "fallback": "This flag: fail instead.",
+}
+
+
+def option_help(field_name: str) -> str:
+    """The help of a RunConfig field's option: its description, a CLI note, its default."""
+    setting = SETTINGS[field_name]
+    note = CLI_NOTES.get(field_name)
+    text = setting.help if note is None else f"{setting.help} {note}"
+    return text if setting.default_text is None else f"{text} [default: {setting.default_text}]"
 
 
 def config_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for flags, field_name, kwargs in reversed(CONFIG_OPTIONS):
-        kw = dict(kwargs)
+        kw = dict(kwargs, help=option_help(field_name))
         kw.setdefault("default", None)
+        if SETTINGS[field_name].choices:
+            kw["type"] = click.Choice(SETTINGS[field_name].choices)
         f = click.option(*flags, field_name, **kw)(f)
     f = click.option(
         "--preset",

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from actlab.engine.config import CLIPS, DATASETS, INITS, LOSSES, OPTIMIZERS, SCALINGS, ConfigError, RunConfig
+from actlab.engine.config import SETTINGS, ConfigError, RunConfig
 
 Kind = Literal["int", "float", "optional_int", "floats", "choice", "text"]
 
@@ -22,67 +22,39 @@ class FieldSpec:
     """One editable RunConfig field of the form."""
 
     name: str  # the RunConfig field (and the name validation messages use)
-    label: str
+    label: str  # from the field's description (config.SETTINGS), as are choices and tooltip
     kind: Kind
     choices: tuple[str, ...] = ()
     tooltip: str = ""
 
 
+def _field(name: str, kind: Kind) -> FieldSpec:
+    """The form field of a RunConfig field: label, choices and tooltip from its description."""
+    setting = SETTINGS[name]
+    return FieldSpec(name, setting.label, kind, setting.choices, setting.help_with_default())
+
+
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("depth", "hidden layers", "int", tooltip="Hidden layers, each `width` units (>= 1)."),
-    FieldSpec("width", "units/layer", "int", tooltip="Units per hidden layer (>= 1)."),
-    FieldSpec("optimizer", "optimizer", "choice", OPTIMIZERS, "sgd (with momentum) or adam."),
-    FieldSpec("lr", "learning rate", "float", tooltip="Step size of the optimizer (> 0)."),
-    FieldSpec("momentum", "momentum", "float", tooltip="SGD momentum in [0, 1); adam ignores it."),
-    FieldSpec("batch_size", "batch size", "int", tooltip="Samples per iteration (>= 1)."),
-    FieldSpec("epochs", "epochs", "int", tooltip="Passes over the training split (>= 1)."),
-    FieldSpec(
-        "max_iterations",
-        "max iterations",
-        "optional_int",
-        tooltip="Stop after this many iterations, even mid-epoch; blank: all epochs.",
-    ),
-    FieldSpec(
-        "init",
-        "weight init",
-        "choice",
-        INITS,
-        "The same initial tensors for every member; 'recommended' gives each activation its own.",
-    ),
-    FieldSpec("weight_decay", "L2", "float", tooltip="L2 penalty on weights (>= 0)."),
-    FieldSpec("l1", "L1", "float", tooltip="L1 penalty on weights (>= 0)."),
-    FieldSpec("dropout", "dropout", "float", tooltip="Dropout on hidden layers in [0, 1), one mask for all."),
-    FieldSpec(
-        "clip",
-        "clipping",
-        "choice",
-        CLIPS,
-        "Gradient clipping per member: by L2, L1 or L-infinity norm, or each value to [-t, t].",
-    ),
-    FieldSpec("clip_threshold", "clip threshold", "float", tooltip="Threshold t of the clipping (> 0)."),
-    FieldSpec("loss", "loss", "choice", LOSSES, "cross_entropy, or mse between softmax and one-hot."),
-    FieldSpec(
-        "input_scaling",
-        "input scaling",
-        "choice",
-        SCALINGS,
-        "standard (zero mean, unit variance), unit ([0, 1]) or raw (0-255).",
-    ),
-    FieldSpec(
-        "thresholds",
-        "thresholds",
-        "floats",
-        tooltip="Test accuracies to time, comma-separated, each in (0, 1].",
-    ),
-    FieldSpec("seed", "seed", "int", tooltip="Seed for the initial weights and batch order (>= 0)."),
-    FieldSpec(
-        "dataset",
-        "dataset",
-        "choice",
-        DATASETS,
-        "sample: 5,000 bundled MNIST digits (offline); mnist, fashion, kmnist: downloaded; idx: a directory.",
-    ),
-    FieldSpec("data_dir", "data dir", "text", tooltip="Directory of the four IDX files (dataset idx)."),
+    _field("depth", "int"),
+    _field("width", "int"),
+    _field("optimizer", "choice"),
+    _field("lr", "float"),
+    _field("momentum", "float"),
+    _field("batch_size", "int"),
+    _field("epochs", "int"),
+    _field("max_iterations", "optional_int"),
+    _field("init", "choice"),
+    _field("weight_decay", "float"),
+    _field("l1", "float"),
+    _field("dropout", "float"),
+    _field("clip", "choice"),
+    _field("clip_threshold", "float"),
+    _field("loss", "choice"),
+    _field("input_scaling", "choice"),
+    _field("thresholds", "floats"),
+    _field("seed", "int"),
+    _field("dataset", "choice"),
+    _field("data_dir", "text"),
 )
 
 FIELD_BY_NAME = {f.name: f for f in FIELDS}

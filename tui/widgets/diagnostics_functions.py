@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-import torch
+import numpy as np
 from actlab.engine import ACTIVATIONS
 from rich.text import Text
 from textual import events, on
@@ -40,10 +40,9 @@ Z_RANGES = (6.0, 4.0, 2.0)  # the engine's histogram spans [-6, 6]; z beyond is 
 def curves(activation: str, z_max: float, points: int) -> tuple[list[float], list[float], list[float]]:
     """(z, f(z), f'(z)) on `points` evenly spaced z in [-z_max, z_max], from the registry."""
     act = ACTIVATIONS[activation]
-    with torch.no_grad():
-        z = torch.linspace(-z_max, z_max, points, dtype=torch.float64)
-        a = act.fn(z)
-        d = act.derivative(z, a)
+    z = np.linspace(-z_max, z_max, points, dtype=np.float64)
+    a = act.numpy_fn(z)
+    d = act.numpy_derivative(z, a)
     return z.tolist(), a.tolist(), d.tolist()
 
 
