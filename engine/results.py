@@ -8,6 +8,7 @@ the finish, so a run that is interrupted, even killed, leaves readable files beh
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -194,6 +195,9 @@ class ResultsWriter:
                 ) from None
             raise ResultsError(f"{events}: cannot create it ({exc.strerror or exc})") from None
         self._made.append(events)
+        # held while the run is written: a reader that follows it can tell "still running"
+        # from "interrupted" (see EventReader.being_written); released when the file closes
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._events = os.fdopen(fd, "w", encoding="utf-8")
         self.builder = SummaryBuilder()
         self._started = False
@@ -311,42 +315,77 @@ MAX_NESTING = 32  # a diagnostics event nests 6 deep
 
 def read_events(directory: str | Path) -> Iterator[Event]:
     """The stored stream of a run directory, event by event, validated."""
-    d = Path(directory)
-    if not d.is_dir():
-        what = "no such directory" if not os.path.lexists(d) else "not a directory"
-        raise ResultsError(f"{directory}: {what}; --open takes an actlab run directory")
-    path = d / "events.jsonl"
-    if not path.is_file():
-        raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
-    try:
-        f = open(path, "rb")
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    with f:
-        check = _StreamCheck()
-        n = 0
-        while True:
-            try:
-                raw = f.readline(MAX_LINE_BYTES + 1)
-            except OSError as exc:
-                raise ResultsError(f"{path} line {n + 1}: cannot read it ({exc.strerror or exc})") from None
-            if not raw:
-                break
-            n += 1
-            complete = raw.endswith(b"\n")
-            try:
-                if len(raw) > MAX_LINE_BYTES:
-                    raise EventError(f"longer than {MAX_LINE_BYTES // 2**20} MiB")
-                if not raw.strip():
-                    continue
-                event = check(_parse_line(raw))
-            except EventError as exc:
-                if not complete and not f.read(1):
-                    break  # a torn last line: the writer was killed mid-write
-                raise ResultsError(f"{path} line {n}: {exc}") from None
-            yield event
-        if check.started is None:
-            raise ResultsError(f"{path}: holds no events; the run never started")
+    reader = EventReader(directory)
+    yield from reader.events(final=True)
+    if reader.check.started is None:
+        raise ResultsError(f"{reader.path}: holds no events; the run never started")
+
+
+class EventReader:
+    """A run's events.jsonl read incrementally: each `events()` goes on where the last one
+    stopped, so a run that another process still writes can be followed."""
+
+    def __init__(self, directory: str | Path) -> None:
+        d = Path(directory)
+        if not d.is_dir():
+            what = "no such directory" if not os.path.lexists(d) else "not a directory"
+            raise ResultsError(f"{directory}: {what}; --open takes an actlab run directory")
+        self.path = d / "events.jsonl"
+        if not self.path.is_file():
+            raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
+        self.check = _StreamCheck()
+        self.offset = 0  # bytes read and taken
+        self.line = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.check.finished
+
+    def events(self, final: bool) -> Iterator[Event]:
+        """The events of the complete lines after the last read. A line without its newline
+        is left for the next read, unless `final` (nothing more will come): then it is a
+        torn last line, skipped, as a writer killed mid-write leaves one."""
+        try:
+            f = open(self.path, "rb")
+        except OSError as exc:
+            raise ResultsError(f"{self.path}: cannot read it ({exc.strerror or exc})") from None
+        with f:
+            f.seek(self.offset)
+            while True:
+                try:
+                    raw = f.readline(MAX_LINE_BYTES + 1)
+                except OSError as exc:
+                    raise ResultsError(
+                        f"{self.path} line {self.line + 1}: cannot read it ({exc.strerror or exc})"
+                    ) from None
+                complete = raw.endswith(b"\n")
+                if not raw or (not complete and not final and len(raw) <= MAX_LINE_BYTES):
+                    return  # the end, or a line still being written
+                self.line += 1
+                self.offset += len(raw)
+                try:
+                    if len(raw) > MAX_LINE_BYTES:
+                        raise EventError(f"longer than {MAX_LINE_BYTES // 2**20} MiB")
+                    if not raw.strip():
+                        continue
+                    event = self.check(_parse_line(raw))
+                except EventError as exc:
+                    if not complete and not f.read(1):
+                        return  # a torn last line: the writer was killed mid-write
+                    raise ResultsError(f"{self.path} line {self.line}: {exc}") from None
+                yield event
+
+    def being_written(self) -> bool:
+        """Whether a writer still holds the file's lock: it is alive and may add more."""
+        try:
+            with open(self.path, "rb") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+        except OSError:
+            pass
+        return False
 
 
 def _parse_line(raw: bytes) -> Event:
@@ -441,12 +480,3 @@ def replay(directory: str | Path, listener: Listener) -> dict[str, Any]:
         listener(event)
     builder.end_of_stream()
     return builder.summary()
-
-
-def parse_event(raw: bytes | str, path: str | Path, line: int) -> Event:
-    """One line of an events.jsonl as an event; a bad one is one ResultsError line naming
-    the file and the line."""
-    try:
-        return from_dict(json.loads(raw))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ResultsError(f"{path} line {line}: not a valid event ({exc})") from None

@@ -37,10 +37,6 @@ def test_config_events_results_and_registry_load_without_torch() -> None:
     assert "torch" not in loaded
 
 
-@pytest.mark.xfail(
-    strict=True,  # once it passes, remove this mark
-    reason="tui/runner.py still imports torch; it passes once the runner without PyTorch is merged",
-)
 def test_the_app_loads_without_torch() -> None:
     """The UI process: the command line and the app with its screens and widgets."""
     loaded = _loaded_after("import actlab.tui.cli, actlab.tui.app, actlab.tui.screens.help")

@@ -31,6 +31,7 @@ from actlab.engine.report import aggregate_table, diagnostics_table, threshold_t
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _clock(seconds: float) -> str:
@@ -131,18 +132,23 @@ def run_batch(
     # with several seeds, the run directory holds one sub-run per seed and aggregate.json
     created = claim_run_dir(run_dir) if seeds > 1 else []
     control = Control()
-    interrupted = False
+    stopped_by: int | None = None  # the signal that stopped the run
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        nonlocal interrupted
-        if interrupted:  # a second Ctrl+C: stop at once
+    def on_signal(signum: int, frame: Any) -> None:
+        # Ctrl+C, a job manager's TERM and a closing terminal (an SSH session dropping, HUP)
+        # all stop the run at the next iteration with its results complete
+        nonlocal stopped_by
+        if stopped_by is not None:  # a second one: stop at once
             raise KeyboardInterrupt
-        interrupted = True
-        err.write("\nactlab-tui: stopping (Ctrl+C again to abort at once)\n")
+        stopped_by = signum
+        try:
+            err.write("\nactlab-tui: stopping (Ctrl+C again to abort at once)\n")
+        except OSError:
+            pass  # the terminal is gone
         control.stop()
 
     summaries: list[dict[str, Any]] = []
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
         for i in range(seeds):
             cfg = config.replace(seed=config.seed + i)
@@ -161,7 +167,8 @@ def run_batch(
         err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         remove_created(created)  # only where no seed left a sub-run in it
     if seeds > 1:
         agg = aggregate(summaries)
@@ -180,4 +187,6 @@ def run_batch(
             sys.stdout.write("\n" + diagnostics_table(summaries[0]) + "\n")
     sys.stdout.flush()
     err.write(f"results: {run_dir}\n")
+    if stopped_by in (signal.SIGTERM, signal.SIGHUP):
+        return 128 + stopped_by
     return EXIT_INTERRUPTED if control.stopped else EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
+from actlab.engine.config import check_data_source
 from actlab.engine.report import diagnostics_table, threshold_table
 from actlab.engine.results import replay
 
@@ -90,6 +91,7 @@ def cli(
         return run_batch(config, out, as_json, show_diagnostics, quiet, seeds, threads)
     from .app import create_app
 
+    check_data_source(config)
     app = create_app(config=config, open_dir=open_dir, threads=threads, served=served)
     app.run()
     return app.exit_code

@@ -358,7 +358,7 @@ class _Child:
 
     def _train(self, request: StartRun, control: Any) -> dict[str, Any] | None:
         from actlab.engine import ResultsWriter, run
-        from actlab.engine.data import load, resolve_device
+        from actlab.engine.data import check_fits, load, resolve_device
 
         config = request.config
         if control.stopped:  # stopped while it waited for the run before it
@@ -376,8 +376,10 @@ class _Child:
         )
         if key != self.data_key:
             self.data, self.data_key = None, None  # free the old split before the next
-            self.data = load(config, device)
+            self.data = load(config, device)  # checks that the batch and the network fit
             self.data_key = key
+        else:  # the same split again, for other settings
+            check_fits(config, len(self.data.train_x), self.data.n_features, device)
         if control.stopped:  # loading can take seconds; the user may have moved on
             _remove_if_empty(request.run_dir)
             return None

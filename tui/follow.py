@@ -8,60 +8,18 @@ a lock on its `events.jsonl` while it runs (`ResultsWriter`), so a stream that e
 
 from __future__ import annotations
 
-import fcntl
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from actlab.engine.events import Event, RunFinished
-from actlab.engine.results import ResultsError, parse_event
+from actlab.engine.events import Event
+from actlab.engine.results import EventReader, ResultsError
 
 from .messages import EngineEvents, SourceEnded
 
 FOLLOW_POLL_S = 0.5  # how often a run still being written is looked at again
 BATCH = 500  # events per message when reading what is already there
-
-
-class EventFile:
-    """Reads an events.jsonl incrementally: each call returns the complete lines added since."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.path = Path(directory) / "events.jsonl"
-        if not self.path.is_file():
-            raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
-        self.offset = 0
-        self.line = 0
-        self.finished = False
-
-    def read_new(self) -> list[Event]:
-        events: list[Event] = []
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1  # a line without its newline may still be being written
-        self.offset += end
-        for raw in data[:end].splitlines():
-            self.line += 1
-            if raw.strip():
-                event = parse_event(raw, self.path, self.line)
-                events.append(event)
-                self.finished = self.finished or isinstance(event, RunFinished)
-        return events
-
-    def being_written(self) -> bool:
-        """Whether a writer still holds the file's lock (it is alive and may add more)."""
-        try:
-            with open(self.path, "rb") as f:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return True
-                fcntl.flock(f, fcntl.LOCK_UN)
-        except OSError:
-            return False
-        return False
 
 
 def follow(
@@ -75,16 +33,23 @@ def follow(
     writer is alive, then `SourceEnded`. Errors end the source with their one line."""
     error: str | None = None
     try:
-        source = EventFile(directory)
+        reader = EventReader(directory)
         while not stop.is_set():
-            events = source.read_new()
-            for i in range(0, len(events), BATCH):
-                post(EngineEvents(run_id, events[i : i + BATCH]))
-            if source.finished or not source.being_written():
+            # asked before reading, so that whatever the writer added before it ended is read
+            writing = reader.being_written()
+            batch: list[Event] = []
+            for event in reader.events(final=not writing):
+                batch.append(event)
+                if len(batch) >= BATCH:
+                    post(EngineEvents(run_id, batch))
+                    batch = []
+            if batch:
+                post(EngineEvents(run_id, batch))
+            if reader.finished or not writing:
                 break
             stop.wait(poll_s)  # the writer adds an event at least every evaluation
+        if reader.check.started is None and not stop.is_set():
+            error = f"{reader.path}: holds no events; the run never started"
     except ResultsError as exc:
         error = str(exc)
-    except (OSError, json.JSONDecodeError) as exc:
-        error = f"{directory}: cannot read it ({exc})"
     post(SourceEnded(run_id, error))

@@ -61,6 +61,7 @@ class RunStatus:
     elapsed_s: float | None = None
     run_dir: str | None = None
     replayed: bool = False  # run_dir is where the run was read from, not where it is saved
+    interrupted: bool = False  # a saved run whose stream ends without run_finished
     error: str | None = None
 
     def feed(self, event: Event) -> None:
@@ -98,7 +99,7 @@ class RunStatus:
 
     def parts(self) -> list[str]:
         """The status line, as separate pieces (the widget joins and styles them)."""
-        out = [self.phase.value]
+        out = [f"{self.phase.value} (interrupted)" if self.interrupted else self.phase.value]
         if self.dataset:
             out.append(self.dataset)
         if self.device:

@@ -413,7 +413,11 @@ class LabScreen(Screen[None]):
             self.status.error = message.error
             self.phase = Phase.FAILED
         elif self.phase == Phase.REPLAY:
-            self.phase = Phase.SAVED  # read to its end (a killed run has no RunFinished)
+            if not any(isinstance(e, RunFinished) for e in self.history[-1:]):
+                # no run_finished, and no writer any more: it was killed, not still running
+                self.status.interrupted = True
+                self.query_one(ThresholdTable).end_of_stream()
+            self.phase = Phase.SAVED
         elif self.phase.active:
             # it ended without a RunFinished: stopped before training began
             self.phase = Phase.STOPPED if self.status.total_iterations else Phase.IDLE

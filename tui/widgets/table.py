@@ -50,6 +50,12 @@ class ThresholdTable(Paced, DataTable[Any]):
         self.builder.feed(event)
         self.mark_stale()
 
+    def end_of_stream(self) -> None:
+        """A saved run read to its end without run_finished: members still training show as
+        interrupted."""
+        self.builder.end_of_stream()
+        self.paint_now()
+
     def clear_view(self) -> None:
         self.builder = SummaryBuilder()
         self.clear(columns=True)
