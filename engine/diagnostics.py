@@ -9,15 +9,17 @@ counters come from the training steps themselves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .activations import Activation
+from .model import Cohort
 
-if TYPE_CHECKING:
-    from .train import Trainer
+PROBE_SIZE = 256  # samples in the fixed diagnostics probe batch
+HIST_EDGES = [-6.0 + 0.5 * i for i in range(25)]  # pre-activation histogram bins
 
 
 def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[float]) -> dict[str, Any]:
@@ -40,20 +42,18 @@ def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[fl
     }
 
 
-def probe(trainer: Trainer) -> list[dict[str, Any]]:
-    """Diagnostics of every live member (cohort slot order); one host read at the end."""
-    from .train import HIST_EDGES
-
-    cohort = trainer.cohort
-    x, y = trainer.probe_x, trainer.probe_y
+def probe(
+    cohort: Cohort, x: Tensor, y: Tensor, loss_and_grad: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+) -> list[dict[str, Any]]:
+    """Diagnostics of every live member on the probe batch (x, y), in cohort slot order; one
+    host read at the end. `clipping` is None here: the trainer fills it in when it clips."""
     logits, cache = cohort.forward(x)
-    _, dlogits = trainer.loss_and_grad(logits, y)
+    _, dlogits = loss_and_grad(logits, y)
     gw, _ = cohort.backward(x, cache, dlogits)
     per_layer_norms = []
     for i, g in enumerate(gw):
         dims = [d for d in range(g.dim()) if d != cohort.layers[i].member_dim]
         per_layer_norms.append(g.pow(2).sum(dim=dims).sqrt())  # [K]
-    out: list[dict[str, Any]] = []
     raw: list[Any] = []
     for k, act in enumerate(cohort.acts):
         layers = []
@@ -64,37 +64,10 @@ def probe(trainer: Trainer) -> list[dict[str, Any]]:
             layers.append(stats)
         raw.append({"layers": layers, "output_grad_norm": per_layer_norms[-1][k]})
     # one transfer for everything: a host sync at a diagnostics point only
-    host = _to_host(raw)
-    st = trainer.st
-    clip = trainer.config.clip != "none"
-    if clip:
-        steps = max(1, st.norm_steps)
-        clip_counts = st.clip_count.cpu().tolist()
-        norm_mean = (st.norm_sum / steps).cpu().tolist()
-        norm_max = st.norm_max.cpu().tolist()
-    for k, member in enumerate(host):
-        entry = {"layers": member["layers"], "output_grad_norm": member["output_grad_norm"]}
-        if clip:
-            m = trainer.members[k]
-            tot = trainer.clip_totals.setdefault(m, [0.0, 0])
-            tot[0] += clip_counts[k]
-            tot[1] += st.norm_steps
-            entry["clipping"] = {
-                "clipped_fraction": round(clip_counts[k] / steps, 6),
-                "clipped_fraction_total": round(tot[0] / max(1, tot[1]), 6),
-                "preclip_norm": round(norm_mean[k], 6),
-                "preclip_norm_max": round(norm_max[k], 6),
-                "threshold": trainer.config.clip_threshold,
-            }
-        else:
-            entry["clipping"] = None
-        out.append(entry)
-    if clip:
-        st.clip_count.zero_()
-        st.norm_sum.zero_()
-        st.norm_max.zero_()
-        st.norm_steps = 0
-    return out
+    return [
+        {"layers": m["layers"], "output_grad_norm": m["output_grad_norm"], "clipping": None}
+        for m in _to_host(raw)
+    ]
 
 
 def _to_host(tree: Any) -> Any:

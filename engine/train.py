@@ -19,6 +19,7 @@ from torch import Tensor
 from .config import RunConfig
 from .control import Control as Control  # re-exported: it lives where PyTorch is not loaded
 from .data import Dataset, load, resolve_device
+from .diagnostics import HIST_EDGES, PROBE_SIZE, probe
 from .events import (
     Diagnostics,
     EpochFinished,
@@ -34,8 +35,6 @@ from .metrics import SummaryBuilder
 from .model import Cohort
 
 _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-PROBE_SIZE = 256  # samples in the fixed diagnostics probe batch
-HIST_EDGES = [-6.0 + 0.5 * i for i in range(25)]  # pre-activation histogram bins
 PROGRESS_INTERVAL_S = 0.25
 
 
@@ -67,10 +66,56 @@ class StepState:
     diverged_at: Tensor  # [K] int64, 0 = not diverged
     loss_sum: Tensor  # [K] training loss summed since the last evaluation
     loss_count: int
-    clip_count: Tensor  # [K] steps clipped since the last diagnostics
-    norm_sum: Tensor  # [K] pre-clip global norm summed since the last diagnostics
-    norm_max: Tensor  # [K]
-    norm_steps: int
+
+
+class ClipCounters:
+    """What clipping did since the last diagnostics, per cohort slot, kept on the device
+    (read at diagnostics points only), and the whole run's share of clipped steps per member."""
+
+    def __init__(self, size: int, device: torch.device) -> None:
+        self.count = torch.zeros(size, device=device)  # steps clipped
+        self.norm_sum = torch.zeros(size, device=device)  # pre-clip global norm, summed
+        self.norm_max = torch.zeros(size, device=device)
+        self.steps = 0
+        self.totals: dict[int, list[float]] = {}  # member -> [steps clipped, steps]
+
+    def record(self, pre: Tensor, clipped: Tensor) -> None:
+        pre = torch.nan_to_num(pre, nan=0.0, posinf=0.0)
+        self.count += clipped
+        self.norm_sum += pre
+        self.norm_max = torch.maximum(self.norm_max, pre)
+        self.steps += 1
+
+    def keep(self, idx: Tensor) -> None:
+        for name in ("count", "norm_sum", "norm_max"):
+            setattr(self, name, getattr(self, name).index_select(0, idx))
+
+    def report(self, members: list[int], threshold: float) -> list[dict[str, float]]:
+        """Per slot: clipped fraction since the last report and over the run, mean and largest
+        pre-clip norm. A host read; the counters start again."""
+        steps = max(1, self.steps)
+        counts = self.count.cpu().tolist()
+        means = (self.norm_sum / steps).cpu().tolist()
+        maxes = self.norm_max.cpu().tolist()
+        out = []
+        for k, m in enumerate(members):
+            total = self.totals.setdefault(m, [0.0, 0])
+            total[0] += counts[k]
+            total[1] += self.steps
+            out.append(
+                {
+                    "clipped_fraction": round(counts[k] / steps, 6),
+                    "clipped_fraction_total": round(total[0] / max(1, total[1]), 6),
+                    "preclip_norm": round(means[k], 6),
+                    "preclip_norm_max": round(maxes[k], 6),
+                    "threshold": threshold,
+                }
+            )
+        self.count.zero_()
+        self.norm_sum.zero_()
+        self.norm_max.zero_()
+        self.steps = 0
+        return out
 
 
 class Trainer:
@@ -89,7 +134,7 @@ class Trainer:
             [torch.zeros_like(p) for p in self.cohort.parameters()] if config.optimizer == "adam" else []
         )
         self.steps_taken = 0
-        self.clip_totals: dict[int, list[float]] = {}  # member -> [steps clipped, steps]
+        self.clipping = ClipCounters(K, device)
         self.iteration = 0
         self.iter_tensor = torch.zeros((), dtype=torch.int64, device=device)
         self.st = StepState(
@@ -97,10 +142,6 @@ class Trainer:
             diverged_at=torch.zeros(K, dtype=torch.int64, device=device),
             loss_sum=torch.zeros(K, device=device),
             loss_count=0,
-            clip_count=torch.zeros(K, device=device),
-            norm_sum=torch.zeros(K, device=device),
-            norm_max=torch.zeros(K, device=device),
-            norm_steps=0,
         )
         self.gen = torch.Generator(device="cpu").manual_seed(config.seed + 1)
         self.dropout_gen = (
@@ -179,11 +220,7 @@ class Trainer:
             scale = torch.where(clipped, cfg.clip_threshold / pre, torch.ones_like(pre))
             for g, md in zip(grads, self._member_dims()):
                 g.mul_(scale.view(self._member_shape(g, md)))
-        st = self.st
-        st.clip_count += clipped
-        st.norm_sum += torch.nan_to_num(pre, nan=0.0, posinf=0.0)
-        st.norm_max = torch.maximum(st.norm_max, torch.nan_to_num(pre, nan=0.0, posinf=0.0))
-        st.norm_steps += 1
+        self.clipping.record(pre, clipped)
 
     def optimizer_step(self, params: list[Tensor], grads: list[Tensor]) -> None:
         """SGD with momentum or Adam, written out to match torch.optim's formulas exactly,
@@ -270,16 +307,20 @@ class Trainer:
         self.state = [t.index_select(d, idx) for t, d in zip(self.state, dims)]
         self.state2 = [t.index_select(d, idx) for t, d in zip(self.state2, dims)]
         st = self.st
-        for name in ("alive", "diverged_at", "loss_sum", "clip_count", "norm_sum", "norm_max"):
+        for name in ("alive", "diverged_at", "loss_sum"):
             setattr(st, name, getattr(st, name).index_select(0, idx))
+        self.clipping.keep(idx)
         self.members = [self.members[s] for s in keep]
 
     @torch.no_grad()
     def diagnostics(self) -> list[dict[str, object]]:
-        """Per-layer mechanisms of every live member on the fixed probe batch."""
-        from .diagnostics import probe  # local: keeps the step module small
-
-        return probe(self)
+        """Per-layer mechanisms of every live member on the fixed probe batch, and what
+        clipping did since the last time (cohort slot order)."""
+        out: list[dict[str, object]] = probe(self.cohort, self.probe_x, self.probe_y, self.loss_and_grad)
+        if self.config.clip != "none":
+            for entry, clipping in zip(out, self.clipping.report(self.members, self.config.clip_threshold)):
+                entry["clipping"] = clipping
+        return out
 
     def expand(self, values: list[float | None] | Tensor, n_members: int) -> list[float | None]:
         """Slot values -> a list over all members, None for retired ones."""
@@ -291,74 +332,150 @@ class Trainer:
         return out
 
 
-def run(
-    config: RunConfig,
-    listener: Listener | None = None,
-    control: Control | None = None,
-    data: Dataset | None = None,
-) -> dict[str, object]:
-    """Run one comparison; report each event to `listener`; return the summary."""
-    config.validate()
-    control = control or Control()
-    builder = SummaryBuilder()
+class Comparison:
+    """One comparison from start to finish: the loop object behind `run`.
 
-    def emit(event: Event) -> None:
+    `run()` reads top to bottom: start, then per epoch the training steps with evaluations
+    and diagnostics on their cadences, then the end. Time spent paused counts as neither
+    training nor elapsed time; evaluation and diagnostics time is kept out of epoch time.
+    """
+
+    def __init__(self, config: RunConfig, listener: Listener | None, control: Control, data: Dataset) -> None:
+        self.config = config
+        self.listener = listener
+        self.control = control
+        self.data = data
+        self.device = data.train_x.device
+        self.builder = SummaryBuilder()
+        torch.manual_seed(config.seed)
+        self.trainer = Trainer(config, data, self.device)
+        self.eval_every = resolve_eval_every(config, self.device, int(data.test_x.shape[0]))
+        self.diag_every = resolve_diagnostics_every(config, self.eval_every)
+        self.per_epoch = self.trainer.iterations_per_epoch
+        total = self.per_epoch * config.epochs
+        self.total = total if config.max_iterations is None else min(total, config.max_iterations)
+        self.members = len(config.activations)
+        self.t_start = 0.0  # moved on by pauses
+        self.last_progress = 0.0
+
+    def emit(self, event: Event) -> None:
         if not isinstance(event, Progress):
-            builder.feed(event)
-        if listener is not None:
-            listener(event)
+            self.builder.feed(event)
+        if self.listener is not None:
+            self.listener(event)
 
-    device = resolve_device(config.device)
-    if device.type == "cuda":
-        # TF32 matmuls on Ampere and later: about 8x the FP32 rate; every member gets the same
-        # numerics, so the comparison stays fair.
-        torch.backends.cuda.matmul.allow_tf32 = True
-    if data is None:
-        data = load(config, device)
-    torch.manual_seed(config.seed)
-    trainer = Trainer(config, data, device)
-    eval_every = resolve_eval_every(config, device, int(data.test_x.shape[0]))
-    diag_every = resolve_diagnostics_every(config, eval_every)
-    ipe = trainer.iterations_per_epoch
-    total = ipe * config.epochs
-    if config.max_iterations is not None:
-        total = min(total, config.max_iterations)
-    K = len(config.activations)
-    emit(
-        RunStarted(
-            config=config.to_dict(),
-            members=list(config.activations),
-            baseline=config.baseline,
-            dataset=data.info(),
-            device=str(device),
-            eval_every=eval_every,
-            diagnostics_every=diag_every,
-            iterations_per_epoch=ipe,
-            total_iterations=total,
-            layer_sizes=trainer.sizes,
+    def run(self) -> dict[str, object]:
+        self.start()
+        status = "done"
+        try:
+            for epoch in range(1, self.config.epochs + 1):
+                status = self.train_epoch(epoch)
+                if status != "going":
+                    break
+            status = "done" if status in ("going", "ended") else status
+            if self.diag_every and self.trainer.members and self.trainer.iteration % self.diag_every:
+                self.probe()  # the summary's diagnostics describe the end of the run
+        except KeyboardInterrupt:
+            self.emit(RunFinished("stopped", self.trainer.iteration, self.elapsed()))
+            raise
+        except Exception as exc:
+            self.emit(
+                RunFinished("error", self.trainer.iteration, self.elapsed(), f"{type(exc).__name__}: {exc}")
+            )
+            raise
+        self.emit(RunFinished(status, self.trainer.iteration, round(self.elapsed(), 3)))
+        return self.builder.summary()
+
+    def start(self) -> None:
+        self.emit(
+            RunStarted(
+                config=self.config.to_dict(),
+                members=list(self.config.activations),
+                baseline=self.config.baseline,
+                dataset=self.data.info(),
+                device=str(self.device),
+                eval_every=self.eval_every,
+                diagnostics_every=self.diag_every,
+                iterations_per_epoch=self.per_epoch,
+                total_iterations=self.total,
+                layer_sizes=self.trainer.sizes,
+            )
         )
-    )
-    cuda = device.type == "cuda"
-    t_start = time.perf_counter()
-    last_progress = t_start
-    status = "done"
+        self.t_start = self.last_progress = time.perf_counter()
 
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(device)
+    def train_epoch(self, epoch: int) -> str:
+        """One epoch's steps; "going" on to the next epoch, or how the run ends: "ended" (the
+        last iteration, or no member left), "stopped"."""
+        trainer = self.trainer
+        self.sync()
+        t_epoch = time.perf_counter()
+        side_s = 0.0  # evaluation and diagnostics: not training time
+        last_eval = -1
+        outcome = "going"
+        for idx in trainer.batches():
+            t_epoch += self.hold_while_paused(epoch)
+            if self.control.stopped:
+                outcome = "stopped"
+                break
+            if not trainer.members:
+                outcome = "ended"
+                break
+            trainer.step(idx)
+            it = trainer.iteration
+            if it % self.eval_every == 0:
+                side_s += self.evaluate(epoch)
+                last_eval = it
+            if self.diag_every and it % self.diag_every == 0:
+                side_s += self.probe()
+            self.report_progress(epoch)
+            if it >= self.total:
+                outcome = "ended"
+                break
+        if trainer.members and last_eval != trainer.iteration and trainer.iteration > 0:
+            side_s += self.evaluate(epoch)  # every epoch ends with an evaluation
+        self.sync()
+        seconds = time.perf_counter() - t_epoch - side_s
+        trained = trainer.iteration - (epoch - 1) * self.per_epoch
+        if trained > 0:
+            self.emit(EpochFinished(epoch, trainer.iteration, trained, round(seconds, 6), round(side_s, 6)))
+        return outcome
 
-    def do_eval(epoch: int) -> float:
+    def hold_while_paused(self, epoch: int) -> float:
+        """Wait out a pause; the seconds it lasted (taken off the clocks)."""
+        if not self.control.paused:
+            return 0.0
+        paused_at = time.perf_counter()
+        self.emit(Progress(self.trainer.iteration, epoch, paused_at - self.t_start))  # exact, at the pause
+        self.control.wait_while_paused()
+        pause = time.perf_counter() - paused_at
+        self.t_start += pause
+        self.last_progress += pause
+        return pause
+
+    def report_progress(self, epoch: int) -> None:
+        now = time.perf_counter()
+        if now - self.last_progress >= PROGRESS_INTERVAL_S:
+            self.last_progress = now
+            self.emit(Progress(self.trainer.iteration, epoch, now - self.t_start))
+
+    def retire_diverged(self) -> None:
+        for member, at in self.trainer.read_divergence():
+            self.emit(MemberDiverged(member, self.config.activations[member], at))
+
+    def evaluate(self, epoch: int) -> float:
+        """Test accuracy and loss of every live member; the seconds it took."""
         t0 = time.perf_counter()
-        for member, at in trainer.read_divergence():
-            emit(MemberDiverged(member, config.activations[member], at))
+        trainer = self.trainer
+        self.retire_diverged()
         if not trainer.members:
             return time.perf_counter() - t0
-        acc, tloss = trainer.evaluate(data.test_x, data.test_y)
+        acc, tloss = trainer.evaluate(self.data.test_x, self.data.test_y)
         st = trainer.st
         train_loss = (st.loss_sum / max(1, st.loss_count)).cpu()  # host sync: evaluation point
         st.loss_sum.zero_()
         st.loss_count = 0
-        emit(
+        K = self.members
+        self.emit(
             Evaluation(
                 iteration=trainer.iteration,
                 epoch=epoch,
@@ -369,79 +486,43 @@ def run(
         )
         return time.perf_counter() - t0
 
-    def do_diagnostics() -> float:
+    def probe(self) -> float:
+        """Diagnostics of every live member; the seconds they took."""
         t0 = time.perf_counter()
-        for member, at in trainer.read_divergence():
-            emit(MemberDiverged(member, config.activations[member], at))
+        trainer = self.trainer
+        self.retire_diverged()
         if trainer.members:
+            members: list[dict[str, object] | None] = [None] * self.members
             per_slot = trainer.diagnostics()
-            members: list[dict[str, object] | None] = [None] * K
             for s, m in enumerate(trainer.members):
                 members[m] = per_slot[s]
-            emit(Diagnostics(trainer.iteration, members, HIST_EDGES))
+            self.emit(Diagnostics(trainer.iteration, members, HIST_EDGES))
         return time.perf_counter() - t0
 
-    try:
-        done = False
-        for epoch in range(1, config.epochs + 1):
-            sync()
-            t_epoch = time.perf_counter()
-            eval_s = 0.0
-            last_eval = -1
-            for idx in trainer.batches():
-                if control.paused:
-                    paused_at = time.perf_counter()
-                    emit(Progress(trainer.iteration, epoch, paused_at - t_start))  # exact, at the pause
-                    control.wait_while_paused()
-                    pause = time.perf_counter() - paused_at
-                    t_epoch += pause  # time spent paused counts as neither training nor elapsed
-                    t_start += pause
-                    last_progress += pause
-                if control.stopped:
-                    status = "stopped"
-                    done = True
-                    break
-                if not trainer.members:
-                    done = True
-                    break
-                trainer.step(idx)
-                it = trainer.iteration
-                if it % eval_every == 0:
-                    eval_s += do_eval(epoch)
-                    last_eval = it
-                if diag_every and it % diag_every == 0:
-                    eval_s += do_diagnostics()
-                now = time.perf_counter()
-                if now - last_progress >= PROGRESS_INTERVAL_S:
-                    last_progress = now
-                    emit(Progress(it, epoch, now - t_start))
-                if it >= total:
-                    done = True
-                    break
-            if trainer.members and last_eval != trainer.iteration and trainer.iteration > 0:
-                eval_s += do_eval(epoch)  # every epoch ends with an evaluation
-            sync()
-            seconds = time.perf_counter() - t_epoch - eval_s
-            trained = trainer.iteration - (epoch - 1) * ipe
-            if trained > 0:
-                emit(EpochFinished(epoch, trainer.iteration, trained, round(seconds, 6), round(eval_s, 6)))
-            if done:
-                break
-        if diag_every and trainer.members and trainer.iteration % diag_every != 0:
-            do_diagnostics()  # the summary's diagnostics describe the end of the run
-    except KeyboardInterrupt:
-        status = "stopped"
-        emit(RunFinished("stopped", trainer.iteration, time.perf_counter() - t_start))
-        raise
-    except Exception as exc:
-        emit(
-            RunFinished(
-                "error", trainer.iteration, time.perf_counter() - t_start, f"{type(exc).__name__}: {exc}"
-            )
-        )
-        raise
-    emit(RunFinished(status, trainer.iteration, round(time.perf_counter() - t_start, 3)))
-    return builder.summary()
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t_start
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def run(
+    config: RunConfig,
+    listener: Listener | None = None,
+    control: Control | None = None,
+    data: Dataset | None = None,
+) -> dict[str, object]:
+    """Run one comparison; report each event to `listener`; return the summary."""
+    config.validate()
+    device = resolve_device(config.device)
+    if device.type == "cuda":
+        # TF32 matmuls on Ampere and later: about 8x the FP32 rate; every member gets the same
+        # numerics, so the comparison stays fair.
+        torch.backends.cuda.matmul.allow_tf32 = True
+    if data is None:
+        data = load(config, device)
+    return Comparison(config, listener, control or Control(), data).run()
 
 
 def _rounded(values: list[float | None]) -> list[float | None]:

@@ -140,7 +140,7 @@ def test_clipping_follows_the_formula(sample: Dataset, tiny_config: RunConfig) -
             torch.testing.assert_close(got, expected)
             assert torch.linalg.vector_norm(got, ord=p) <= 3.0 * (1 + 1e-5)
         assert was_clipped[2] == 1.0 and (mode == "l1" or was_clipped[0] == 0.0)  # the case mix holds
-        assert trainer.st.clip_count.tolist() == was_clipped
+        assert trainer.clipping.count.tolist() == was_clipped
 
 
 def test_clipping_by_value(sample: Dataset, tiny_config: RunConfig) -> None:

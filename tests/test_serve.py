@@ -175,7 +175,7 @@ def test_served_form_keeps_the_servers_folders(tmp_path: Path) -> None:
     launch = RunConfig(dataset="idx", data_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"))
 
     async def scenario() -> None:
-        app = create_app(config=launch, save_runs=False, engine="thread", served=True)
+        app = create_app(config=launch, save_runs=False, served=True)
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.pause()
             panel = app.screen.query_one(ControlsPanel)

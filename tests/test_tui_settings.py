@@ -6,7 +6,7 @@ from actlab.engine import RunConfig
 from actlab.engine.events import Progress, RunFinished, RunStarted
 from actlab.tui.settings import FIELD_BY_NAME, FIELDS, FORM_ERROR, check_settings, format_value
 from actlab.tui.state import Phase, RunStatus, clock
-from actlab.tui.widgets.charts import decimate, iteration_ticks
+from actlab.tui.widgets.format import decimate, iteration_axis
 
 
 def form_of(config: RunConfig) -> dict[str, object]:
@@ -86,5 +86,16 @@ def test_status_shows_recorded_figures_only() -> None:
 def test_charts_keep_the_last_point_and_round_ticks() -> None:
     xs, ys = decimate(list(range(1000)), [float(i) for i in range(1000)], 50)
     assert len(xs) <= 50 and xs[0] == 0 and xs[-1] == 999
-    assert iteration_ticks(93750) == [0, 20000, 40000, 60000, 80000]
-    assert iteration_ticks(124) == [0, 50, 100]
+
+    class Ticks:
+        def xlim(self, lo: float, hi: float) -> None:
+            pass
+
+        def xticks(self, ticks: list[float], labels: list[str]) -> None:
+            self.labels = labels
+
+    plt = Ticks()
+    iteration_axis(plt, [0, 93750], 200, most=5)  # type: ignore[arg-type]
+    assert plt.labels == ["0", "20000", "40000", "60000", "80000"]
+    iteration_axis(plt, [0, 124], 200, most=5)  # type: ignore[arg-type]
+    assert plt.labels == ["0", "50", "100"]

@@ -90,8 +90,8 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        # One Static holding Rich's rendering: Textual's Markdown widget builds ~180 child
-        # widgets and took 600-700 ms to open, far over the 100 ms a key press may take.
+        # One Static holding Rich's rendering: Textual's Markdown widget would build a child
+        # widget per block, too slow for a key press to open.
         with VerticalScroll():
             yield Static(Markdown(HELP), id="help-text")
         yield Footer()
