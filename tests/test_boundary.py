@@ -6,8 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 
 def test_engine_imports_no_ui_packages() -> None:
     code = (

@@ -15,6 +15,7 @@ Refresh the snapshots with `make test-snapshot-update` after a deliberate change
 from __future__ import annotations
 
 import asyncio
+import time
 import importlib.util
 import json
 import math
@@ -36,6 +37,7 @@ from actlab.tui.widgets.diagnostics import (
 )
 from actlab.tui.widgets.diagnostics_base import decade_axis, decimate, iteration_axis, log_points
 from actlab.tui.widgets.diagnostics_history import LAYER_FIELDS
+from actlab.tui.widgets.pacing import DRAW_SHARE, pace
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Select
@@ -230,16 +232,16 @@ class OneView(App[None]):
         yield self.view
 
 
-def test_redraws_are_throttled_and_catch_up() -> None:
-    asyncio.run(_throttled())
+def test_feeding_marks_stale_and_the_pacer_paints_when_due() -> None:
+    asyncio.run(_paced())
 
 
-async def _throttled() -> None:
+async def _paced() -> None:
     stream = events(NOCLIP)
     view = GradientFlowView()
-    view.min_redraw_interval = 3600.0  # nothing gets through the throttle but the first
     app = OneView(view)
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
         drawn: list[int] = []
         original = view.update_body
 
@@ -249,14 +251,22 @@ async def _throttled() -> None:
 
         view.update_body = counting  # type: ignore[method-assign]
         diagnostics = [e for e in stream if isinstance(e, Diagnostics)]
-        view.feed_event(next(e for e in stream if isinstance(e, RunStarted)))  # drawn at once
-        view.feed_event(diagnostics[0])  # throttled: a timer is set
+        view.feed_event(next(e for e in stream if isinstance(e, RunStarted)))
+        view.feed_event(diagnostics[0])
         view.feed_event(diagnostics[1])
         await pilot.pause()
+        assert view.stale and drawn == []  # feeding alone paints nothing
         assert view.history.latest_iteration == 20
-        assert drawn == []  # the run start has no diagnostics yet: a message, no body
-        view.redraw()  # what the timer would do, now
-        assert drawn == [view.history.version]
+        view._painted_at = time.monotonic()  # as if painted a moment ago: not due yet
+        pace([view])
+        assert drawn == [] and view.stale
+        pace([view], force=True)  # a run's start or end: painted at once
+        assert drawn == [view.history.version] and not view.stale
+        view.feed_event(diagnostics[2])
+        view.note_cost(3600 * DRAW_SHARE)  # an expensive paint: the next one waits an hour
+        view._painted_at = time.monotonic() - 10 * view.pace_s  # long ago, as far as pace_s goes
+        pace([view])
+        assert len(drawn) == 1 and view.stale
 
 
 def test_choosing_a_member_without_figures_says_not_applicable() -> None:
