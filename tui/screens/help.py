@@ -22,6 +22,8 @@ same data in the same order, and shows how fast and how well each one learns.
   It hides while a run trains, so the results get the whole width; `ctrl+b` shows it (locked
   until the run ends) or hides it.
 - **Accuracy**: test accuracy of each member at every evaluation; grey lines are the thresholds.
+  Before any run it shows what will be compared: f (bright) and f' (pale) of each chosen
+  activation, and their properties.
 - **Loss**: mean training loss of each member between evaluations, on a log scale.
 - **Gradients**: gradient norm of each layer's weights on a fixed probe batch, over
   iterations (log scale), and across depth at the latest point; for sigmoid a dotted line

@@ -37,6 +37,7 @@ from ..widgets.charts import AccuracyChart, LossChart
 from ..widgets.controls import ControlsPanel
 from ..widgets.legend import MemberLegend
 from ..widgets.pacing import TICK_S, Paced, pace, paced_views
+from ..widgets.preview import ComparisonPreview
 from ..widgets.status import StatusLine
 from ..widgets.table import ThresholdTable
 from .help import HelpScreen
@@ -144,6 +145,7 @@ class LabScreen(Screen[None]):
                 yield MemberLegend(id="legend")
                 with TabbedContent(id="views"):
                     with TabPane("Accuracy", id="tab-accuracy"):
+                        yield ComparisonPreview(self.initial_config.activations, id="preview")
                         yield AccuracyChart(id="accuracy")
                     with TabPane("Loss", id="tab-loss"):
                         yield LossChart(id="loss")
@@ -155,6 +157,7 @@ class LabScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._preview(not self.open_dir)
         self._views = paced_views(self)
         self._show_status()
         # What exists once the screen is up lives as long as the app: set aside from Python's
@@ -212,6 +215,11 @@ class LabScreen(Screen[None]):
                 sink.feed_event(event)
         self.query_one(StatusLine).mark_stale()
 
+    def _preview(self, shown: bool) -> None:
+        """Before any run, the Accuracy tab shows what will be compared instead of axes."""
+        self.query_one(ComparisonPreview).display = shown
+        self.query_one(AccuracyChart).display = not shown
+
     def _clear_views(self) -> None:
         self.history = []
         for sink in self.view_sinks():
@@ -268,6 +276,7 @@ class LabScreen(Screen[None]):
             return
         self._new_source()
         self._clear_views()
+        self._preview(False)
         self.query_one(MemberLegend).prepare(config)
         self.query_one(ThresholdTable).prepare(config)
         self._make_room(training=True)
@@ -294,6 +303,7 @@ class LabScreen(Screen[None]):
     def action_reset(self) -> None:
         self._new_source()
         self._clear_views()
+        self._preview(True)
         self.status = RunStatus()
         self.phase = Phase.IDLE
         self.query_one(ControlsPanel).set_config(self.initial_config)
@@ -354,6 +364,7 @@ class LabScreen(Screen[None]):
         """Show a saved run; one that another process still writes is followed live."""
         self._new_source()
         self._clear_views()
+        self._preview(False)
         self._make_room()
         self.status = RunStatus(run_dir=display_path(directory), replayed=True)
         self.phase = Phase.REPLAY
@@ -426,6 +437,8 @@ class LabScreen(Screen[None]):
     @on(SettingsChanged)
     def _settings_changed(self, message: SettingsChanged) -> None:
         self.form_config, self.form_errors = message.config, message.errors
+        if message.config is not None and self.phase == Phase.IDLE:
+            self.query_one(ComparisonPreview).show(message.config.activations)
 
     def _show_saved_settings(self, event: RunStarted) -> None:
         """Put a saved run's settings in the form, so Start runs it again."""
