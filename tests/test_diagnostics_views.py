@@ -15,10 +15,10 @@ Refresh the snapshots with `make test-snapshot-update` after a deliberate change
 from __future__ import annotations
 
 import asyncio
-import time
 import importlib.util
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,8 @@ from actlab.tui.widgets.diagnostics import (
     SaturationView,
     diagnostics_tabs,
 )
-from actlab.tui.widgets.diagnostics_base import decade_axis, decimate, iteration_axis, log_points
 from actlab.tui.widgets.diagnostics_history import LAYER_FIELDS
+from actlab.tui.widgets.format import decade_axis, decimate, iteration_axis, log_points
 from actlab.tui.widgets.pacing import DRAW_SHARE, pace
 from textual.app import App, ComposeResult
 from textual.widget import Widget

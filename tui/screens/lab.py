@@ -35,6 +35,7 @@ from ..messages import EngineEvents, RunProgress, SettingsChanged, SourceEnded
 from ..state import Phase, RunStatus
 from ..widgets.charts import AccuracyChart, LossChart
 from ..widgets.controls import ControlsPanel
+from ..widgets.diagnostics import diagnostics_tabs
 from ..widgets.legend import MemberLegend
 from ..widgets.pacing import TICK_S, Paced, pace, paced_views
 from ..widgets.preview import ComparisonPreview
@@ -49,19 +50,6 @@ def display_path(path: str | Path) -> str:
     """A run folder as the user would type it: relative to here when it is below here."""
     rel = os.path.relpath(os.path.abspath(path))
     return str(path) if rel.startswith("..") else rel
-
-
-def extra_view_tabs() -> list[tuple[str, Widget]]:
-    """Tabs other modules contribute after Accuracy and Loss: the diagnostics views, from
-    `actlab.tui.widgets.diagnostics.diagnostics_tabs()` ((title, widget) pairs), when present."""
-    try:
-        from ..widgets import diagnostics
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith("widgets.diagnostics"):
-            return []
-        raise
-    tabs = getattr(diagnostics, "diagnostics_tabs", None)
-    return list(tabs()) if callable(tabs) else []
 
 
 class LabScreen(Screen[None]):
@@ -137,6 +125,7 @@ class LabScreen(Screen[None]):
         self._hid_controls = False  # the settings were hidden for a run, to come back after it
         self._offered: tuple[bool | None, ...] = ()  # check_action of the phase-dependent keys
         self._views: list[Paced] = []
+        self._sinks: list[Any] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -149,7 +138,7 @@ class LabScreen(Screen[None]):
                         yield AccuracyChart(id="accuracy")
                     with TabPane("Loss", id="tab-loss"):
                         yield LossChart(id="loss")
-                    for n, (title, widget) in enumerate(extra_view_tabs()):
+                    for n, (title, widget) in enumerate(diagnostics_tabs()):
                         with TabPane(title, id=f"tab-extra-{n}"):
                             yield widget
                 yield ThresholdTable(id="table")
@@ -158,7 +147,7 @@ class LabScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._preview(not self.open_dir)
-        self._views = paced_views(self)
+        self._find_views()
         self._show_status()
         # What exists once the screen is up lives as long as the app: set aside from Python's
         # full collections (gc.freeze), which otherwise walk it all on the UI thread.
@@ -183,8 +172,9 @@ class LabScreen(Screen[None]):
 
     # --- the hook for views ---------------------------------------------------------------------
 
-    def view_sinks(self) -> list[Any]:
-        """The outermost widgets that take `feed_event`; they feed their own children."""
+    def _find_views(self) -> None:
+        """The widgets that take `feed_event` (outermost only: they feed their own children),
+        and the ones the pacer paints; found once, and again when a tab is added."""
         sinks: list[Any] = []
 
         def visit(node: Widget) -> None:
@@ -195,23 +185,22 @@ class LabScreen(Screen[None]):
                     visit(child)
 
         visit(self)
-        return sinks
+        self._sinks, self._views = sinks, paced_views(self)
 
     async def add_view_tab(self, title: str, widget: Widget, pane_id: str | None = None) -> None:
         """Add a view as a new tab; it is fed the events of the run shown so far, then the rest."""
         await self.query_one("#views", TabbedContent).add_pane(TabPane(title, widget, id=pane_id))
-        self._views = paced_views(self)
+        self._find_views()
         feed = getattr(widget, "feed_event", None)
         if callable(feed):
             for event in self.history:
                 feed(event)
 
     def _forward(self, events: list[Event]) -> None:
-        sinks = self.view_sinks()
         for event in events:
             self.history.append(event)
             self.status.feed(event)
-            for sink in sinks:
+            for sink in self._sinks:
                 sink.feed_event(event)
         self.query_one(StatusLine).mark_stale()
 
@@ -222,7 +211,7 @@ class LabScreen(Screen[None]):
 
     def _clear_views(self) -> None:
         self.history = []
-        for sink in self.view_sinks():
+        for sink in self._sinks:
             clear = getattr(sink, "clear_view", None)
             if callable(clear):
                 clear()

@@ -51,9 +51,7 @@ class ComparisonPreview(Vertical):
     def show(self, activations: tuple[str, ...]) -> None:
         self.activations = tuple(a for a in activations if a in ACTIVATIONS)
         names = [swatch(member_color(m), name) for m, name in enumerate(self.activations)]
-        self.query_one("#preview-legend", Static).update(
-            legend(*names, "f bright, f' pale")
-        )
+        self.query_one("#preview-legend", Static).update(legend(*names, "f bright, f' pale"))
         self.query_one("#preview-properties", Static).update(self._properties())
         self.query_one(Chart).refresh()
 
