@@ -112,7 +112,14 @@ def test_malformed_idx_file_is_refused(cache_dir: Path, tmp_path: Path) -> None:
     assert r.stderr.count("\n") == 1 and "malformed IDX file" in r.stderr
 
 
-def test_ctrl_c_stops_cleanly_keeps_results_and_exits_130(cache_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "TERM", "HUP"],
+)
+def test_a_signal_stops_cleanly_keeps_results_and_exits_with_its_code(
+    sig: int, code: int, cache_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
     args = [
@@ -139,9 +146,9 @@ def test_ctrl_c_stops_cleanly_keeps_results_and_exits_130(cache_dir: Path, tmp_p
     for line in proc.stderr:  # progress lines arrive one per epoch when stderr is not a terminal
         if line.startswith("epoch 2/"):
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == code
     assert "Traceback" not in stderr
     assert "Function" in stdout  # the table of what was reached so far
     summary = json.loads((out / "summary.json").read_text())
