@@ -8,57 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from actlab.engine import RunConfig
 from actlab.tui.app import create_app
-from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase
 from actlab.tui.widgets.controls import ControlsPanel
 from actlab.tui.widgets.table import ThresholdTable
-from textual.pilot import Pilot
-
-DEADLINE_S = 60.0
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until `condition` holds."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.01)  # yield to the app; the condition, not this, is the sync point
-
-
-async def lab(pilot: Pilot[None]) -> LabScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, LabScreen), "the lab screen")
-    screen = pilot.app.screen
-    assert isinstance(screen, LabScreen)
-    return screen
+from pilots import engine_children, lab, until
 
 
 def long_config(tiny_config: RunConfig) -> RunConfig:
     """Long enough that it is certainly still running when the test acts on it."""
     return tiny_config.replace(epochs=200, max_iterations=None, diagnostics_every=0)
-
-
-def engine_children() -> list[int]:
-    """The engine processes this process started, found in /proc (Linux)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if not entry.name.isdigit():
-                continue
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue  # it ended meanwhile
-        if ppid == os.getpid() and b"actlab.tui.engine_process" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def table_cells(table: ThresholdTable) -> list[list[str]]:

@@ -22,27 +22,11 @@ import pytest
 from actlab.engine import ResultsWriter, read_events
 from actlab.engine.events import RunFinished
 from actlab.tui.app import create_app
-from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase
 from actlab.tui.widgets.table import ThresholdTable
-from textual.pilot import Pilot
+from pilots import DEADLINE_S, engine_children, lab, until
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tui_finished"
-DEADLINE_S = 60.0
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.01)
-
-
-async def lab(pilot: Pilot[None]) -> LabScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, LabScreen), "the lab screen")
-    assert isinstance(pilot.app.screen, LabScreen)
-    return pilot.app.screen
 
 
 def statuses(screen: LabScreen) -> list[str]:
@@ -115,21 +99,6 @@ def test_a_broken_saved_run_is_one_line_and_a_failing_exit_code(tmp_path: Path) 
 # --- the real command in a terminal ---------------------------------------------------------
 
 
-def _engine_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid and b"actlab.tui.engine_process" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -181,7 +150,7 @@ def test_a_signal_stops_the_run_like_quitting(sig: int, tmp_path: Path, cache_di
             return bool(files) and '"evaluation"' in files[0].read_text()
 
         wait_for(evaluated, "the first evaluation on disk")
-        engines = _engine_children(proc.pid)
+        engines = engine_children(proc.pid)
         assert len(engines) == 1
         proc.send_signal(sig)
         deadline = time.monotonic() + DEADLINE_S
