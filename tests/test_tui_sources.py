@@ -22,6 +22,7 @@ import pytest
 from actlab.engine import ResultsWriter, read_events
 from actlab.engine.events import RunFinished
 from actlab.tui.app import create_app
+from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase
 from actlab.tui.widgets.table import ThresholdTable
 from pilots import DEADLINE_S, engine_children, lab, until
