@@ -81,7 +81,7 @@ class RunEvents:
     run_id: int
     events: list[Event]
     progress: Progress | None
-    paused: bool = False  # the loop is waiting, at `progress`
+    paused: bool = False  # the loop waits at `progress` until resumed or stopped
 
 
 @dataclass(frozen=True)
@@ -280,11 +280,14 @@ class _Sender:
         self.control = control
         self.pending: list[Event] = []
         self.progress: Progress | None = None
+        self.held = False  # `progress` was reported while paused: the loop waits there
         self.last = time.monotonic()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
-            self.progress = event
+            # the loop reports progress only after a step and where it holds, so one reported
+            # while the pause is on is where it holds
+            self.progress, self.held = event, self.control.paused
         else:
             self.pending.append(event)
         urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged)) or self.control.paused
@@ -293,8 +296,8 @@ class _Sender:
 
     def flush(self) -> None:
         if self.pending or self.progress is not None:
-            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, self.control.paused))
-            self.pending, self.progress = [], None
+            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, self.held))
+            self.pending, self.progress, self.held = [], None, False
         self.last = time.monotonic()
 
 
