@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
 from actlab.engine.config import check_data_source
-from actlab.engine.report import diagnostics_table, threshold_table
+from actlab.engine.report import FORMATS, summary_text
 from actlab.engine.results import replay
 
 from .options import build_config, config_options
@@ -26,8 +25,13 @@ EXIT_USAGE = 2
 )
 @click.option("--out", "-o", type=str, help="Results directory for --batch. [default: actlab-runs/<time>]")
 @click.option(
-    "--json", "as_json", is_flag=True, help="With --batch: print the summary as JSON instead of the table."
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="With --batch: how tables print: aligned text, Markdown (for slides), CSV figures or "
+    "the JSON summary. [default: table]",
 )
+@click.option("--json", "as_json", is_flag=True, help="With --batch: the same as --format json.")
 @click.option(
     "--diagnostics",
     "show_diagnostics",
@@ -60,6 +64,7 @@ def cli(
     ctx: click.Context,
     batch: bool,
     out: str | None,
+    fmt: str | None,
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
@@ -80,15 +85,19 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
-    ctx.obj = {"config": config, "open_dir": open_dir}
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
+    fmt = "json" if as_json else fmt
+    ctx.obj = {"config": config, "open_dir": open_dir, "format": fmt}
     if ctx.invoked_subcommand is not None:
         return 0
+    fmt = fmt or "table"
     if batch:
         if open_dir:
-            return _print_saved(open_dir, as_json, show_diagnostics)
+            return _print_saved(open_dir, fmt, show_diagnostics)
         from .batch import run_batch
 
-        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds, threads)
+        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads)
     from .app import create_app
 
     check_data_source(config)
@@ -141,20 +150,16 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "batch": ("--batch", False),
     "out": ("--out", None),
     "as_json": ("--json", False),
+    "fmt": ("--format", None),
     "show_diagnostics": ("--diagnostics", False),
     "quiet": ("--quiet", False),
     "seeds": ("--seeds", 1),
 }
 
 
-def _print_saved(directory: str, as_json: bool, show_diagnostics: bool) -> int:
+def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
     summary = replay(directory, lambda e: None)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        click.echo(threshold_table(summary))
-        if show_diagnostics:
-            click.echo("\n" + diagnostics_table(summary))
+    click.echo(summary_text(summary, fmt, show_diagnostics))
     return 0
 
 
