@@ -144,6 +144,63 @@ def serve(ctx: click.Context, host: str, port: int) -> int:
     return 0
 
 
+@cli.command()
+@click.argument("directories", nargs=-1, required=True, metavar="DIR...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="How the tables print (csv: the members' figures only). [default: table]",
+)
+@click.option(
+    "--chart/--no-chart",
+    default=None,
+    help="Draw the accuracy curves as a text chart. [default: when stdout is a terminal and the "
+    "format is table]",
+)
+@click.pass_context
+def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, chart: bool | None) -> int:
+    """Saved runs side by side: every member of every run in one table, the settings that
+    differ between the runs, and their accuracy curves on one chart.
+
+    \b
+    actlab-tui compare actlab-runs/A actlab-runs/B
+    actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
+    """
+    from .compare import accuracy_chart, chart_size, compare_text, load_runs
+
+    fmt = fmt or (ctx.obj or {}).get("format") or "table"
+    runs = load_runs(list(directories))  # a foreign or corrupt directory: one line, exit 2
+    click.echo(compare_text(runs, fmt))
+    tty = sys.stdout.isatty()
+    if chart if chart is not None else (tty and fmt == "table"):
+        width, height = chart_size()
+        click.echo("\n" + accuracy_chart(runs, width, height, colour=tty))
+    return 0
+
+
+@cli.command()
+@click.argument("directory", metavar="DIR")
+@click.option(
+    "--out",
+    "out",
+    type=str,
+    help="Directory for report.md and its figures (made if missing). [default: DIR itself]",
+)
+def report(directory: str, out: str | None) -> int:
+    """A saved run as a Markdown report: report.md with PNG figures (accuracy curves with the
+    thresholds, gradient norm against depth) and the tables. Needs matplotlib:
+    pip install 'actlab[report]'."""
+    from .run_report import ReportError, write_report
+
+    try:
+        path = write_report(directory, out)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"report: {path}")
+    return 0
+
+
 # Root options that only --batch uses, and their values when not given: refused with serve
 # rather than silently dropped.
 _BATCH_ONLY: dict[str, tuple[str, Any]] = {
