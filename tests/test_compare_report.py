@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,27 @@ def test_report_without_matplotlib_says_how_to_install_it(
         "(make install includes it)\n"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_compare_opens_a_seeds_directory_as_its_sub_runs(tmp_path: Path) -> None:
+    seeds = tmp_path / "paired"
+    for s in (0, 1, 10):
+        shutil.copytree(FINISHED, seeds / f"seed-{s}")
+    (seeds / "aggregate.json").write_text("{}")
+    code, out, err = run_cli("compare", str(seeds), DIVERGED)
+    assert code == 0, err
+    labels = [line.split()[0] for line in out.splitlines()[1:] if line and not line.startswith(" ")]
+    assert labels[:4] == ["paired/seed-0", "paired/seed-1", "paired/seed-10", "tui_diverged"]
+
+
+def test_report_draws_the_gradients_of_a_single_diagnostics_point(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = (Path(FINISHED) / "events.jsonl").read_text().splitlines(keepends=True)
+    diag = [i for i, x in enumerate(lines) if '"type":"diagnostics"' in x]
+    (run / "events.jsonl").write_text("".join(x for i, x in enumerate(lines) if i not in diag[1:]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of a legend without lines: exit 1 here
+        code, _, err = run_cli("report", str(run))
+    assert code == 0, err
+    assert "At the last diagnostics point (solid)" in (run / "report.md").read_text()

@@ -58,12 +58,30 @@ def load_run(directory: str, label: str) -> SavedRun:
 
 def labels_for(directories: list[str]) -> list[str]:
     """Each run's folder name, or the path as given where two names collide."""
-    names = [Path(d).resolve().name or d for d in directories]
+    names = [_name(Path(d).resolve()) for d in directories]
     return [n if names.count(n) == 1 else d for n, d in zip(names, directories)]
 
 
+def expand_seeds(directory: str) -> list[str]:
+    """A `--seeds N` directory (aggregate.json and seed-S/ sub-runs, no events.jsonl of its
+    own) stands for its sub-runs, in seed order; any other directory for itself."""
+    d = Path(directory)
+    if (d / "events.jsonl").exists() or not (d / "aggregate.json").is_file():
+        return [directory]
+    subs = [p for p in d.glob("seed-*") if p.is_dir() and p.name[5:].lstrip("-").isdigit()]
+    return [str(p) for p in sorted(subs, key=lambda p: int(p.name[5:]))] or [directory]
+
+
+def _name(path: Path) -> str:
+    """A run's folder name; a seed's sub-run with its parent's (tanh-relu/seed-0)."""
+    if path.name.startswith("seed-") and (path.parent / "aggregate.json").is_file():
+        return f"{path.parent.name}/{path.name}"
+    return path.name or str(path)
+
+
 def load_runs(directories: list[str]) -> list[SavedRun]:
-    return [load_run(d, label) for d, label in zip(directories, labels_for(directories))]
+    expanded = [run for d in directories for run in expand_seeds(d)]
+    return [load_run(d, label) for d, label in zip(expanded, labels_for(expanded))]
 
 
 # ------------------------------------------------------------------------- the members table

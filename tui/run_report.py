@@ -76,10 +76,11 @@ def write_report(directory: str, out: str | None = None) -> Path:
     if have_gradients:
         fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
         first, last = diagnostics[0], diagnostics[-1]
+        points = [(last, "-", "")]
+        if first is not last:
+            points.insert(0, (first, ":", f" (iteration {first.iteration})"))
         for i, name in enumerate(members):
-            for event, style, tag in ((first, ":", f" (iteration {first.iteration})"), (last, "-", "")):
-                if event is first and first is last:
-                    continue
+            for event, style, tag in points:
                 diag = event.members[i]
                 if not diag:
                     continue
@@ -120,7 +121,7 @@ def report_markdown(directory: str, summary: dict[str, Any], have_gradients: boo
         "",
         f"{members} on {ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
         f"device {summary.get('device')}; status {summary['status']} after {summary['iterations']} "
-        f"iterations ({summary['epochs_completed']} epochs).",
+        f"iterations ({summary['epochs_completed']} epoch{'' if summary['epochs_completed'] == 1 else 's'}).",
     ]
     if ds.get("notice"):
         lines += ["", f"Note: {ds['notice']}"]
