@@ -28,8 +28,8 @@ EXIT_USAGE = 2
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="With --batch: how tables print: aligned text, Markdown (for slides), CSV figures or "
-    "the JSON summary. [default: table]",
+    help="With --batch (and compare): how tables print: aligned text, Markdown (for slides), CSV "
+    "figures or the JSON summary. [default: table]",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --batch: the same as --format json.")
 @click.option(
