@@ -1,8 +1,19 @@
-"""Plain-text tables of a summary, laid out like the seed's experiment table."""
+"""The tables of a summary, laid out like the seed's experiment table, in every output format.
+
+Each table is built once as rows of cells (the first row the header) with notes below it;
+`table` aligns them in columns, `md` makes a Markdown table ready to paste into slides (the
+same rows and notes), `csv` gives the figures as numbers, one row per member and threshold
+(or layer), and `json` the summary itself.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
+
+FORMATS = ("table", "md", "csv", "json")
 
 
 def crossing_text(first: int | None, sustained: int | None) -> str:
@@ -30,6 +41,17 @@ def status_text(member: dict[str, Any]) -> str:
     return str(member["status"])
 
 
+def setting_text(value: Any) -> str:
+    """A setting's value as a cell: lists comma-joined, None as "-", booleans lower case."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(setting_text(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def _fmt(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -54,30 +76,116 @@ def threshold_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def render(rows: list[list[str]], gap: int = 3) -> str:
+def render(rows: list[list[str]], gap: int = 3, left: int = 1) -> str:
+    """Rows in aligned columns: the first `left` columns (labels) to the left, figures right."""
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = []
     for r in rows:
-        cells = [r[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(r[1:], widths[1:])]
+        cells = [cell.ljust(w) if c < left else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths))]
         lines.append((" " * gap).join(cells).rstrip())
     return "\n".join(lines)
 
 
-def threshold_table(summary: dict[str, Any]) -> str:
-    """The comparison as the seed prints it, with a line on how it was measured."""
+def markdown(rows: list[list[str]], left: int = 1) -> str:
+    """A Markdown (GitHub) table: the first row the header, labels left, figures right-aligned."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = [":---" if c < left else "---:" for c in range(len(rows[0]))]
+    return "\n".join([line(rows[0]), "| " + " | ".join(align) + " |", *(line(r) for r in rows[1:])])
+
+
+def as_text(rows: list[list[str]], notes: list[str], fmt: str, left: int = 1) -> str:
+    """Rows and the notes below them as an aligned table (`table`) or Markdown (`md`)."""
+    if fmt == "md":  # a note of several lines (one sentence each) becomes a list
+        notes = ["\n".join("- " + x for x in n.splitlines()) if "\n" in n else n for n in notes]
+        return markdown(rows, left) + "".join("\n\n" + n for n in notes)
+    return render(rows, left=left) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def csv_text(rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    for r in rows:
+        w.writerow(["" if v is None else v for v in r])
+    return out.getvalue().rstrip("\n")
+
+
+def threshold_foot(summary: dict[str, Any]) -> str:
     ds = summary.get("dataset") or {}
-    foot = (
+    return (
         f"{ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
         f"device {summary.get('device')}, evaluated every {summary.get('eval_every')} iterations "
         f"on the whole test split; {summary.get('iterations')} iterations, "
         f"{summary.get('iterations_per_epoch')} per epoch; speedup vs {summary.get('baseline')} "
         "on the sustained crossing."
     )
-    return render(threshold_rows(summary)) + "\n\n" + foot
 
 
-def diagnostics_table(summary: dict[str, Any]) -> str:
+def threshold_table(summary: dict[str, Any], fmt: str = "table") -> str:
+    """The comparison as the seed prints it, with a line on how it was measured."""
+    if fmt == "csv":
+        return threshold_csv(summary)
+    if fmt == "json":
+        return json.dumps(summary, indent=2)
+    return as_text(threshold_rows(summary), [threshold_foot(summary)], fmt)
+
+
+THRESHOLD_CSV_COLUMNS = [
+    "activation",
+    "status",
+    "diverged_at",
+    "threshold",
+    "first",
+    "sustained",
+    "speedup",
+    "final_accuracy",
+    "epoch_time_s",
+]
+
+
+def threshold_csv_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """One row per member and threshold (the columns of THRESHOLD_CSV_COLUMNS), no header."""
+    return [
+        [
+            m["activation"],
+            m["status"],
+            m["diverged_at"],
+            t["threshold"],
+            t["first"],
+            t["sustained"],
+            t["speedup"],
+            m["final_accuracy"],
+            m["epoch_time_s"],
+        ]
+        for m in summary["members"]
+        for t in m["thresholds"]
+    ]
+
+
+def threshold_csv(summary: dict[str, Any]) -> str:
+    """The figures of the threshold table, as summary.csv holds them."""
+    return csv_text([THRESHOLD_CSV_COLUMNS, *threshold_csv_rows(summary)])
+
+
+def summary_text(summary: dict[str, Any], fmt: str = "table", diagnostics: bool = False) -> str:
+    """What a single run prints: the threshold table, and with `diagnostics` the per-layer
+    table after a blank line (in csv: a second CSV block); json is the summary, which holds both."""
+    if fmt == "json":
+        return json.dumps(summary, indent=2)
+    text = threshold_table(summary, fmt)
+    if diagnostics:
+        text += "\n\n" + diagnostics_table(summary, fmt)
+    return text
+
+
+def diagnostics_table(summary: dict[str, Any], fmt: str = "table") -> str:
     """Per member and hidden layer: gradient norm, saturated and dead fractions, mean, std."""
+    if fmt == "csv":
+        return diagnostics_csv(summary)
+    if fmt == "json":
+        return json.dumps([m.get("diagnostics") for m in summary["members"]], indent=2)
     rows = [["member", "layer", "grad norm", "saturated", "dead", "act mean", "act std"]]
     clip_lines = []
     for m in summary["members"]:
@@ -105,10 +213,40 @@ def diagnostics_table(summary: dict[str, Any]) -> str:
                 f"recent pre-clip norm {clip['preclip_norm']:.3g} (max {clip['preclip_norm_max']:.3g}) "
                 f"vs threshold {clip['threshold']:g}"
             )
-    text = render(rows)
-    if clip_lines:
-        text += "\n\n" + "\n".join(clip_lines)
-    return text
+    return as_text(rows, ["\n".join(clip_lines)] if clip_lines else [], fmt)
+
+
+def diagnostics_csv(summary: dict[str, Any]) -> str:
+    """One row per member and hidden layer (input side first), then its output layer ("out")."""
+    rows: list[list[Any]] = [
+        [
+            "activation",
+            "layer",
+            "grad_norm",
+            "saturated_fraction",
+            "dead_fraction",
+            "activation_mean",
+            "activation_std",
+        ]
+    ]
+    for m in summary["members"]:
+        diag = m.get("diagnostics")
+        if not diag:
+            continue
+        for i, layer in enumerate(diag["layers"], 1):
+            rows.append(
+                [
+                    m["activation"],
+                    i,
+                    layer["grad_norm"],
+                    layer["saturated_fraction"],
+                    layer["dead_fraction"],
+                    layer["activation_mean"],
+                    layer["activation_std"],
+                ]
+            )
+        rows.append([m["activation"], "out", diag.get("output_grad_norm"), None, None, None, None])
+    return csv_text(rows)
 
 
 def _sci(v: float | None) -> str:
@@ -119,10 +257,21 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
-def aggregate_table(agg: dict[str, Any]) -> str:
-    """Mean +- standard deviation over seeds, per member."""
+def ratio_text(p: dict[str, Any] | None) -> str:
+    """A member's paired speedup over seeds: geometric mean and 95% interval."""
+    if p is None:
+        return "baseline"
+    if p["ratio_mean"] is None:
+        return "-"
+    if p["ratio_low"] is None:
+        return f"x{p['ratio_mean']:.2f} (1 seed)"
+    return f"x{p['ratio_mean']:.2f} [{p['ratio_low']:.2f}, {p['ratio_high']:.2f}]"
+
+
+def aggregate_rows(agg: dict[str, Any]) -> list[list[str]]:
     members = agg["members"]
     n = agg["runs"]
+    paired = agg.get("baseline") is not None
     rows: list[list[str]] = [[f"Function ({n} seeds)", *[m["activation"] for m in members]]]
     for k, t in enumerate(members[0]["thresholds"] if members else []):
         cells = []
@@ -134,10 +283,79 @@ def aggregate_table(agg: dict[str, Any]) -> str:
                 spread = "" if tk["sustained_std"] is None else f" ± {tk['sustained_std']:.0f}"
                 cells.append(f"{tk['sustained_mean']:.0f}{spread} ({tk['reached']}/{n})")
         rows.append([f"Iterations to reach {t['threshold']:g}", *cells])
+        if paired:
+            rows.append(["", *[ratio_text(m["thresholds"][k].get("vs_baseline")) for m in members]])
     cells = []
     for m in members:
         mean, std = m["final_accuracy_mean"], m["final_accuracy_std"]
         cells.append("-" if mean is None else f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
     rows.append(["Final accuracy", *cells])
     rows.append(["Diverged", *[f"{m['diverged']}/{n}" for m in members]])
-    return render(rows) + f"\n\nsustained crossing, mean ± standard deviation over seeds {agg['seeds']}"
+    return rows
+
+
+def aggregate_notes(agg: dict[str, Any]) -> list[str]:
+    """The footnote and one sentence per member and threshold against the baseline."""
+    foot = f"sustained crossing, mean ± standard deviation over seeds {agg['seeds']}"
+    if agg.get("baseline") is not None:
+        foot += (
+            f"; below it the speedup vs {agg['baseline']} paired by seed: geometric mean and 95% "
+            "t interval of the per-seed ratios, over the seeds where both reached the threshold "
+            "(clear when the interval excludes 1)"
+        )
+    statements = [
+        tk["vs_baseline"]["statement"]
+        for m in agg["members"]
+        for tk in m["thresholds"]
+        if tk.get("vs_baseline") is not None
+    ]
+    return [foot + "."] + (["\n".join(statements)] if statements else [])
+
+
+def aggregate_table(agg: dict[str, Any], fmt: str = "table") -> str:
+    """Mean ± standard deviation over seeds per member, and the paired speedups with their
+    95% intervals and statements."""
+    if fmt == "csv":
+        return aggregate_csv(agg)
+    if fmt == "json":
+        return json.dumps(agg, indent=2)
+    return as_text(aggregate_rows(agg), aggregate_notes(agg), fmt)
+
+
+def aggregate_csv(agg: dict[str, Any]) -> str:
+    """One row per member and threshold: spread over seeds and the paired speedup."""
+    pairs = ["faster", "slower", "tie", "neither", "paired", "ratio_mean", "ratio_low", "ratio_high", "clear"]
+    rows: list[list[Any]] = [
+        [
+            "activation",
+            "threshold",
+            "seeds",
+            "reached",
+            "sustained_mean",
+            "sustained_std",
+            "final_accuracy_mean",
+            "final_accuracy_std",
+            "diverged",
+            "baseline",
+            *pairs,
+        ]
+    ]
+    for m in agg["members"]:
+        for tk in m["thresholds"]:
+            p = tk.get("vs_baseline") or {}
+            rows.append(
+                [
+                    m["activation"],
+                    tk["threshold"],
+                    agg["runs"],
+                    tk["reached"],
+                    tk["sustained_mean"],
+                    tk["sustained_std"],
+                    m["final_accuracy_mean"],
+                    m["final_accuracy_std"],
+                    m["diverged"],
+                    agg.get("baseline"),
+                    *[p.get(name) for name in pairs],
+                ]
+            )
+    return csv_text(rows)

@@ -32,6 +32,7 @@ from .events import (
     from_dict,
 )
 from .metrics import SummaryBuilder
+from .report import THRESHOLD_CSV_COLUMNS, threshold_csv_rows
 
 
 class ResultsError(Exception):
@@ -136,17 +137,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_file(path: str | Path, text: str, *, replace: bool) -> None:
+def write_file(path: str | Path, text: str | bytes, *, replace: bool) -> None:
     """Write `text` to `path` durably: into a fresh temporary file beside it (created
     exclusively, fsynced), then renamed into place. With replace=False the target must not
     exist (a hard link claims the name, so an existing file is never clobbered). A failure
     removes the temporary file and raises ResultsError naming `path`."""
     path = Path(path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            _write_all(fd, text.encode("utf-8"))
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -159,7 +161,7 @@ def write_file(path: str | Path, text: str, *, replace: bool) -> None:
             except FileExistsError:
                 raise
             except OSError:  # a file system without hard links: create the name exclusively
-                _write_new(path, text.encode("utf-8"))
+                _write_new(path, data)
     except FileExistsError:
         raise ResultsError(
             f"{path}: already exists; a run never overwrites a file it did not write"
@@ -267,39 +269,10 @@ def summary_csv(summary: dict[str, Any]) -> str:
     """One row per member and threshold: the figures of the iterations-to-threshold table."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(
-        [
-            "activation",
-            "status",
-            "diverged_at",
-            "threshold",
-            "first",
-            "sustained",
-            "speedup",
-            "final_accuracy",
-            "epoch_time_s",
-        ]
-    )
-    for m in summary["members"]:
-        for t in m["thresholds"]:
-            w.writerow(
-                [
-                    m["activation"],
-                    m["status"],
-                    _blank(m["diverged_at"]),
-                    t["threshold"],
-                    _blank(t["first"]),
-                    _blank(t["sustained"]),
-                    _blank(t["speedup"]),
-                    _blank(m["final_accuracy"]),
-                    _blank(m["epoch_time_s"]),
-                ]
-            )
+    w.writerow(THRESHOLD_CSV_COLUMNS)
+    for row in threshold_csv_rows(summary):
+        w.writerow(["" if v is None else v for v in row])
     return out.getvalue()
-
-
-def _blank(v: Any) -> Any:
-    return "" if v is None else v
 
 
 # ------------------------------------------------------------------------------ reading
@@ -329,7 +302,7 @@ class EventReader:
         d = Path(directory)
         if not d.is_dir():
             what = "no such directory" if not os.path.lexists(d) else "not a directory"
-            raise ResultsError(f"{directory}: {what}; --open takes an actlab run directory")
+            raise ResultsError(f"{directory}: {what}; expected an actlab run directory")
         self.path = d / "events.jsonl"
         if not self.path.is_file():
             raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")

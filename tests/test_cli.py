@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -182,3 +184,55 @@ def test_seeds_give_mean_and_spread(cache_dir: Path, tmp_path: Path) -> None:
     assert agg["seeds"] == [0, 1] and [m["activation"] for m in agg["members"]] == ["sigmoid", "tanh", "relu"]
     for seed in (0, 1):
         assert json.loads((out / f"seed-{seed}" / "summary.json").read_text())["config"]["seed"] == seed
+
+
+def test_seeds_state_the_paired_speedup_with_its_interval(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "paired"
+    args = ["-q", "--seeds", "3", "--max-iterations", "60", "--eval-every", "10", "-a", "sigmoid,relu"]
+    r = cli(*FAST, *args, "--out", str(out), cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    agg = json.loads((out / "aggregate.json").read_text())
+    assert agg["baseline"] == "sigmoid" and agg["interval"]["level"] == 0.95
+    p = agg["members"][1]["thresholds"][0]["vs_baseline"]
+    assert [s["seed"] for s in p["per_seed"]] == [0, 1, 2]
+    assert p["faster"] + p["slower"] + p["tie"] + p["neither"] == 3
+    assert p["statement"] in r.stdout  # the batch table says the same sentences
+    assert "95% t interval" in r.stdout
+    md = cli(*FAST, *args, "--format", "md", "--out", str(tmp_path / "md"), cache_dir=cache_dir)
+    assert md.returncode == 0, md.stderr
+    assert "| Function (3 seeds) | sigmoid | relu |" in md.stdout and f"- {p['statement']}" in md.stdout
+    csv_out = cli(*FAST, *args, "--format", "csv", "--out", str(tmp_path / "csv"), cache_dir=cache_dir)
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert len(rows) == 2 * 3 and rows[3]["activation"] == "relu" and rows[3]["baseline"] == "sigmoid"
+    for name in ("faster", "slower", "paired", "ratio_mean", "ratio_low"):  # the same runs, the same figures
+        assert rows[3][name] == ("" if p[name] is None else str(p[name]))
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
+def test_every_table_prints_in_every_format(fmt: str, cache_dir: Path) -> None:
+    run = str(FIXTURES / "diag_clip")
+    r = cli("--batch", "--open", run, "--diagnostics", "--format", fmt, cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    if fmt == "table":
+        assert r.stdout.startswith("Function ") and "member    layer   grad norm" in r.stdout
+    elif fmt == "md":
+        lines = r.stdout.splitlines()
+        assert lines[:2] == ["| Function | sigmoid | tanh | relu |", "| :--- | ---: | ---: | ---: |"]
+        assert "| member | layer | grad norm | saturated | dead | act mean | act std |" in lines
+        assert "- tanh: clipped 71.2% of steps; recent pre-clip norm 1.66 (max 2.2) vs threshold 0.5" in lines
+    elif fmt == "csv":
+        first, second = r.stdout.strip().split("\n\n")
+        assert list(csv.reader(io.StringIO(first)))[1][:4] == ["sigmoid", "done", "", "0.8"]
+        layers = list(csv.DictReader(io.StringIO(second)))
+        assert layers[0]["activation"] == "sigmoid"
+        assert float(layers[0]["grad_norm"]) == pytest.approx(3.04551e-05)
+    else:
+        assert json.loads(r.stdout)["members"][1]["activation"] == "tanh"
+        alias = cli("--batch", "--open", run, "--json", cache_dir=cache_dir)
+        assert alias.stdout == r.stdout
+    clash = cli("--batch", "--open", run, "--json", "--format", "md", cache_dir=cache_dir)
+    assert clash.returncode == 2 and clash.stderr.count("\n") == 1
+    assert "--json is --format json" in clash.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from actlab.engine.events import EpochFinished, Evaluation, MemberDiverged, RunFinished, RunStarted
 from actlab.engine.metrics import SummaryBuilder, ThresholdTracker
 from actlab.engine.report import crossing_text, speedup_text, threshold_table
@@ -106,7 +108,89 @@ def test_aggregate_over_seeds() -> None:
         "sustained_mean": 120.0,
         "sustained_std": 28.3,
         "reached": 2,
+        "vs_baseline": None,  # no baseline named in these summaries
     }
     assert m["diverged"] == 1
     text = aggregate_table(agg)
     assert "120 ± 28 (2/3)" in text and "0.9200 ± 0.0283" in text and "1/3" in text
+
+
+def _seeded(seed: int, crossings: dict[str, int | None], status: str = "done") -> dict:
+    """A summary with one threshold (0.9) and sigmoid as the baseline."""
+    members = [
+        {
+            "activation": a,
+            "status": status,
+            "final_accuracy": 0.9,
+            "thresholds": [{"threshold": 0.9, "first": x, "sustained": x, "speedup": None}],
+        }
+        for a, x in crossings.items()
+    ]
+    return {"config": {"seed": seed}, "baseline": "sigmoid", "members": members}
+
+
+def test_t_quantiles_match_scipy() -> None:
+    from actlab.engine.metrics import t_quantile_975
+
+    stats = pytest.importorskip("scipy.stats")
+    for df in [*range(1, 60), 100, 1000, 10**6]:
+        assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=1e-4)
+
+
+def test_paired_speedup_against_an_independent_computation() -> None:
+    """Geometric mean and t interval of the per-seed ratios, computed here with numpy/scipy."""
+    from actlab.engine.metrics import aggregate
+
+    stats = pytest.importorskip("scipy.stats")
+    base, relu = [105, 110, 60, 120, 102], [100, 100, 100, 100, 100]
+    agg = aggregate([_seeded(i, {"sigmoid": b, "relu": r}) for i, (b, r) in enumerate(zip(base, relu))])
+    assert agg["baseline"] == "sigmoid" and "t interval" in agg["interval"]["method"]
+    assert agg["members"][0]["thresholds"][0]["vs_baseline"] is None  # the baseline itself
+    p = agg["members"][1]["thresholds"][0]["vs_baseline"]
+    logs = np.log(np.array(base) / np.array(relu))
+    lo, hi = stats.t.interval(0.95, len(logs) - 1, loc=logs.mean(), scale=stats.sem(logs))
+    assert p["ratio_mean"] == pytest.approx(np.exp(logs.mean()), abs=1e-4)
+    assert (p["ratio_low"], p["ratio_high"]) == pytest.approx((np.exp(lo), np.exp(hi)), abs=1e-3)
+    assert (p["faster"], p["slower"], p["tie"], p["neither"], p["paired"]) == (4, 1, 0, 0, 5)
+    assert [s["ratio"] for s in p["per_seed"]] == [1.05, 1.1, 0.6, 1.2, 1.02]
+    assert p["clear"] is False  # the interval holds 1
+    assert p["statement"] == (
+        f"relu reaches 0.9 faster than sigmoid in 4 of 5 seeds: x{p['ratio_mean']:.2f} "
+        f"[{p['ratio_low']:.2f}, {p['ratio_high']:.2f}]; not a clear difference"
+    )
+
+
+def test_paired_speedup_counts_seeds_where_one_or_neither_reached() -> None:
+    from actlab.engine.metrics import aggregate
+    from actlab.engine.report import aggregate_table
+
+    runs = [
+        {"sigmoid": 100, "relu": 50},
+        {"sigmoid": 120, "relu": 55},
+        {"sigmoid": 110, "relu": 50},
+        {"sigmoid": None, "relu": 60},  # only relu: faster, no ratio
+        {"sigmoid": 90, "relu": None},  # only sigmoid: slower
+        {"sigmoid": None, "relu": None},  # neither: no information
+    ]
+    p = aggregate([_seeded(i, c) for i, c in enumerate(runs)])["members"][1]["thresholds"][0]["vs_baseline"]
+    assert (p["faster"], p["slower"], p["neither"], p["paired"]) == (4, 1, 1, 3)
+    assert (p["only_member_reached"], p["only_baseline_reached"]) == (1, 1)
+    assert p["clear"] is True and p["ratio_low"] > 1
+    assert p["statement"].startswith(
+        "relu reaches 0.9 faster than sigmoid in 4 of 6 seeds (sigmoid never reached it in 1; "
+        "relu never reached it in 1; neither reached it in 1): x2."
+    )
+    assert p["statement"].endswith("over the 3 seeds both reached it; clearly faster")
+    one = aggregate([_seeded(0, {"sigmoid": 100, "relu": 50}), _seeded(1, {"sigmoid": None, "relu": None})])
+    q = one["members"][1]["thresholds"][0]["vs_baseline"]
+    assert q["ratio_low"] is None and q["clear"] is None
+    assert q["statement"].endswith("; one seed, no interval")
+    none = aggregate([_seeded(i, {"sigmoid": None, "relu": None}) for i in range(3)])
+    r = none["members"][1]["thresholds"][0]["vs_baseline"]
+    assert r["statement"] == "neither relu nor sigmoid reaches 0.9 in any of 3 seeds"
+    slow = aggregate([_seeded(i, {"sigmoid": 50, "relu": 100 + i}) for i in range(3)])
+    s = slow["members"][1]["thresholds"][0]["vs_baseline"]
+    assert s["statement"].startswith("relu reaches 0.9 slower than sigmoid in 3 of 3 seeds: x0.")
+    assert s["statement"].endswith("clearly slower")
+    text = aggregate_table(slow)
+    assert "baseline" in text and "x0.50 [0.48, 0.51]" in text and "clearly slower" in text

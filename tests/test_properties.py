@@ -56,6 +56,7 @@ OPTIONS: dict[str, st.SearchStrategy[str]] = {
     | st.text(max_size=6),
     "--preset": st.sampled_from(["seed", "quick", "deep", "huge"]),
     "--seeds": _number_text(),
+    "--format": st.sampled_from(["table", "md", "csv", "json", "xml", ""]),
 }
 for flag in (
     "--depth",

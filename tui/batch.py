@@ -27,7 +27,7 @@ from actlab.engine.events import (
     RunStarted,
 )
 from actlab.engine.metrics import aggregate
-from actlab.engine.report import aggregate_table, diagnostics_table, threshold_table
+from actlab.engine.report import aggregate_table, summary_text, threshold_table
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -107,10 +107,22 @@ def _fan_out(listeners: list[Listener]) -> Listener:
     return listener
 
 
+def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -> str:
+    """What a run of several seeds prints: each seed's table, then the aggregate with the paired
+    statements; csv is the aggregate's figures alone (each seed's are in its summary.csv)."""
+    if fmt == "json":
+        return json.dumps({"aggregate": agg, "runs": summaries}, indent=2)
+    if fmt == "csv":
+        return aggregate_table(agg, "csv")
+    title = "**seed {}**\n\n" if fmt == "md" else "seed {}\n"
+    parts = [title.format(s["config"]["seed"]) + threshold_table(s, fmt) for s in summaries]
+    return "\n\n".join([*parts, aggregate_table(agg, fmt)])
+
+
 def run_batch(
     config: RunConfig,
     out: str | None,
-    as_json: bool,
+    fmt: str,
     show_diagnostics: bool,
     quiet: bool,
     seeds: int = 1,
@@ -118,6 +130,7 @@ def run_batch(
 ) -> int:
     """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code.
 
+    fmt: how stdout shows the tables (one of report.FORMATS).
     threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
     if threads is not None:
         torch.set_num_threads(threads)
@@ -173,18 +186,9 @@ def run_batch(
     if seeds > 1:
         agg = aggregate(summaries)
         write_file(run_dir / "aggregate.json", json.dumps(agg, indent=2) + "\n", replace=False)
-        if as_json:
-            sys.stdout.write(json.dumps({"aggregate": agg, "runs": summaries}, indent=2) + "\n")
-        else:
-            for s in summaries:
-                sys.stdout.write(f"seed {s['config']['seed']}\n{threshold_table(s)}\n\n")
-            sys.stdout.write(aggregate_table(agg) + "\n")
-    elif as_json:
-        sys.stdout.write(json.dumps(summaries[0], indent=2) + "\n")
+        sys.stdout.write(seeds_text(agg, summaries, fmt) + "\n")
     else:
-        sys.stdout.write(threshold_table(summaries[0]) + "\n")
-        if show_diagnostics:
-            sys.stdout.write("\n" + diagnostics_table(summaries[0]) + "\n")
+        sys.stdout.write(summary_text(summaries[0], fmt, show_diagnostics) + "\n")
     sys.stdout.flush()
     err.write(f"results: {run_dir}\n")
     if stopped_by in (signal.SIGTERM, signal.SIGHUP):

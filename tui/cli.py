@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
 from actlab.engine.config import check_data_source
-from actlab.engine.report import diagnostics_table, threshold_table
+from actlab.engine.report import FORMATS, summary_text
 from actlab.engine.results import replay
 
 from .options import build_config, config_options
@@ -26,8 +25,13 @@ EXIT_USAGE = 2
 )
 @click.option("--out", "-o", type=str, help="Results directory for --batch. [default: actlab-runs/<time>]")
 @click.option(
-    "--json", "as_json", is_flag=True, help="With --batch: print the summary as JSON instead of the table."
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="With --batch (and compare): how tables print: aligned text, Markdown (for slides), CSV "
+    "figures or the JSON summary. [default: table]",
 )
+@click.option("--json", "as_json", is_flag=True, help="With --batch: the same as --format json.")
 @click.option(
     "--diagnostics",
     "show_diagnostics",
@@ -60,6 +64,7 @@ def cli(
     ctx: click.Context,
     batch: bool,
     out: str | None,
+    fmt: str | None,
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
@@ -80,15 +85,19 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
-    ctx.obj = {"config": config, "open_dir": open_dir}
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
+    fmt = "json" if as_json else fmt
+    ctx.obj = {"config": config, "open_dir": open_dir, "format": fmt}
     if ctx.invoked_subcommand is not None:
         return 0
+    fmt = fmt or "table"
     if batch:
         if open_dir:
-            return _print_saved(open_dir, as_json, show_diagnostics)
+            return _print_saved(open_dir, fmt, show_diagnostics)
         from .batch import run_batch
 
-        return run_batch(config, out, as_json, show_diagnostics, quiet, seeds, threads)
+        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads)
     from .app import create_app
 
     check_data_source(config)
@@ -135,26 +144,79 @@ def serve(ctx: click.Context, host: str, port: int) -> int:
     return 0
 
 
+@cli.command()
+@click.argument("directories", nargs=-1, required=True, metavar="DIR...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="How the tables print (csv: the members' figures only). [default: table]",
+)
+@click.option(
+    "--chart/--no-chart",
+    default=None,
+    help="Draw the accuracy curves as a text chart. [default: when stdout is a terminal and the "
+    "format is table]",
+)
+@click.pass_context
+def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, chart: bool | None) -> int:
+    """Saved runs side by side: every member of every run in one table, the settings that
+    differ between the runs, and their accuracy curves on one chart.
+
+    \b
+    actlab-tui compare actlab-runs/A actlab-runs/B
+    actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
+    """
+    from .compare import accuracy_chart, chart_size, compare_text, load_runs
+
+    fmt = fmt or (ctx.obj or {}).get("format") or "table"
+    runs = load_runs(list(directories))  # a foreign or corrupt directory: one line, exit 2
+    click.echo(compare_text(runs, fmt))
+    tty = sys.stdout.isatty()
+    if chart if chart is not None else (tty and fmt == "table"):
+        width, height = chart_size()
+        click.echo("\n" + accuracy_chart(runs, width, height, colour=tty))
+    return 0
+
+
+@cli.command()
+@click.argument("directory", metavar="DIR")
+@click.option(
+    "--out",
+    "out",
+    type=str,
+    help="Directory for report.md and its figures (made if missing). [default: DIR itself]",
+)
+def report(directory: str, out: str | None) -> int:
+    """A saved run as a Markdown report: report.md with PNG figures (accuracy curves with the
+    thresholds, gradient norm against depth) and the tables. Needs matplotlib:
+    pip install 'actlab[report]'."""
+    from .run_report import ReportError, write_report
+
+    try:
+        path = write_report(directory, out)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"report: {path}")
+    return 0
+
+
 # Root options that only --batch uses, and their values when not given: refused with serve
 # rather than silently dropped.
 _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "batch": ("--batch", False),
     "out": ("--out", None),
     "as_json": ("--json", False),
+    "fmt": ("--format", None),
     "show_diagnostics": ("--diagnostics", False),
     "quiet": ("--quiet", False),
     "seeds": ("--seeds", 1),
 }
 
 
-def _print_saved(directory: str, as_json: bool, show_diagnostics: bool) -> int:
+def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
     summary = replay(directory, lambda e: None)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        click.echo(threshold_table(summary))
-        if show_diagnostics:
-            click.echo("\n" + diagnostics_table(summary))
+    click.echo(summary_text(summary, fmt, show_diagnostics))
     return 0
 
 
