@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .activations import ACTIVATIONS, LEAKY_SLOPE, Activation
+from .activations import LEAKY_SLOPE, Activation
 
 Tensor = torch.Tensor
 

@@ -451,7 +451,7 @@ def _prelu_with(init: float) -> Activation:
     return dataclasses.replace(
         entry,
         name="prelu",
-        formula=f"max(a z, z), a learned per hidden layer (from {_num_text(init)})",
+        formula=f"max(a z, z), a learned (from {_num_text(init)})",
         note="Leaky ReLU whose negative slope is learned, one per hidden layer; the curve "
         "shows the starting slope.",
         kind="learned",
@@ -530,7 +530,9 @@ def member_spec(text: str) -> MemberSpec:
     if ":" in spec and "(" not in spec.partition(":")[0]:
         module, _, attr = spec.rpartition(":")
         if not module or not _NAME.match(attr):
-            raise SpecError(f"activation {spec!r}: a custom activation is module:function or file.py:function")
+            raise SpecError(
+                f"activation {spec!r}: a custom activation is module:function or file.py:function"
+            )
         if not _is_file_target(spec) and not all(_NAME.match(part) for part in module.split(".")):
             raise SpecError(f"activation {spec!r}: {module!r} is neither a module name nor a .py file")
         return MemberSpec(spec, "custom", base="custom", target=spec)
@@ -557,7 +559,9 @@ def member_spec(text: str) -> MemberSpec:
                 key = key.strip()
                 if key not in values:
                     allowed = ", ".join(p.name for p in params)
-                    raise SpecError(f"activation {spec!r}: {name} has no parameter {key!r}; it takes {allowed}")
+                    raise SpecError(
+                        f"activation {spec!r}: {name} has no parameter {key!r}; it takes {allowed}"
+                    )
             else:
                 if i >= len(params):
                     raise SpecError(f"activation {spec!r}: {name} takes {len(params)} parameter(s)")

@@ -245,7 +245,9 @@ def torch_ops_of(spec: str) -> TorchActivation:
     return ops
 
 
-def measure(spec: str, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]) -> dict[str, Any]:
+def measure(
+    spec: str, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]
+) -> dict[str, Any]:
     """Properties of an elementwise function, measured on [-50, 50], and its curves on [-6, 6]:
     output range, zero-centred (mean within a tenth of the spread for z ~ N(0, 1)), saturating
     (f' falls below 1% of its largest value at an end, without being 0 there), can die (f' is
@@ -349,4 +351,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    # the module's own copy, as the engine's code imports it
+    from actlab.engine.custom import main as _main
+
+    raise SystemExit(_main(sys.argv[1:]))

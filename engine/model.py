@@ -124,8 +124,8 @@ class Cohort:
         # learned PReLU slopes, one per member and hidden layer; None without a prelu member
         self.slopes: Tensor | None = None
         if any(a.kind == "learned" for a in self.acts):
-            init = [a.param_values.get("init", 0.0) if a.kind == "learned" else 0.0 for a in self.acts]
-            column = torch.tensor(init, dtype=dtype).unsqueeze(1)
+            starts = [a.param_values.get("init", 0.0) if a.kind == "learned" else 0.0 for a in self.acts]
+            column = torch.tensor(starts, dtype=dtype).unsqueeze(1)
             self.slopes = column.repeat(1, len(sizes) - 2).to(device).contiguous()
 
     @property

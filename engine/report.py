@@ -30,6 +30,10 @@ def status_text(member: dict[str, Any]) -> str:
     return str(member["status"])
 
 
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"x{v:.2f}"
+
+
 def _fmt(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -49,7 +53,12 @@ def threshold_rows(summary: dict[str, Any]) -> list[list[str]]:
             [""] + [speedup_text(m["thresholds"][k]["speedup"], m["activation"] == baseline) for m in members]
         )
     rows.append(["Final accuracy"] + [_fmt(m["final_accuracy"], 4) for m in members])
-    rows.append(["Training time of 1 epoch (s)"] + [_fmt(m["epoch_time_s"], 4) for m in members])
+    # the slides' row: each function's own epoch, timed alone (runs before member_costs
+    # existed show the shared lockstep figure there, which the footer names as such)
+    alone = [m.get("epoch_time_alone_s") for m in members]
+    rows.append(["Training time of 1 epoch (s)"] + [_fmt(a, 4) for a in alone])
+    if any(m.get("cost_vs_relu") is not None for m in members):
+        rows.append(["  relative to relu"] + [_ratio(m.get("cost_vs_relu")) for m in members])
     rows.append(["Status"] + [status_text(m) for m in members])
     return rows
 
@@ -73,6 +82,18 @@ def threshold_table(summary: dict[str, Any]) -> str:
         f"{summary.get('iterations_per_epoch')} per epoch; speedup vs {summary.get('baseline')} "
         "on the sustained crossing."
     )
+    members = summary.get("members") or []
+    lockstep = summary.get("epoch_time_s")
+    cost = summary.get("cost_measurement")
+    if lockstep is not None:
+        foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
+        if cost:
+            foot += (
+                f"; each member alone timed over {cost['steps']} steps at the run's shapes "
+                f"({cost['seconds']:.2f} s)."
+            )
+        else:
+            foot += "."
     return render(threshold_rows(summary)) + "\n\n" + foot
 
 
@@ -98,6 +119,10 @@ def diagnostics_table(summary: dict[str, Any]) -> str:
                 ]
             )
         rows.append(["", "out", _sci(diag.get("output_grad_norm")), "", "", "", ""])
+        slopes = diag.get("prelu_slopes")
+        if slopes:
+            listed = ", ".join("-" if v is None else f"{v:.3f}" for v in slopes)
+            clip_lines.append(f"{m['activation']}: learned slope per layer {listed}")
         clip = diag.get("clipping")
         if clip:
             clip_lines.append(

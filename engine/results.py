@@ -278,6 +278,7 @@ def summary_csv(summary: dict[str, Any]) -> str:
             "speedup",
             "final_accuracy",
             "epoch_time_s",
+            "epoch_time_alone_s",
         ]
     )
     for m in summary["members"]:
@@ -293,6 +294,7 @@ def summary_csv(summary: dict[str, Any]) -> str:
                     _blank(t["speedup"]),
                     _blank(m["final_accuracy"]),
                     _blank(m["epoch_time_s"]),
+                    _blank(m.get("epoch_time_alone_s")),
                 ]
             )
     return out.getvalue()

@@ -233,7 +233,9 @@ class Trainer:
         self.steps_taken += 1
         if cfg.weight_decay > 0:  # L2 on weights and PReLU slopes, not biases
             which = [i for i, flag in enumerate(self.cohort.regularized()) if flag]
-            decayed = torch._foreach_add([grads[i] for i in which], [params[i] for i in which], alpha=cfg.weight_decay)
+            decayed = torch._foreach_add(
+                [grads[i] for i in which], [params[i] for i in which], alpha=cfg.weight_decay
+            )
             grads = list(grads)
             for i, g in zip(which, decayed):
                 grads[i] = g
@@ -343,13 +345,14 @@ class Trainer:
 
 
 def time_alone(
-    config: RunConfig, data: Dataset, specs: list[str], steps: int, rounds: int = 3
+    config: RunConfig, data: Dataset, specs: list[str], steps: int, rounds: int = 5
 ) -> list[float]:
     """Seconds per training step of each spec alone: a one-member cohort per spec, at the
     run's shapes (network, batch, optimizer, clipping, dropout) on the data's device. After
     one untimed warm-up step each, `rounds` rounds time `steps` steps of every member in
-    turn (the order rotating), so noise from the machine hits all alike; the median round
-    counts. The members' own training is untouched (their own trainers, own generators)."""
+    turn (the order rotating), so noise from the machine hits all alike; the fastest round
+    counts (interference only ever adds time). The run's own members are untouched: these
+    are separate trainers with their own generators."""
     device = data.train_x.device
     trainers = [Trainer(config.replace(activations=(spec,)), data, device) for spec in specs]
     batches = trainers[0].batches()
@@ -370,7 +373,7 @@ def time_alone(
                 trainers[k].step(batches[(1 + i) % len(batches)])
             sync()
             times[k].append((time.perf_counter() - t0) / steps)
-    return [sorted(ts)[len(ts) // 2] for ts in times]
+    return [min(ts) for ts in times]
 
 
 class Comparison:
@@ -497,8 +500,8 @@ class Comparison:
         # a member alone costs about 2/K of a lockstep step of K (lockstep wins up to 2x)
         alone_guess = 2.0 * lockstep_step_s / max(1, len(specs))
         budget = COST_SHARE * lockstep_step_s * self.total
-        rounds = 3
-        steps = int(budget / (alone_guess * len(timed))) // rounds - 1
+        rounds = 5
+        steps = (int(budget / (alone_guess * len(timed))) - 1) // rounds
         steps = max(1, min(50, steps))
         per_step = time_alone(self.config, self.data, timed, steps, rounds)
         alone = [round(s * self.per_epoch, 6) for s in per_step]

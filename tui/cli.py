@@ -80,6 +80,13 @@ def cli(
     actlab-tui serve                    the lab in a browser (needs textual-serve)
     """
     config = build_config(preset, values)
+    if not batch:
+        # the app (and serve) check and measure the user's functions in a helper process now:
+        # a bad one is one line and exit 2, and the app's own process never imports it
+        from .describe import custom_specs, describe, describe_entry_points
+
+        describe(custom_specs(config))
+        describe_entry_points(config)
     ctx.obj = {"config": config, "open_dir": open_dir}
     if ctx.invoked_subcommand is not None:
         return 0

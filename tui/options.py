@@ -6,15 +6,31 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from actlab.engine.activations import ACTIVATIONS
+from actlab.engine.activations import BUILTIN_NAMES, entry_points
 from actlab.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+
+
+def split_specs(value: str) -> list[str]:
+    """Comma-separated items; commas inside parentheses belong to an item (f(a=1, b=2))."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in value:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth <= 0:
+            parts.append("".join(current))
+            current, depth = [], 0
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
             return None
-        parts = [p.strip() for p in value.split(",") if p.strip()]
+        parts = split_specs(value)
         try:
             return tuple(kind(p) for p in parts)
         except ValueError:
@@ -56,7 +72,9 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
 
 # What only the command line adds to a setting's help.
 CLI_NOTES: dict[str, str] = {
-    "activations": f"Known: {', '.join(ACTIVATIONS)}.",
+    "activations": f"Known: {', '.join(BUILTIN_NAMES)}"
+    + (f"; from installed packages: {', '.join(entry_points())}" if entry_points() else "")
+    + ".",
     "data_dir": "Given alone, it implies --dataset idx.",
     "fallback": "This flag: fail instead.",
 }

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actlab.engine import ACTIVATIONS, RunConfig
+from actlab.engine import RunConfig
+from actlab.engine.activations import known_names, lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -64,7 +65,7 @@ class ControlsPanel(VerticalScroll):
         )
         yield Label("Activations (space toggles)", classes="section first")
         yield SelectionList[str](
-            *[Selection(name, name, name in self.base.activations) for name in ACTIVATIONS],
+            *[Selection(name, name, name in self.base.activations) for name in self.choices(self.base)],
             id="f-activations",
             compact=True,
         )
@@ -81,6 +82,20 @@ class ControlsPanel(VerticalScroll):
                 yield self._editor(spec)
             yield Static(classes="error", id=f"err-{spec.name}")
         yield Static(classes="error", id=f"err-{FORM_ERROR}")
+
+    @staticmethod
+    def choices(config: RunConfig) -> list[str]:
+        """The list's members: the registry, activations packages register, then the specs of
+        `config` beyond those (parameters, the user's functions), in its order."""
+        names = known_names()
+        return [*names, *(a for a in config.activations if a not in names)]
+
+    def add_member(self, spec: str) -> None:
+        """Put `spec` in the list if it is not there, and select it."""
+        chooser = self.query_one("#f-activations", SelectionList)
+        if spec not in [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]:
+            chooser.add_option(Selection(spec, spec, True))
+        chooser.select(spec)
 
     def _editor(self, spec: FieldSpec) -> Widget:
         value = getattr(self.base, spec.name)
@@ -112,10 +127,13 @@ class ControlsPanel(VerticalScroll):
             config = config.replace(data_dir=self.fixed_paths[0], cache_dir=self.fixed_paths[1])
         self.base = config
         chooser = self.query_one("#f-activations", SelectionList)
+        listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
+        for name in config.activations:
+            if name not in listed:
+                chooser.add_option(Selection(name, name, False))
         chooser.deselect_all()
         for name in config.activations:
-            if name in ACTIVATIONS:
-                chooser.select(name)
+            chooser.select(name)
         for spec in FIELDS:
             value = getattr(config, spec.name)
             if spec.kind == "choice":
@@ -126,8 +144,10 @@ class ControlsPanel(VerticalScroll):
         self.revalidate()
 
     def form_values(self) -> dict[str, Any]:
-        chosen = set(self.query_one("#f-activations", SelectionList).selected)
-        values: dict[str, Any] = {"activations": [a for a in ACTIVATIONS if a in chosen]}  # registry order
+        chooser = self.query_one("#f-activations", SelectionList)
+        chosen = set(chooser.selected)
+        listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
+        values: dict[str, Any] = {"activations": [a for a in listed if a in chosen]}  # list order
         for spec in FIELDS:
             widget = self.query_one(f"#f-{spec.name}")
             values[spec.name] = widget.value if isinstance(widget, (Input, Select)) else None
@@ -170,7 +190,7 @@ class ControlsPanel(VerticalScroll):
         self.query_one("#f-momentum").disabled = self.locked or values["optimizer"] != "sgd"
 
     def _show_activation(self, name: str | None) -> None:
-        act = ACTIVATIONS.get(name) if name else None
+        act = lookup(name) if name else None
         note = self.query_one("#activation-note", Static)
         if act is None:
             note.update("")
