@@ -248,47 +248,64 @@ def torch_ops_of(spec: str) -> TorchActivation:
 def measure(
     spec: str, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]
 ) -> dict[str, Any]:
-    """Properties of an elementwise function, measured on [-50, 50], and its curves on [-6, 6]:
-    output range, zero-centred (mean within a tenth of the spread for z ~ N(0, 1)), saturating
-    (f' falls below 1% of its largest value at an end, without being 0 there), can die (f' is
-    exactly 0 on an interval), monotone, largest f'."""
+    """Properties of an elementwise function, measured on [-50, 50] (in float64 where the
+    function takes it, so rounding does not flatten its tails), and its curves on [-6, 6]:
+    output range; zero-centred (mean within a tenth of the spread for z ~ N(0, 1), and f(0) = 0);
+    saturating (f' falls below 1% of its largest value at an end, fading there rather than
+    being exactly 0 on that side); can die (f' exactly 0 on an interval of [-8, 8]); monotone;
+    largest f'."""
     with torch.no_grad():
-        z = torch.linspace(-WIDE, WIDE, 20001, dtype=torch.float32)
-        f = fn(z).double()
+        z = torch.linspace(-WIDE, WIDE, 20001, dtype=torch.float64)
+        try:
+            f = fn(z)
+            exact = isinstance(f, Tensor) and f.dtype == torch.float64 and f.shape == z.shape
+        except Exception:
+            exact = False
+        if not exact:
+            z = z.float()
+            f = fn(z)
         d = derivative(z).double()
+        f = f.double()
         zd = z.double()
         top = float(d.max())
         scale = max(abs(top), 1e-12)
-        lo_i, hi_i = int(f.argmin()), int(f.argmax())
         ends = (0, len(z) - 1)
+        # an extreme reached at an end of the range is an asymptote there (or unbounded)
+        lo_i = 0 if f[0] <= f.min() else len(z) - 1 if f[-1] <= f.min() else int(f.argmin())
+        hi_i = len(z) - 1 if f[-1] >= f.max() else 0 if f[0] >= f.max() else int(f.argmax())
 
         def bound(i: int, sign: str) -> str:
             if i in ends and abs(float(d[i])) > 1e-3 * scale:
                 return f"{sign}inf"
-            return f"{float(f[i]):.2g}"
+            value = float(f[i])
+            return "0" if abs(value) < 1e-9 else f"{value:.2g}"
 
         lo, hi = bound(lo_i, "-"), bound(hi_i, "")
-        open_lo = lo == "-inf" or (lo_i in ends)
-        open_hi = hi == "inf" or (hi_i in ends)
-        output_range = f"{'(' if open_lo else '['}{lo}, {hi}{')' if open_hi else ']'}"
+        output_range = f"{'(' if lo_i in ends else '['}{lo}, {hi}{')' if hi_i in ends else ']'}"
         w = torch.exp(-0.5 * zd * zd)
         w = w / w.sum()
         mean = float((w * f).sum())
         std = math.sqrt(float((w * (f - mean) ** 2).sum()))
         zero_centred = abs(mean) <= 0.1 * std and abs(float(fn(torch.zeros(1))[0])) < 1e-3
-        end_d = (abs(float(d[0])), abs(float(d[-1])))
-        saturating = any(0 < e < 0.01 * scale for e in end_d)
-        zero = (d == 0).tolist()
+        left = (zd >= -8) & (zd <= -1)
+        right = (zd >= 1) & (zd <= 8)
+        fades = (
+            abs(float(d[0])) < 0.01 * scale and bool((d[left] != 0).any()),
+            abs(float(d[-1])) < 0.01 * scale and bool((d[right] != 0).any()),
+        )
+        saturating = any(fades)
+        window = ((zd >= -8) & (zd <= 8)).nonzero().flatten()
+        zero = (d[window] == 0).tolist()
         run = longest = 0
         for flag in zero:
             run = run + 1 if flag else 0
             longest = max(longest, run)
-        can_die = longest >= len(zero) // 100  # f' = 0 on an interval of length 1 at least
+        step = float(zd[1] - zd[0])
+        can_die = longest * step >= 1.0  # f' = 0 on an interval of length 1 at least
         monotone = bool((d >= -1e-6 * scale).all() or (d <= 1e-6 * scale).all())
-        zc = torch.linspace(-CURVE_Z, CURVE_Z, CURVE_POINTS)
+        zc = torch.linspace(-CURVE_Z, CURVE_Z, CURVE_POINTS, dtype=z.dtype)
         curve_f = fn(zc).double().tolist()
         curve_d = derivative(zc).double().tolist()
-    del zd
     return {
         "name": spec,
         "max_derivative": float(f"{top:.5g}"),
