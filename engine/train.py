@@ -345,14 +345,22 @@ class Trainer:
 
 
 def time_alone(
-    config: RunConfig, data: Dataset, specs: list[str], steps: int, rounds: int = 5
-) -> list[float]:
-    """Seconds per training step of each spec alone: a one-member cohort per spec, at the
-    run's shapes (network, batch, optimizer, clipping, dropout) on the data's device. After
+    config: RunConfig,
+    data: Dataset,
+    specs: list[str],
+    steps: int,
+    rounds: int = 5,
+    budget_s: float | None = None,
+) -> tuple[list[float], int]:
+    """Seconds per training step of each spec alone, and the rounds timed: a one-member
+    cohort per spec, at the run's shapes (network, batch, optimizer, clipping, dropout) on
+    the data's device. After
     one untimed warm-up step each, `rounds` rounds time `steps` steps of every member in
     turn (the order rotating), so noise from the machine hits all alike; the fastest round
-    counts (interference only ever adds time). The run's own members are untouched: these
-    are separate trainers with their own generators."""
+    counts (interference only ever adds time). Past `budget_s`, no further round starts once
+    two are done. The run's own members are untouched: these are separate trainers with
+    their own generators."""
+    started = time.perf_counter()
     device = data.train_x.device
     trainers = [Trainer(config.replace(activations=(spec,)), data, device) for spec in specs]
     batches = trainers[0].batches()
@@ -365,6 +373,8 @@ def time_alone(
     for t in trainers:
         t.step(batches[0])
     for r in range(rounds):
+        if budget_s is not None and r >= 2 and time.perf_counter() - started > budget_s:
+            break  # a busy machine: what is measured so far stands
         for j in range(len(specs)):
             k = (j + r) % len(specs)
             sync()
@@ -373,7 +383,7 @@ def time_alone(
                 trainers[k].step(batches[(1 + i) % len(batches)])
             sync()
             times[k].append((time.perf_counter() - t0) / steps)
-    return [min(ts) for ts in times]
+    return [min(ts) for ts in times], len(times[0])
 
 
 class Comparison:
@@ -503,7 +513,7 @@ class Comparison:
         rounds = 5
         steps = (int(budget / (alone_guess * len(timed))) - 1) // rounds
         steps = max(1, min(50, steps))
-        per_step = time_alone(self.config, self.data, timed, steps, rounds)
+        per_step, done = time_alone(self.config, self.data, timed, steps, rounds, budget_s=budget)
         alone = [round(s * self.per_epoch, 6) for s in per_step]
         self.sync()
         self.emit(
@@ -511,7 +521,7 @@ class Comparison:
                 epoch_time_alone_s=[alone[timed.index(a)] for a in specs],
                 reference=COST_REFERENCE,
                 reference_epoch_time_alone_s=alone[timed.index(COST_REFERENCE)],
-                steps=steps * rounds,
+                steps=steps * done,
                 seconds=round(time.perf_counter() - t0, 6),
             )
         )

@@ -390,7 +390,8 @@ def test_an_expensive_function_costs_more_alone(
     sample: Dataset, tiny_config: RunConfig, user_dir: Path
 ) -> None:
     config = tiny_config.replace(activations=("relu", "./acts.py:slow"), width=128, batch_size=64)
-    relu, slow = time_alone(config, sample, ["relu", "./acts.py:slow"], steps=2)
+    (relu, slow), rounds = time_alone(config, sample, ["relu", "./acts.py:slow"], steps=2)
+    assert rounds == 5
     assert slow > 1.5 * relu
 
 
@@ -407,4 +408,4 @@ def test_every_member_gets_its_epoch_alone(sample: Dataset, tiny_config: RunConf
     assert slopes is not None and len(slopes) == tiny_config.depth
     assert members["relu"]["prelu_slopes"] is None
     cost = summary["cost_measurement"]
-    assert cost["reference"] == "relu" and cost["steps"] >= 5 and cost["seconds"] > 0
+    assert cost["reference"] == "relu" and cost["steps"] >= 2 and cost["seconds"] > 0

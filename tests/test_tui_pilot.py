@@ -250,3 +250,39 @@ def test_hidden_diagnostics_tabs_wait_and_catch_up_when_shown() -> None:
             await until(pilot, lambda: view._drawn_version == view.history.version, "the view to catch up")
 
     asyncio.run(scenario())
+
+
+def test_members_added_by_spec_and_refused_when_served(tiny_config: RunConfig, tmp_path: Path) -> None:
+    """The palette's "Add member: <spec>": parameters at once, the user's function after the
+    helper process checked it; a served app refuses code the server was not started with."""
+    (tmp_path / "acts.py").write_text(
+        "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"
+    )
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+
+        async def scenario(served: bool) -> None:
+            app = create_app(config=tiny_config, save_runs=False, served=served)
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = await lab(pilot)
+                chooser = screen.query_one("#f-activations")
+                screen.add_member_spec("leaky_relu(slope=0.02)")
+                await pilot.pause()
+                assert "leaky_relu(0.02)" in chooser.selected  # type: ignore[attr-defined]
+                screen.add_member_spec("./acts.py:bent")
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                added = "./acts.py:bent" in chooser.selected  # type: ignore[attr-defined]
+                notes = " ".join(n.message for n in app._notifications)
+                if served:
+                    assert not added and "a served lab adds only the activations" in notes
+                else:
+                    assert added, notes
+                    assert screen.form_config is not None
+                    assert screen.form_config.activations[-2:] == ("leaky_relu(0.02)", "./acts.py:bent")
+
+        asyncio.run(scenario(served=False))
+        asyncio.run(scenario(served=True))
+    finally:
+        os.chdir(here)
