@@ -166,7 +166,8 @@ class MemberCosts(Event):
     epoch_time_alone_s: list[float | None]  # per member
     reference: str  # relu: the cost column is relative to it
     reference_epoch_time_alone_s: float | None
-    steps: int  # timed steps per member
+    steps: int  # timed steps per member, in all
+    rounds: int  # interleaved rounds they came in; the fastest round counts
     seconds: float  # what measuring took (kept out of epoch time)
 
 

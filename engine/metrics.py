@@ -216,6 +216,7 @@ class SummaryBuilder:
                 "reference": self.costs.reference,
                 "reference_epoch_time_alone_s": _round(self.costs.reference_epoch_time_alone_s, 6),
                 "steps": self.costs.steps,
+                "rounds": self.costs.rounds,
                 "seconds": _round(self.costs.seconds, 4),
             },
             "members": members,

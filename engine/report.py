@@ -89,8 +89,8 @@ def threshold_table(summary: dict[str, Any]) -> str:
         foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
         if cost:
             foot += (
-                f"; each member alone timed over {cost['steps']} steps at the run's shapes "
-                f"({cost['seconds']:.2f} s)."
+                f"; each member alone: the fastest of {cost['rounds']} interleaved rounds of "
+                f"{cost['steps'] // max(1, cost['rounds'])} step(s) ({cost['seconds']:.2f} s)."
             )
         else:
             foot += "."

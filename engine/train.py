@@ -522,6 +522,7 @@ class Comparison:
                 reference=COST_REFERENCE,
                 reference_epoch_time_alone_s=alone[timed.index(COST_REFERENCE)],
                 steps=steps * done,
+                rounds=done,
                 seconds=round(time.perf_counter() - t0, 6),
             )
         )
