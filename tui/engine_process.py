@@ -280,11 +280,13 @@ class _Sender:
         self.control = control
         self.pending: list[Event] = []
         self.progress: Progress | None = None
+        self.progress_paused = False  # `progress` was reported while paused
         self.last = time.monotonic()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             self.progress = event
+            self.progress_paused = self.control.paused
         else:
             self.pending.append(event)
         urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged)) or self.control.paused
@@ -293,7 +295,11 @@ class _Sender:
 
     def flush(self) -> None:
         if self.pending or self.progress is not None:
-            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, self.control.paused))
+            # paused: the loop waits at `progress`, which it reported after the pause (an event
+            # sent between the pause and the loop noticing it, such as the member costs after
+            # an epoch, does not say where the loop will hold)
+            paused = self.progress is not None and self.progress_paused and self.control.paused
+            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, paused))
             self.pending, self.progress = [], None
         self.last = time.monotonic()
 
