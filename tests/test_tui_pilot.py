@@ -286,3 +286,40 @@ def test_members_added_by_spec_and_refused_when_served(tiny_config: RunConfig, t
         asyncio.run(scenario(served=True))
     finally:
         os.chdir(here)
+
+
+def test_a_run_with_parametric_learned_and_custom_members(tiny_config: RunConfig, tmp_path: Path) -> None:
+    """The app shows what batch mode writes: every member, its epoch alone; the custom
+    member's curves known to the UI from the run itself (the UI process never imports it)."""
+    from actlab.engine.activations import lookup
+
+    (tmp_path / "acts.py").write_text(
+        "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"
+    )
+    specs = ("sigmoid", "relu", "leaky_relu(0.01)", "prelu", "./acts.py:bent")
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+
+        async def scenario() -> None:
+            app = create_app(config=tiny_config.replace(activations=specs), runs_root=tmp_path / "runs")
+            async with app.run_test(size=(160, 48)) as pilot:
+                screen = await lab(pilot)
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: screen.phase in (Phase.DONE, Phase.FAILED), "the run to finish")
+                assert screen.phase == Phase.DONE
+                table = screen.query_one(ThresholdTable)
+                assert [r[0] for r in table_cells(table)] == list(specs)
+                shown = table.summary()
+                (run_dir,) = (tmp_path / "runs").iterdir()
+                saved = json.loads((run_dir / "summary.json").read_text())
+                for mine, theirs in zip(shown["members"], saved["members"], strict=True):
+                    assert mine["epoch_time_alone_s"] == theirs["epoch_time_alone_s"] is not None
+                    assert mine["prelu_slopes"] == theirs["prelu_slopes"]
+                assert saved["members"][3]["prelu_slopes"] is not None
+                custom = lookup("./acts.py:bent")
+                assert custom is not None and custom.kind == "custom"
+
+        asyncio.run(scenario())
+    finally:
+        os.chdir(here)

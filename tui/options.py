@@ -72,9 +72,7 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
 
 # What only the command line adds to a setting's help.
 CLI_NOTES: dict[str, str] = {
-    "activations": f"Known: {', '.join(BUILTIN_NAMES)}"
-    + (f"; from installed packages: {', '.join(entry_points())}" if entry_points() else "")
-    + ".",
+    "activations": f"Known: {', '.join(BUILTIN_NAMES)}.",
     "data_dir": "Given alone, it implies --dataset idx.",
     "fallback": "This flag: fail instead.",
 }
@@ -88,9 +86,25 @@ def option_help(field_name: str) -> str:
     return text if setting.default_text is None else f"{text} [default: {setting.default_text}]"
 
 
+class ActivationsOption(click.Option):
+    """-a: its help also names the activations installed packages register, looked up only
+    when the help is shown (scanning the installed packages takes tens of milliseconds)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        found = entry_points()
+        if found and self.help and "installed packages" not in self.help:
+            self.help = self.help.replace(
+                f"Known: {', '.join(BUILTIN_NAMES)}.",
+                f"Known: {', '.join(BUILTIN_NAMES)}; from installed packages: {', '.join(found)}.",
+            )
+        return super().get_help_record(ctx)
+
+
 def config_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for flags, field_name, kwargs in reversed(CONFIG_OPTIONS):
         kw = dict(kwargs, help=option_help(field_name))
+        if field_name == "activations":
+            kw["cls"] = ActivationsOption
         kw.setdefault("default", None)
         if SETTINGS[field_name].choices:
             kw["type"] = click.Choice(SETTINGS[field_name].choices)

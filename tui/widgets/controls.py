@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from actlab.engine import RunConfig
-from actlab.engine.activations import known_names, lookup
+from actlab.engine.activations import BUILTIN_NAMES, known_names, lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -85,10 +85,22 @@ class ControlsPanel(VerticalScroll):
 
     @staticmethod
     def choices(config: RunConfig) -> list[str]:
-        """The list's members: the registry, activations packages register, then the specs of
-        `config` beyond those (parameters, the user's functions), in its order."""
-        names = known_names()
-        return [*names, *(a for a in config.activations if a not in names)]
+        """The list's members (and so the members' order): the registry, each entry followed by
+        the specs of `config` with its parameters, then the user's functions of `config`. Activations installed packages register join
+        after the first frame (`_add_entry_points`)."""
+        names: list[str] = []
+        extra = [a for a in config.activations if a not in BUILTIN_NAMES]
+        for name in BUILTIN_NAMES:  # a parametric spec right after its entry: leaky_relu(0.01)
+            names.append(name)
+            names.extend(a for a in extra if a.partition("(")[0] == name)
+        return [*names, *(a for a in extra if a not in names)]
+
+    def _add_entry_points(self) -> None:
+        chooser = self.query_one("#f-activations", SelectionList)
+        listed = {chooser.get_option_at_index(i).value for i in range(chooser.option_count)}
+        for name in known_names():
+            if name not in listed:
+                chooser.add_option(Selection(name, name, name in self.base.activations))
 
     def add_member(self, spec: str) -> None:
         """Put `spec` in the list if it is not there, and select it."""
@@ -118,6 +130,7 @@ class ControlsPanel(VerticalScroll):
         self._update_dependent()
         self._show_activation(self.base.activations[0] if self.base.activations else None)
         self.revalidate()
+        self.call_after_refresh(self._add_entry_points)  # scanning packages: after the first frame
 
     # --- reading and writing the form ---------------------------------------------------------
 
@@ -128,9 +141,12 @@ class ControlsPanel(VerticalScroll):
         self.base = config
         chooser = self.query_one("#f-activations", SelectionList)
         listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
-        for name in config.activations:
-            if name not in listed:
-                chooser.add_option(Selection(name, name, False))
+        wanted = self.choices(config)
+        if any(name not in listed for name in config.activations):
+            # its members in the list's order, which is the order they run in
+            keep = [name for name in listed if name not in wanted and name not in BUILTIN_NAMES]
+            chooser.clear_options()
+            chooser.add_options([Selection(name, name, False) for name in [*wanted, *keep]])
         chooser.deselect_all()
         for name in config.activations:
             chooser.select(name)
