@@ -86,8 +86,8 @@ class ControlsPanel(VerticalScroll):
     @staticmethod
     def choices(config: RunConfig) -> list[str]:
         """The list's members (and so the members' order): the registry, each entry followed by
-        the specs of `config` with its parameters, then the user's functions of `config`. Activations installed packages register join
-        after the first frame (`_add_entry_points`)."""
+        the specs of `config` with its parameters, then the user's functions of `config`.
+        Activations installed packages register join after the first frame."""
         names: list[str] = []
         extra = [a for a in config.activations if a not in BUILTIN_NAMES]
         for name in BUILTIN_NAMES:  # a parametric spec right after its entry: leaky_relu(0.01)
