@@ -195,6 +195,12 @@ class ActivationFunctionsView(DiagnosticsView):
             plt.title(f"{m.activation}: its curves are not known here")
             return
         z, f, d = curves(act.name, z_max, max(16, 2 * width))  # braille: two points per column
+        slopes = m.prelu_slopes or []
+        if act.kind == "learned" and layer < len(slopes) and slopes[layer] is not None:
+            slope = float(slopes[layer])  # the slope this layer learned, not the starting one
+            f = [v if v > 0 else slope * v for v in z]
+            d = [1.0 if v > 0 else slope for v in z]
+            title += f", slope {slope:.3g}"
         f_lo, f_hi = min(min(f), 0.0), max(f)
         pad = 0.05 * (f_hi - f_lo or 1.0)
         f_lo, f_hi = f_lo - pad, f_hi + pad
