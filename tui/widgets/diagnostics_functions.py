@@ -196,8 +196,9 @@ class ActivationFunctionsView(DiagnosticsView):
             return
         z, f, d = curves(act.name, z_max, max(16, 2 * width))  # braille: two points per column
         slopes = m.prelu_slopes or []
-        if act.kind == "learned" and layer < len(slopes) and slopes[layer] is not None:
-            slope = float(slopes[layer])  # the slope this layer learned, not the starting one
+        learned = slopes[layer] if act.kind == "learned" and layer < len(slopes) else None
+        if learned is not None:
+            slope = learned  # the slope this layer learned, not the starting one
             f = [v if v > 0 else slope * v for v in z]
             d = [1.0 if v > 0 else slope for v in z]
             title += f", slope {slope:.3g}"
