@@ -2,7 +2,9 @@
 
 Each derivative is written out by hand (the training step uses it in its own backward pass)
 and is tested against autograd; the NumPy curves in `activations` are tested against these.
-Training code reaches them through `ACTIVATIONS[name].fn`, `.derivative` and `.backward`.
+Training code reaches them through `Activation.fn`, `.derivative` and `.backward`
+(`torch_ops`); parametric entries (`leaky_relu(0.01)`) are built here from their values, and
+custom activations come from `custom` (the user's function, its derivative or autograd).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .activations import ACTIVATIONS, LEAKY_SLOPE
+from .activations import LEAKY_SLOPE, Activation
 
 Tensor = torch.Tensor
 
@@ -131,5 +133,77 @@ _FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor
 }
 
 TORCH_ACTIVATIONS: dict[str, TorchActivation] = {
-    name: TorchActivation(name, *_FUNCTIONS[name], _FUSED_BACKWARD.get(name)) for name in ACTIVATIONS
+    name: TorchActivation(name, *_FUNCTIONS[name], _FUSED_BACKWARD.get(name)) for name in _FUNCTIONS
 }
+
+
+def _leaky_with(slope: float) -> TorchActivation:
+    def fn(z: Tensor) -> Tensor:
+        return torch.nn.functional.leaky_relu(z, slope)
+
+    def d(z: Tensor, a: Tensor) -> Tensor:
+        return torch.where(z > 0, 1.0, slope).to(z.dtype)
+
+    def fused(dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
+        return _aten.leaky_relu_backward(dh, z, slope, False)
+
+    return TorchActivation(f"leaky_relu({slope})", fn, d, fused)
+
+
+def _elu_with(alpha: float) -> TorchActivation:
+    def fn(z: Tensor) -> Tensor:
+        return torch.nn.functional.elu(z, alpha)
+
+    def d(z: Tensor, a: Tensor) -> Tensor:
+        return torch.where(z > 0, torch.ones_like(z), a + alpha)
+
+    def fused(dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
+        return _aten.elu_backward(dh, alpha, 1.0, 1.0, True, a)
+
+    return TorchActivation(f"elu({alpha})", fn, d, fused)
+
+
+def _silu_with(beta: float) -> TorchActivation:
+    def fn(z: Tensor) -> Tensor:
+        return z * torch.sigmoid(beta * z)
+
+    def d(z: Tensor, a: Tensor) -> Tensor:
+        s = torch.sigmoid(beta * z)
+        return s * (1.0 + beta * z * (1.0 - s))
+
+    return TorchActivation(f"silu({beta})", fn, d)
+
+
+def _softplus_with(beta: float) -> TorchActivation:
+    def fn(z: Tensor) -> Tensor:
+        return torch.nn.functional.softplus(z, beta)
+
+    def d(z: Tensor, a: Tensor) -> Tensor:
+        # PyTorch's softplus is linear above beta z = 20: its own derivative there is 1
+        return torch.where(beta * z > 20.0, torch.ones_like(z), torch.sigmoid(beta * z))
+
+    def fused(dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
+        return _aten.softplus_backward(dh, z, beta, 20.0)
+
+    return TorchActivation(f"softplus({beta})", fn, d, fused)
+
+
+_PARAMETRIC: dict[str, Callable[..., TorchActivation]] = {
+    "leaky_relu": _leaky_with,
+    "elu": _elu_with,
+    "silu": _silu_with,
+    "softplus": _softplus_with,
+    "prelu": _leaky_with,  # at a fixed slope; the cohort learns it (model.Cohort)
+}
+
+
+def torch_ops(act: Activation) -> TorchActivation:
+    """The PyTorch functions of an activation: the registry's own, one built for its
+    parameters, or the user's (custom)."""
+    if act.kind == "custom":
+        from .custom import torch_ops_of
+
+        return torch_ops_of(act.name)
+    if act.params and (act.name != act.base or act.base == "prelu"):
+        return _PARAMETRIC[act.base](*[v for _, v in act.params])
+    return TORCH_ACTIVATIONS[act.base]

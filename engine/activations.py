@@ -8,15 +8,25 @@ Both sides are tested against each other and against autograd.
 
 `derivative(z, a)` takes the pre-activation z and the output a = f(z), because several
 derivatives are cheapest in terms of the output.
+
+A member is named by a spec (`member_spec` parses it without PyTorch):
+- a registry name, with parameters where it has any: `leaky_relu(0.01)`, `elu(alpha=0.5)`;
+- `prelu`: a leaky ReLU whose slope is learned, one per hidden layer;
+- the user's own function: `mypkg.acts:fn` (imported from the import path) or
+  `./acts.py:fn` (a file, relative to the working directory), or a name a package registers
+  in the entry-point group `actlab.activations`. Their properties are measured, not
+  declared (`custom`), and reach PyTorch-free code as plain data (`from_description`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +59,18 @@ class Activation:
     cost: str  # what one evaluation costs, relative to a comparison
     recommended_init: str
     note: str  # the one-line lesson of the seed's slides
+    base: str = ""  # the registry entry it comes from ("" for the entry itself; "custom")
+    params: tuple[tuple[str, float], ...] = ()  # its parameters, in the entry's order
+    monotone: bool = True
+    kind: str = "builtin"  # builtin | learned (prelu) | custom (the user's function)
+
+    def __post_init__(self) -> None:
+        if not self.base:
+            object.__setattr__(self, "base", self.name)
+
+    @property
+    def param_values(self) -> dict[str, float]:
+        return dict(self.params)
 
     def saturation_level(self) -> float:
         return 0.01 * self.max_derivative
@@ -57,9 +79,9 @@ class Activation:
 
     @functools.cached_property
     def torch_ops(self) -> TorchActivation:
-        from .activation_ops import TORCH_ACTIVATIONS  # loads PyTorch: only training code gets here
+        from .activation_ops import torch_ops  # loads PyTorch: only training code gets here
 
-        return TORCH_ACTIVATIONS[self.name]
+        return torch_ops(self)
 
     def fn(self, z: Tensor) -> Tensor:
         return self.torch_ops.fn(z)
@@ -314,3 +336,324 @@ ADVICE = (
 
 def get(name: str) -> Activation:
     return ACTIVATIONS[name]
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a registry entry and the values it may take."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    low_open: bool = True  # low itself excluded
+    high_open: bool = False
+
+    def check(self, spec: str, value: float) -> None:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        if not (above and below):
+            lo, hi = ("(" if self.low_open else "["), (")" if self.high_open else "]")
+            raise SpecError(
+                f"activation {spec!r}: {self.name} {_num_text(value)} must be in {lo}{_num_text(self.low)}, "
+                f"{_num_text(self.high)}{hi}"
+            )
+
+
+class SpecError(ValueError):
+    """A member spec that cannot be used; one line naming the spec and the reason.
+    (`config` turns it into a ConfigError.)"""
+
+
+def _num_text(v: float) -> str:
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _leaky_with(slope: float) -> Activation:
+    def fn(z: Array) -> Array:
+        return np.where(z > 0, z, slope * z)
+
+    def d(z: Array, a: Array) -> Array:
+        return np.where(z > 0, 1.0, slope).astype(z.dtype)
+
+    base = ACTIVATIONS["leaky_relu"]
+    return dataclasses.replace(
+        base,
+        formula=f"max({_num_text(slope)} z, z)",
+        numpy_fn=fn,
+        numpy_derivative=d,
+        max_derivative=max(1.0, slope),
+        output_range="[0, inf)" if slope == 0 else "(-inf, inf)",
+        can_die=slope == 0,
+        note=f"ReLU with slope {_num_text(slope)} for z < 0"
+        + (": units can die, as with ReLU." if slope == 0 else ": units cannot die."),
+    )
+
+
+def _elu_with(alpha: float) -> Activation:
+    def fn(z: Array) -> Array:
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+    def d(z: Array, a: Array) -> Array:
+        return np.where(z > 0, 1.0, a + alpha)
+
+    return dataclasses.replace(
+        ACTIVATIONS["elu"],
+        formula=f"z if z > 0 else {_num_text(alpha)} (exp(z) - 1)",
+        numpy_fn=fn,
+        numpy_derivative=d,
+        max_derivative=max(1.0, alpha),
+        output_range=f"(-{_num_text(alpha)}, inf)",
+    )
+
+
+def _silu_with(beta: float) -> Activation:
+    def fn(z: Array) -> Array:
+        return z * _sigmoid(beta * z)
+
+    def d(z: Array, a: Array) -> Array:
+        s = _sigmoid(beta * z)
+        return s * (1.0 + beta * z * (1.0 - s))
+
+    return dataclasses.replace(
+        ACTIVATIONS["silu"],
+        formula=f"z * sigmoid({_num_text(beta)} z) (swish)",
+        numpy_fn=fn,
+        numpy_derivative=d,
+        output_range=f"[{-0.2785 / beta:.2g}, inf)",  # min of u sigmoid(u) is -0.2785, at u = z beta
+    )
+
+
+def _softplus_with(beta: float) -> Activation:
+    def fn(z: Array) -> Array:
+        return np.logaddexp(0.0, beta * z) / beta
+
+    def d(z: Array, a: Array) -> Array:
+        return _sigmoid(beta * z)
+
+    return dataclasses.replace(
+        ACTIVATIONS["softplus"],
+        formula=f"log(1 + exp({_num_text(beta)} z)) / {_num_text(beta)}",
+        numpy_fn=fn,
+        numpy_derivative=d,
+    )
+
+
+PRELU_INIT = 0.25  # torch.nn.PReLU's initial slope
+
+
+def _prelu_with(init: float) -> Activation:
+    entry = _leaky_with(init)
+    return dataclasses.replace(
+        entry,
+        name="prelu",
+        formula=f"max(a z, z), a learned (from {_num_text(init)})",
+        note="Leaky ReLU whose negative slope is learned, one per hidden layer; the curve "
+        "shows the starting slope.",
+        kind="learned",
+        base="prelu",
+        params=(("init", init),),
+        output_range="(-inf, inf)",
+        can_die=False,
+        max_derivative=1.0,
+    )
+
+
+# registry entry -> its parameters and how an entry with given values is built
+PARAMETRIC: dict[str, tuple[tuple[Param, ...], Callable[..., Activation]]] = {
+    "leaky_relu": ((Param("slope", LEAKY_SLOPE, 0.0, 1.0, low_open=False, high_open=True),), _leaky_with),
+    "elu": ((Param("alpha", 1.0, 0.0, 10.0),), _elu_with),
+    "silu": ((Param("beta", 1.0, 0.0, 100.0),), _silu_with),
+    "softplus": ((Param("beta", 1.0, 0.0, 100.0),), _softplus_with),
+    "prelu": ((Param("init", PRELU_INIT, 0.0, 1.0, low_open=False, high_open=True),), _prelu_with),
+}
+
+ACTIVATIONS["prelu"] = _prelu_with(PRELU_INIT)
+BUILTIN_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+
+ENTRY_POINT_GROUP = "actlab.activations"
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\Z", re.S)
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """What a member spec names: `kind` builtin (a registry entry, with parameters) or custom
+    (`target` is `module:attr` or `path.py:attr`; `entry_point` when a package registered it)."""
+
+    name: str  # the canonical spec: what tables, JSON and legends show
+    kind: str  # builtin | custom
+    base: str = ""
+    params: tuple[tuple[str, float], ...] = ()
+    target: str = ""
+    entry_point: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "custom" and _is_file_target(self.target)
+
+
+def _is_file_target(target: str) -> bool:
+    module = target.rpartition(":")[0]
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+@functools.cache
+def entry_points() -> dict[str, str]:
+    """Activations registered by installed packages: name -> `module:attr` (no import)."""
+    from importlib.metadata import entry_points as found
+
+    out: dict[str, str] = {}
+    for ep in found(group=ENTRY_POINT_GROUP):
+        if ep.name not in ACTIVATIONS and _NAME.match(ep.name):
+            out.setdefault(ep.name, ep.value)
+    return out
+
+
+def known_names() -> list[str]:
+    """Every name a spec may use without parameters: the registry, then entry points."""
+    return [*BUILTIN_NAMES, *entry_points()]
+
+
+def member_spec(text: str) -> MemberSpec:
+    """Parse a member spec (no import, no PyTorch); SpecError says what is wrong."""
+    if not isinstance(text, str):
+        raise SpecError(f"activation {text!r}: must be a string")
+    spec = text.strip()
+    if not spec:
+        raise SpecError("activation '': empty name")
+    if ":" in spec and "(" not in spec.partition(":")[0]:
+        module, _, attr = spec.rpartition(":")
+        if not module or not _NAME.match(attr):
+            raise SpecError(
+                f"activation {spec!r}: a custom activation is module:function or file.py:function"
+            )
+        if not _is_file_target(spec) and not all(_NAME.match(part) for part in module.split(".")):
+            raise SpecError(f"activation {spec!r}: {module!r} is neither a module name nor a .py file")
+        return MemberSpec(spec, "custom", base="custom", target=spec)
+    call = _CALL.match(spec)
+    name, args = (call.group(1), call.group(2)) if call else (spec, None)
+    # the registry first: scanning installed packages' entry points takes tens of ms
+    if name not in ACTIVATIONS and name in entry_points():
+        if args is not None:
+            raise SpecError(f"activation {spec!r}: {name} takes no parameters")
+        return MemberSpec(name, "custom", base="custom", target=entry_points()[name], entry_point=name)
+    if not _NAME.match(name) or name not in ACTIVATIONS:
+        raise SpecError(
+            f"unknown activation {spec!r}; choose from: {', '.join(known_names())}, "
+            "or give module:function or file.py:function"
+        )
+    params = PARAMETRIC.get(name, ((), None))[0]
+    values = {p.name: p.default for p in params}
+    if args is not None and args.strip():
+        if not params:
+            raise SpecError(f"activation {spec!r}: {name} takes no parameters")
+        given: set[str] = set()
+        for i, raw in enumerate(a.strip() for a in args.split(",")):
+            key, eq, value = raw.partition("=")
+            if eq:
+                key = key.strip()
+                if key not in values:
+                    allowed = ", ".join(p.name for p in params)
+                    raise SpecError(
+                        f"activation {spec!r}: {name} has no parameter {key!r}; it takes {allowed}"
+                    )
+            else:
+                if i >= len(params):
+                    raise SpecError(f"activation {spec!r}: {name} takes {len(params)} parameter(s)")
+                key, value = params[i].name, raw
+            if key in given:
+                raise SpecError(f"activation {spec!r}: {key} given twice")
+            given.add(key)
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise SpecError(f"activation {spec!r}: {key} {value.strip()!r} is not a number") from None
+            if not math.isfinite(number):
+                raise SpecError(f"activation {spec!r}: {key} {value.strip()!r} must be a finite number")
+            values[key] = number
+        for p in params:
+            p.check(spec, values[p.name])
+    pairs = tuple((p.name, values[p.name]) for p in params)
+    default = all(v == p.default for p, (_, v) in zip(params, pairs))
+    canonical = name if default else f"{name}({', '.join(_num_text(v) for _, v in pairs)})"
+    return MemberSpec(canonical, "builtin", base=name, params=pairs)
+
+
+def canonical(text: str) -> str:
+    return member_spec(text).name
+
+
+@functools.cache
+def builtin(spec: str) -> Activation:
+    """The registry entry a builtin spec names, with its parameters applied."""
+    ms = member_spec(spec)
+    if ms.kind != "builtin":
+        raise SpecError(f"activation {spec!r}: not a registry entry")
+    entry = ACTIVATIONS[ms.base]
+    if ms.base in PARAMETRIC and ms.name != ms.base or ms.base == "prelu":
+        entry = PARAMETRIC[ms.base][1](*[v for _, v in ms.params])
+    return dataclasses.replace(entry, name=ms.name, base=ms.base, params=ms.params)
+
+
+# --- custom activations as plain data ------------------------------------------------------
+
+# Measured descriptions of custom activations known to this process (by canonical spec):
+# the UI process learns them from the engine's RunStarted event or from the helper that
+# measured them (`describe`), so its views work without importing the user's code.
+_DESCRIBED: dict[str, Activation] = {}
+
+
+def from_description(d: dict[str, Any]) -> Activation:
+    """An Activation from the plain data `custom.describe` measures: curves interpolated
+    from samples of f and f'."""
+    zs = np.asarray(d["z"], dtype=np.float64)
+    fs = np.asarray(d["f"], dtype=np.float64)
+    ds = np.asarray(d["df"], dtype=np.float64)
+
+    def fn(z: Array) -> Array:
+        return np.interp(z, zs, fs)
+
+    def der(z: Array, a: Array) -> Array:
+        return np.interp(z, zs, ds)
+
+    return Activation(
+        name=str(d["name"]),
+        formula=str(d.get("formula", d["name"])),
+        numpy_fn=fn,
+        numpy_derivative=der,
+        max_derivative=float(d["max_derivative"]),
+        output_range=str(d["output_range"]),
+        zero_centred=bool(d["zero_centred"]),
+        saturating=bool(d["saturating"]),
+        can_die=bool(d["can_die"]),
+        cost=str(d.get("cost", "measured in a run")),
+        recommended_init=str(d.get("recommended_init", "kaiming_uniform")),
+        note=str(d.get("note", "")),
+        base="custom",
+        monotone=bool(d.get("monotone", True)),
+        kind="custom",
+    )
+
+
+def remember(description: dict[str, Any]) -> Activation:
+    act = from_description(description)
+    _DESCRIBED[act.name] = act
+    return act
+
+
+def lookup(spec: str) -> Activation | None:
+    """The Activation a spec names, for PyTorch-free code: registry entries (with parameters)
+    and the custom activations this process was told about; None otherwise."""
+    try:
+        ms = member_spec(spec)
+    except SpecError:
+        return _DESCRIBED.get(spec)
+    if ms.kind == "builtin":
+        return builtin(ms.name)
+    return _DESCRIBED.get(ms.name)

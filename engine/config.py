@@ -79,7 +79,11 @@ class RunConfig:
     """Everything that defines a comparison. Members differ only by `activations`."""
 
     activations: tuple[str, ...] = _setting(
-        DEFAULT_ACTIVATIONS, "activations", "Hidden activations to compare, one member each."
+        DEFAULT_ACTIVATIONS,
+        "activations",
+        "Hidden activations to compare, one member each: a name, with parameters where it has "
+        "any (leaky_relu(0.01), elu(alpha=0.5), silu(beta=1.5), softplus(beta=2)), prelu (slope "
+        "learned per layer), or your own function: module:function or file.py:function.",
     )
     depth: int = _setting(2, "hidden layers", "Hidden layers (>= 1), each of the same width.")
     width: int = _setting(128, "units/layer", "Units per hidden layer (>= 1).")
@@ -166,19 +170,34 @@ class RunConfig:
     device: str = _setting("auto", "device", "auto, cpu, cuda or cuda:N.")
 
     def __post_init__(self) -> None:
-        # Accept lists (from JSON or click) but store tuples so the config stays hashable.
-        object.__setattr__(self, "activations", tuple(self.activations))
+        # Accept lists (from JSON or click) but store tuples so the config stays hashable; each
+        # member by its canonical spec (elu(alpha=0.5) -> elu(0.5)); `validate` reports bad ones.
+        from .activations import SpecError, canonical
+
+        specs = []
+        for spec in tuple(self.activations):
+            try:
+                specs.append(canonical(spec))
+            except SpecError:
+                specs.append(spec)
+        object.__setattr__(self, "activations", tuple(specs))
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
 
     def validate(self) -> RunConfig:
         """Raise ConfigError with a one-line reason for the first bad setting."""
-        from .activations import ACTIVATIONS  # local: activations imports nothing from here
+        from .activations import SpecError, member_spec  # local: activations imports nothing from here
 
         if not self.activations:
             raise ConfigError("activations: at least one is needed")
         for name in self.activations:
-            if name not in ACTIVATIONS:
-                raise ConfigError(f"unknown activation {name!r}; choose from: {', '.join(ACTIVATIONS)}")
+            try:
+                ms = member_spec(name)
+            except SpecError as exc:
+                raise ConfigError(str(exc)) from None
+            if ms.is_file:  # more is checked before a run, where the function is imported
+                path = ms.target.rpartition(":")[0]
+                if not os.path.isfile(os.path.expanduser(path)):
+                    raise ConfigError(f"activation {name!r}: no file {path!r}")
         if len(set(self.activations)) != len(self.activations):
             raise ConfigError(f"activations {', '.join(self.activations)}: each may appear once")
         _int_at_least("depth", self.depth, 1)

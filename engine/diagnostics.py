@@ -4,7 +4,8 @@ Per hidden layer (input side first): the gradient norm of the weights feeding th
 the saturated fraction (f'(z) below 1% of the activation's largest derivative, over every
 unit and sample), the dead fraction (units whose f'(z) is exactly 0 on every sample), the
 mean and spread of the activations, and a histogram of the pre-activations z. Clipping
-counters come from the training steps themselves.
+counters come from the training steps themselves. A `prelu` member also reports its learned
+slope per hidden layer.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def probe(
     host read at the end. `clipping` is None here: the trainer fills it in when it clips."""
     logits, cache = cohort.forward(x)
     _, dlogits = loss_and_grad(logits, y)
-    gw, _ = cohort.backward(x, cache, dlogits)
+    gw, _, _ = cohort.backward(x, cache, dlogits)
     per_layer_norms = []
     for i, g in enumerate(gw):
         dims = [d for d in range(g.dim()) if d != cohort.layers[i].member_dim]
@@ -58,16 +59,20 @@ def probe(
     for k, act in enumerate(cohort.acts):
         layers = []
         for li, (z, a, _) in enumerate(cache):
-            d = act.derivative(z[k], a[k])
+            d = cohort.derivative(k, li, z[k], a[k])
             stats = layer_stats(z[k], a[k], d, act, HIST_EDGES)
             stats["grad_norm"] = per_layer_norms[li][k]
             layers.append(stats)
-        raw.append({"layers": layers, "output_grad_norm": per_layer_norms[-1][k]})
+        slopes = cohort.slopes[k] if cohort.slopes is not None and cohort.learned(k) else None
+        raw.append({"layers": layers, "output_grad_norm": per_layer_norms[-1][k], "prelu_slopes": slopes})
     # one transfer for everything: a host sync at a diagnostics point only
-    return [
-        {"layers": m["layers"], "output_grad_norm": m["output_grad_norm"], "clipping": None}
-        for m in _to_host(raw)
-    ]
+    out = []
+    for m in _to_host(raw):
+        entry = {"layers": m["layers"], "output_grad_norm": m["output_grad_norm"], "clipping": None}
+        if m["prelu_slopes"] is not None:
+            entry["prelu_slopes"] = m["prelu_slopes"]  # learned slope per hidden layer
+        out.append(entry)
+    return out
 
 
 def _to_host(tree: Any) -> Any:

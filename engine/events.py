@@ -56,7 +56,11 @@ class ClippingDiagnostics(TypedDict):
     threshold: float
 
 
-class MemberDiagnostics(TypedDict):
+class _LearnedDiagnostics(TypedDict, total=False):
+    prelu_slopes: list[float | None]  # a prelu member's learned slope per hidden layer
+
+
+class MemberDiagnostics(_LearnedDiagnostics):
     layers: list[LayerDiagnostics]
     output_grad_norm: float | None
     clipping: NotRequired[ClippingDiagnostics | None]
@@ -88,6 +92,9 @@ class RunStarted(Event):
     iterations_per_epoch: int
     total_iterations: int
     layer_sizes: list[int] = field(default_factory=list)  # input, hidden..., output
+    # custom members' measured properties and curves (`custom.describe`), so that a reader
+    # without PyTorch or the user's code can show them
+    custom_activations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -151,6 +158,20 @@ class EpochFinished(Event):
 
 
 @dataclass
+class MemberCosts(Event):
+    """What one epoch of each member alone costs: short timed passes of one-member cohorts
+    at the run's shapes on its device, interleaved across members (`train.time_alone`)."""
+
+    kind: ClassVar[str] = "member_costs"
+    epoch_time_alone_s: list[float | None]  # per member
+    reference: str  # relu: the cost column is relative to it
+    reference_epoch_time_alone_s: float | None
+    steps: int  # timed steps per member, in all
+    rounds: int  # interleaved rounds they came in; the fastest round counts
+    seconds: float  # what measuring took (kept out of epoch time)
+
+
+@dataclass
 class RunFinished(Event):
     """The comparison ended: done, stopped by the user, or failed with an error."""
 
@@ -163,7 +184,16 @@ class RunFinished(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (RunStarted, Progress, Evaluation, Diagnostics, MemberDiverged, EpochFinished, RunFinished)
+    for cls in (
+        RunStarted,
+        Progress,
+        Evaluation,
+        Diagnostics,
+        MemberDiverged,
+        EpochFinished,
+        MemberCosts,
+        RunFinished,
+    )
 }
 
 Listener = Callable[[Event], None]

@@ -15,6 +15,7 @@ from .events import (
     EpochFinished,
     Evaluation,
     Event,
+    MemberCosts,
     MemberDiverged,
     RunFinished,
     RunStarted,
@@ -55,6 +56,7 @@ class MemberRecord:
     last_accuracy: float | None = None
     epoch_accuracies: dict[int, list[float]] = field(default_factory=dict)
     diagnostics: dict[str, Any] | None = None
+    epoch_time_alone_s: float | None = None
 
 
 class SummaryBuilder:
@@ -71,6 +73,7 @@ class SummaryBuilder:
         self.error: str | None = None
         self.elapsed_s: float | None = None
         self.last_epoch = 0
+        self.costs: MemberCosts | None = None
 
     def feed(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -94,6 +97,10 @@ class SummaryBuilder:
             for rec, diag in zip(self.members, event.members):
                 if diag is not None:
                     rec.diagnostics = diag
+        elif isinstance(event, MemberCosts):
+            self.costs = event
+            for rec, seconds in zip(self.members, event.epoch_time_alone_s):
+                rec.epoch_time_alone_s = seconds
         elif isinstance(event, EpochFinished):
             self.train_seconds += event.seconds
             self.train_iterations += event.iterations
@@ -152,6 +159,13 @@ class SummaryBuilder:
             return None
         return self.train_seconds / self.train_iterations * self.started.iterations_per_epoch
 
+    def relative_cost(self, rec: MemberRecord) -> float | None:
+        """A member's epoch alone against relu's, measured alike in the same run."""
+        ref = self.costs.reference_epoch_time_alone_s if self.costs is not None else None
+        if ref is None or rec.epoch_time_alone_s is None or ref <= 0:
+            return None
+        return rec.epoch_time_alone_s / ref
+
     def summary(self) -> dict[str, Any]:
         s = self.started
         epoch_time = self.epoch_time()
@@ -165,6 +179,9 @@ class SummaryBuilder:
                     "final_accuracy": _round(self.final_accuracy(rec)),
                     "last_accuracy": _round(rec.last_accuracy),
                     "epoch_time_s": _round(epoch_time, 6),
+                    "epoch_time_alone_s": _round(rec.epoch_time_alone_s, 6),
+                    "cost_vs_relu": _round(self.relative_cost(rec), 3),
+                    "prelu_slopes": (rec.diagnostics or {}).get("prelu_slopes"),
                     "thresholds": [
                         {
                             "threshold": tr.threshold,
@@ -193,6 +210,15 @@ class SummaryBuilder:
             "elapsed_s": _round(self.elapsed_s, 3),
             "epoch_time_s": _round(epoch_time, 6),
             "eval_time_s": _round(self.eval_seconds, 3),
+            "cost_measurement": None
+            if self.costs is None
+            else {
+                "reference": self.costs.reference,
+                "reference_epoch_time_alone_s": _round(self.costs.reference_epoch_time_alone_s, 6),
+                "steps": self.costs.steps,
+                "rounds": self.costs.rounds,
+                "seconds": _round(self.costs.seconds, 4),
+            },
             "members": members,
         }
 

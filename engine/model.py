@@ -4,6 +4,10 @@ Weights of all members live in one tensor per layer, so a layer of the whole coh
 matrix multiply: the first layer as a single GEMM (`x @ W0` with W0 laid out [in, K, out]),
 the others as a batched GEMM over members ([K, in, out]). Forward and backward are written
 out by hand; tests check them against autograd on an equivalent `torch.nn` network.
+
+A `prelu` member learns one negative slope per hidden layer (as `torch.nn.PReLU()` does),
+kept in `slopes` [K, depth]: a column per layer, a row per member (other members' rows are 0
+and get no gradient). The slopes are parameters of their member like its weights.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .activations import ACTIVATIONS, Activation
+from .activations import Activation
+from .custom import resolve
 
 
 @dataclass
@@ -90,7 +95,7 @@ class Cohort:
         dtype: torch.dtype = torch.float32,
     ) -> None:
         self.names = list(activations)
-        self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
+        self.acts: list[Activation] = [resolve(a) for a in activations]
         self.sizes = list(sizes)
         self.device = device
         K = len(activations)
@@ -116,6 +121,12 @@ class Cohort:
                     first=(i == 0),
                 )
             )
+        # learned PReLU slopes, one per member and hidden layer; None without a prelu member
+        self.slopes: Tensor | None = None
+        if any(a.kind == "learned" for a in self.acts):
+            starts = [a.param_values.get("init", 0.0) if a.kind == "learned" else 0.0 for a in self.acts]
+            column = torch.tensor(starts, dtype=dtype).unsqueeze(1)
+            self.slopes = column.repeat(1, len(sizes) - 2).to(device).contiguous()
 
     @property
     def size(self) -> int:
@@ -126,7 +137,22 @@ class Cohort:
         return len(self.sizes) - 2
 
     def parameters(self) -> list[Tensor]:
-        return [t for layer in self.layers for t in (layer.weight, layer.bias)]
+        """Weight and bias of every layer, in order, then the PReLU slopes if any."""
+        params = [t for layer in self.layers for t in (layer.weight, layer.bias)]
+        return params if self.slopes is None else [*params, self.slopes]
+
+    def member_dims(self) -> list[int]:
+        """The member axis of each of `parameters()`."""
+        dims = [d for layer in self.layers for d in (layer.member_dim, 0)]
+        return dims if self.slopes is None else [*dims, 0]
+
+    def regularized(self) -> list[bool]:
+        """Which of `parameters()` L2 and L1 apply to: weights and PReLU slopes, not biases."""
+        flags = [flag for _ in self.layers for flag in (True, False)]
+        return flags if self.slopes is None else [*flags, True]
+
+    def learned(self, k: int) -> bool:
+        return self.acts[k].kind == "learned"
 
     def keep(self, index: list[int]) -> None:
         """Drop every member not in `index` (used to retire diverged members)."""
@@ -134,6 +160,8 @@ class Cohort:
         for layer in self.layers:
             layer.weight = layer.weight.index_select(layer.member_dim, idx).contiguous()
             layer.bias = layer.bias.index_select(0, idx).contiguous()
+        if self.slopes is not None:
+            self.slopes = self.slopes.index_select(0, idx).contiguous()
         self.names = [self.names[i] for i in index]
         self.acts = [self.acts[i] for i in index]
 
@@ -148,9 +176,21 @@ class Cohort:
             return z.reshape(h.shape[0], K, n_out).transpose(0, 1)
         return torch.baddbmm(layer.bias.unsqueeze(1), h, layer.weight)
 
-    def activate(self, z: Tensor) -> Tensor:
-        """Each member's own activation on its slice of z [K, B, H]; returns contiguous."""
-        return torch.stack([act.fn(z[k]) for k, act in enumerate(self.acts)])
+    def activate(self, z: Tensor, layer: int = 0) -> Tensor:
+        """Each member's own activation on its slice of z [K, B, H] of hidden layer `layer`;
+        returns contiguous."""
+        return torch.stack([self.act_fn(k, layer, z[k]) for k in range(len(self.acts))])
+
+    def act_fn(self, k: int, layer: int, z: Tensor) -> Tensor:
+        if self.slopes is not None and self.learned(k):
+            return torch.nn.functional.prelu(z, self.slopes[k, layer : layer + 1])
+        return self.acts[k].fn(z)
+
+    def derivative(self, k: int, layer: int, z: Tensor, a: Tensor) -> Tensor:
+        """f'(z) of member k's activation in hidden layer `layer` (a PReLU's learned slope)."""
+        if self.slopes is not None and self.learned(k):
+            return torch.where(z > 0, torch.ones_like(z), self.slopes[k, layer].expand_as(z))
+        return self.acts[k].derivative(z, a)
 
     def forward(
         self, x: Tensor, dropout: float = 0.0, gen: torch.Generator | None = None
@@ -160,7 +200,7 @@ class Cohort:
         h: Tensor = x
         for i in range(len(self.layers) - 1):
             z = self.linear(i, h)
-            a = self.activate(z)
+            a = self.activate(z, i)
             mask = None
             if dropout > 0.0:
                 # one mask for the whole cohort, so members see the same dropped units
@@ -175,16 +215,18 @@ class Cohort:
     def logits(self, x: Tensor) -> Tensor:
         h: Tensor = x
         for i in range(len(self.layers) - 1):
-            h = self.activate(self.linear(i, h))
+            h = self.activate(self.linear(i, h), i)
         return self.linear(len(self.layers) - 1, h)
 
     # ----------------------------------------------------------------------- backward
 
     def backward(
         self, x: Tensor, cache: list[tuple[Tensor, Tensor, Tensor | None]], dlogits: Tensor
-    ) -> tuple[list[Tensor], list[Tensor]]:
-        """Gradients of every layer's weight and bias, given d loss / d logits [K, B, C]."""
+    ) -> tuple[list[Tensor], list[Tensor], Tensor | None]:
+        """Gradients of every layer's weight and bias, and of the PReLU slopes [K, depth]
+        (None without them), given d loss / d logits [K, B, C]."""
         n = len(self.layers)
+        gs: list[Tensor] = [torch.empty(0)] * (n - 1)
         gw: list[Tensor] = [torch.empty(0)] * n
         gb: list[Tensor] = [torch.empty(0)] * n
         dz = dlogits
@@ -202,15 +244,30 @@ class Cohort:
             dh = torch.bmm(dz, layer.weight.transpose(1, 2))
             if mask is not None:
                 dh = dh * mask
-            dz = torch.stack([act.backward(dh[k], z[k], a[k]) for k, act in enumerate(self.acts)])
-        return gw, gb
+            parts = []
+            slope_grads = []
+            for k, act in enumerate(self.acts):
+                if self.slopes is not None and self.learned(k):
+                    # PReLU: dL/dz = dh where z > 0, slope * dh elsewhere; dL/dslope = sum of z dh there
+                    neg = z[k] <= 0
+                    parts.append(torch.where(neg, dh[k] * self.slopes[k, i - 1], dh[k]))
+                    slope_grads.append((z[k] * dh[k] * neg).sum())
+                else:
+                    parts.append(act.backward(dh[k], z[k], a[k]))
+                    slope_grads.append(z.new_zeros(()))
+            dz = torch.stack(parts)
+            gs[i - 1] = torch.stack(slope_grads)
+        if self.slopes is None:
+            return gw, gb, None
+        return gw, gb, torch.stack(gs, dim=1)
 
 
 def reference_network(
     activation: str, sizes: list[int], weights: list[tuple[Tensor, Tensor]]
 ) -> torch.nn.Sequential:
-    """The same member as an ordinary torch.nn network (for parity tests and benchmarks)."""
-    act = ACTIVATIONS[activation]
+    """The same member as an ordinary torch.nn network (for parity tests and benchmarks):
+    a `prelu` member gets a `torch.nn.PReLU()` per hidden layer."""
+    act = resolve(activation)
 
     class Act(torch.nn.Module):
         def forward(self, z: Tensor) -> Tensor:
@@ -224,5 +281,8 @@ def reference_network(
             lin.bias.copy_(b)
         mods.append(lin)
         if i < len(weights) - 1:
-            mods.append(Act())
+            if act.kind == "learned":
+                mods.append(torch.nn.PReLU(init=act.param_values["init"]))
+            else:
+                mods.append(Act())
     return torch.nn.Sequential(*mods)

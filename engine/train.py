@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .config import RunConfig
+from . import custom
+from .config import ConfigError, RunConfig
 from .control import Control as Control  # re-exported: it lives where PyTorch is not loaded
 from .data import Dataset, load, resolve_device
 from .diagnostics import HIST_EDGES, PROBE_SIZE, probe
@@ -26,6 +27,7 @@ from .events import (
     Evaluation,
     Event,
     Listener,
+    MemberCosts,
     MemberDiverged,
     Progress,
     RunFinished,
@@ -36,6 +38,8 @@ from .model import Cohort
 
 _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 PROGRESS_INTERVAL_S = 0.25
+COST_SHARE = 0.03  # of the run's planned training time, spent timing each member alone
+COST_REFERENCE = "relu"
 
 
 def resolve_eval_every(config: RunConfig, device: torch.device, test_size: int) -> int:
@@ -192,7 +196,7 @@ class Trainer:
         return stacked.amax(0) if reduce == "max" else stacked.sum(0)
 
     def _member_dims(self) -> list[int]:
-        return [d for layer in self.cohort.layers for d in (layer.member_dim, 0)]
+        return self.cohort.member_dims()
 
     def _member_shape(self, t: Tensor, member_dim: int) -> list[int]:
         shape = [1] * t.dim()
@@ -227,10 +231,14 @@ class Trainer:
         over all tensors at once (foreach kernels: a few launches, not a few per tensor)."""
         cfg = self.config
         self.steps_taken += 1
-        if cfg.weight_decay > 0:  # L2 on weights (even positions), not biases
-            weights = grads[0::2]
-            decayed = torch._foreach_add(weights, params[0::2], alpha=cfg.weight_decay)
-            grads = [t for pair in zip(decayed, grads[1::2]) for t in pair]
+        if cfg.weight_decay > 0:  # L2 on weights and PReLU slopes, not biases
+            which = [i for i, flag in enumerate(self.cohort.regularized()) if flag]
+            decayed = torch._foreach_add(
+                [grads[i] for i in which], [params[i] for i in which], alpha=cfg.weight_decay
+            )
+            grads = list(grads)
+            for i, g in zip(which, decayed):
+                grads[i] = g
         if cfg.optimizer == "sgd":
             if cfg.momentum > 0:
                 torch._foreach_mul_(self.state, cfg.momentum)
@@ -258,11 +266,15 @@ class Trainer:
         y = self.data.train_y[idx]
         logits, cache = self.cohort.forward(x, cfg.dropout, self.dropout_gen)
         loss, dlogits = self.loss_and_grad(logits, y)
-        gw, gb = self.cohort.backward(x, cache, dlogits)
+        gw, gb, gs = self.cohort.backward(x, cache, dlogits)
         if cfg.l1 > 0:
             for i, layer in enumerate(self.cohort.layers):
                 gw[i] = gw[i].add(torch.sign(layer.weight), alpha=cfg.l1)
+            if gs is not None and self.cohort.slopes is not None:
+                gs = gs.add(torch.sign(self.cohort.slopes), alpha=cfg.l1)
         grads = [t for pair in zip(gw, gb) for t in pair]
+        if gs is not None:
+            grads.append(gs)
         self.clip(grads)
         self.optimizer_step(self.cohort.parameters(), grads)
         self.iteration += 1
@@ -332,6 +344,48 @@ class Trainer:
         return out
 
 
+def time_alone(
+    config: RunConfig,
+    data: Dataset,
+    specs: list[str],
+    steps: int,
+    rounds: int = 5,
+    budget_s: float | None = None,
+) -> tuple[list[float], int]:
+    """Seconds per training step of each spec alone, and the rounds timed: a one-member
+    cohort per spec, at the run's shapes (network, batch, optimizer, clipping, dropout) on
+    the data's device. After
+    one untimed warm-up step each, `rounds` rounds time `steps` steps of every member in
+    turn (the order rotating), so noise from the machine hits all alike; the fastest round
+    counts (interference only ever adds time). Past `budget_s`, no further round starts once
+    two are done. The run's own members are untouched: these are separate trainers with
+    their own generators."""
+    started = time.perf_counter()
+    device = data.train_x.device
+    trainers = [Trainer(config.replace(activations=(spec,)), data, device) for spec in specs]
+    batches = trainers[0].batches()
+    times: list[list[float]] = [[] for _ in specs]
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for t in trainers:
+        t.step(batches[0])
+    for r in range(rounds):
+        if budget_s is not None and r >= 2 and time.perf_counter() - started > budget_s:
+            break  # a busy machine: what is measured so far stands
+        for j in range(len(specs)):
+            k = (j + r) % len(specs)
+            sync()
+            t0 = time.perf_counter()
+            for i in range(steps):
+                trainers[k].step(batches[(1 + i) % len(batches)])
+            sync()
+            times[k].append((time.perf_counter() - t0) / steps)
+    return [min(ts) for ts in times], len(times[0])
+
+
 class Comparison:
     """One comparison from start to finish: the loop object behind `run`.
 
@@ -357,6 +411,7 @@ class Comparison:
         self.members = len(config.activations)
         self.t_start = 0.0  # moved on by pauses
         self.last_progress = 0.0
+        self.costs_measured = False
 
     def emit(self, event: Event) -> None:
         if not isinstance(event, Progress):
@@ -399,6 +454,9 @@ class Comparison:
                 iterations_per_epoch=self.per_epoch,
                 total_iterations=self.total,
                 layer_sizes=self.trainer.sizes,
+                custom_activations=[
+                    custom.describe(a.name) for a in self.trainer.cohort.acts if a.kind == "custom"
+                ],
             )
         )
         self.t_start = self.last_progress = time.perf_counter()
@@ -438,7 +496,36 @@ class Comparison:
         trained = trainer.iteration - (epoch - 1) * self.per_epoch
         if trained > 0:
             self.emit(EpochFinished(epoch, trainer.iteration, trained, round(seconds, 6), round(side_s, 6)))
+            if not self.costs_measured and outcome != "stopped":
+                self.measure_costs(seconds / trained)
         return outcome
+
+    def measure_costs(self, lockstep_step_s: float) -> None:
+        """Each member's epoch alone, once, after the first epoch: timed steps of one-member
+        cohorts (`time_alone`) within COST_SHARE of the run's planned training time."""
+        self.costs_measured = True
+        t0 = time.perf_counter()
+        specs = list(self.config.activations)
+        timed = specs if COST_REFERENCE in specs else [*specs, COST_REFERENCE]
+        # a member alone costs about 2/K of a lockstep step of K (lockstep wins up to 2x)
+        alone_guess = 2.0 * lockstep_step_s / max(1, len(specs))
+        budget = COST_SHARE * lockstep_step_s * self.total
+        rounds = 5
+        steps = (int(budget / (alone_guess * len(timed))) - 1) // rounds
+        steps = max(1, min(50, steps))
+        per_step, done = time_alone(self.config, self.data, timed, steps, rounds, budget_s=budget)
+        alone = [round(s * self.per_epoch, 6) for s in per_step]
+        self.sync()
+        self.emit(
+            MemberCosts(
+                epoch_time_alone_s=[alone[timed.index(a)] for a in specs],
+                reference=COST_REFERENCE,
+                reference_epoch_time_alone_s=alone[timed.index(COST_REFERENCE)],
+                steps=steps * done,
+                rounds=done,
+                seconds=round(time.perf_counter() - t0, 6),
+            )
+        )
 
     def hold_while_paused(self, epoch: int) -> float:
         """Wait out a pause; the seconds it lasted (taken off the clocks)."""
@@ -515,6 +602,7 @@ def run(
 ) -> dict[str, object]:
     """Run one comparison; report each event to `listener`; return the summary."""
     config.validate()
+    check_members(config)
     device = resolve_device(config.device)
     if device.type == "cuda":
         # TF32 matmuls on Ampere and later: about 8x the FP32 rate; every member gets the same
@@ -523,6 +611,16 @@ def run(
     if data is None:
         data = load(config, device)
     return Comparison(config, listener, control or Control(), data).run()
+
+
+def check_members(config: RunConfig) -> None:
+    """Import and check every custom member (once per process); ConfigError names the first
+    that fails, in one line."""
+    for spec in config.activations:
+        try:
+            custom.resolve(spec)
+        except custom.SpecError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _rounded(values: list[float | None]) -> list[float | None]:

@@ -349,3 +349,11 @@ def test_snapshot_functions_last_layer_narrow_range(snap_compare: Any) -> None:
 def test_snapshot_all_tabs(snap_compare: Any) -> None:
     """The five views as tabs sharing one history, as the app mounts them."""
     assert snap_compare(DiagViewApp("tabs", "diag_clip"), terminal_size=(100, 30))
+
+
+@pytest.mark.parametrize("view", ["functions", "properties"])
+def test_snapshot_custom_members(snap_compare: Any, view: str) -> None:
+    """A run with a parametric, a learned and a custom member: the custom function's curves
+    and properties come from the run's own description of it (no PyTorch in this process);
+    the properties' cost column is the run's measurement relative to relu."""
+    assert snap_compare(DiagViewApp(view, "tui_custom"), terminal_size=(160, 48))

@@ -212,3 +212,27 @@ def test_the_child_does_not_import_from_the_working_directory(tmp_path: Path) ->
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "error: None"
+
+
+def test_custom_members_are_imported_as_batch_mode_does(
+    host: tuple[RunHost, Inbox], tiny_config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file spec is read relative to the app's working directory, a module spec through
+    the import path, which (as in batch mode) never holds the working directory."""
+    h, inbox = host
+    (tmp_path / "acts.py").write_text(
+        "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"
+    )
+    (tmp_path / "stray_acts_here.py").write_text("def f(z):\n    return z\n")
+    monkeypatch.chdir(tmp_path)
+    h.start(1, tiny_config.replace(activations=("relu", "./acts.py:bent", "prelu")), None)
+    end = inbox.ended(1)
+    assert end.error is None and end.summary is not None
+    assert [m["activation"] for m in end.summary["members"]] == ["relu", "./acts.py:bent", "prelu"]
+    started = inbox.events[1][0]
+    assert isinstance(started, RunStarted)
+    assert [d["name"] for d in started.custom_activations] == ["./acts.py:bent"]
+    h.start(2, tiny_config.replace(activations=("relu", "stray_acts_here:f")), None)
+    end = inbox.ended(2)
+    assert end.summary is None and end.error is not None
+    assert end.error.startswith("activation 'stray_acts_here:f': cannot import 'stray_acts_here'")

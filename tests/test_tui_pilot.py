@@ -7,6 +7,7 @@ guessed time; each wait has a generous deadline so a slow machine fails loudly, 
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 from pathlib import Path
 
@@ -212,3 +213,76 @@ def test_hidden_diagnostics_tabs_wait_and_catch_up_when_shown() -> None:
             await until(pilot, lambda: view._drawn_version == view.history.version, "the view to catch up")
 
     asyncio.run(scenario())
+
+
+def test_members_added_by_spec_and_refused_when_served(tiny_config: RunConfig, tmp_path: Path) -> None:
+    """The palette's "Add member: <spec>": parameters at once, the user's function after the
+    helper process checked it; a served app refuses code the server was not started with."""
+    (tmp_path / "acts.py").write_text(
+        "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"
+    )
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+
+        async def scenario(served: bool) -> None:
+            app = create_app(config=tiny_config, save_runs=False, served=served)
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = await lab(pilot)
+                chooser = screen.query_one("#f-activations")
+                screen.add_member_spec("leaky_relu(slope=0.02)")
+                await pilot.pause()
+                assert "leaky_relu(0.02)" in chooser.selected  # type: ignore[attr-defined]
+                screen.add_member_spec("./acts.py:bent")
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                added = "./acts.py:bent" in chooser.selected  # type: ignore[attr-defined]
+                notes = " ".join(n.message for n in app._notifications)
+                if served:
+                    assert not added and "a served lab adds only the activations" in notes
+                else:
+                    assert added, notes
+                    assert screen.form_config is not None
+                    assert screen.form_config.activations[-2:] == ("leaky_relu(0.02)", "./acts.py:bent")
+
+        asyncio.run(scenario(served=False))
+        asyncio.run(scenario(served=True))
+    finally:
+        os.chdir(here)
+
+
+def test_a_run_with_parametric_learned_and_custom_members(tiny_config: RunConfig, tmp_path: Path) -> None:
+    """The app shows what batch mode writes: every member, its epoch alone; the custom
+    member's curves known to the UI from the run itself (the UI process never imports it)."""
+    from actlab.engine.activations import lookup
+
+    (tmp_path / "acts.py").write_text(
+        "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"
+    )
+    specs = ("sigmoid", "relu", "leaky_relu(0.01)", "prelu", "./acts.py:bent")
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+
+        async def scenario() -> None:
+            app = create_app(config=tiny_config.replace(activations=specs), runs_root=tmp_path / "runs")
+            async with app.run_test(size=(160, 48)) as pilot:
+                screen = await lab(pilot)
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: screen.phase in (Phase.DONE, Phase.FAILED), "the run to finish")
+                assert screen.phase == Phase.DONE
+                table = screen.query_one(ThresholdTable)
+                assert [r[0] for r in table_cells(table)] == list(specs)
+                shown = table.summary()
+                (run_dir,) = (tmp_path / "runs").iterdir()
+                saved = json.loads((run_dir / "summary.json").read_text())
+                for mine, theirs in zip(shown["members"], saved["members"], strict=True):
+                    assert mine["epoch_time_alone_s"] == theirs["epoch_time_alone_s"] is not None
+                    assert mine["prelu_slopes"] == theirs["prelu_slopes"]
+                assert saved["members"][3]["prelu_slopes"] is not None
+                custom = lookup("./acts.py:bent")
+                assert custom is not None and custom.kind == "custom"
+
+        asyncio.run(scenario())
+    finally:
+        os.chdir(here)

@@ -94,3 +94,10 @@ def test_invalid_setting_refuses_start(snap_compare, size: tuple[int, int]) -> N
 def test_light_theme(snap_compare) -> None:
     app = lab_app(FIXTURES / "tui_finished", theme="textual-light")
     assert snap_compare(app, terminal_size=(100, 30), run_before=then())
+
+
+def test_custom_and_parametric_members(snap_compare) -> None:
+    # sigmoid, relu, leaky_relu(0.01), prelu and ./acts.py:bent_identity (tests/fixtures/acts.py)
+    # recorded by --batch: the table has each member's epoch alone next to the lockstep one
+    app = lab_app(FIXTURES / "tui_custom")
+    assert snap_compare(app, terminal_size=(160, 48), run_before=then())

@@ -29,6 +29,7 @@ from actlab.engine.events import (
 from actlab.engine.metrics import aggregate
 from actlab.engine.report import aggregate_table, summary_text, threshold_table
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
+from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -136,6 +137,7 @@ def run_batch(
         torch.set_num_threads(threads)
     err = sys.stderr
     check_data_source(config)
+    check_members(config)  # the user's functions imported and checked before anything is written
     run_dir = Path(out) if out else default_run_dir()
     check_run_dir(run_dir)  # refused before anything is loaded or written
     device = resolve_device(config.device)

@@ -88,6 +88,13 @@ def cli(
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
     fmt = "json" if as_json else fmt
+    if not batch and ctx.invoked_subcommand in (None, "serve"):
+        # the app (and serve) check and measure the user's functions in a helper process now:
+        # a bad one is one line and exit 2, and the app's own process never imports it
+        from .describe import custom_specs, describe, describe_entry_points
+
+        describe(custom_specs(config))
+        describe_entry_points(config)
     ctx.obj = {"config": config, "open_dir": open_dir, "format": fmt}
     if ctx.invoked_subcommand is not None:
         return 0

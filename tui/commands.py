@@ -1,11 +1,14 @@
-"""The command palette (ctrl+p): every lab action by name, and adding or removing members."""
+"""The command palette (ctrl+p): every lab action by name, and adding or removing members.
+
+Typing a member spec (`leaky_relu(0.02)`, `./acts.py:fn`, `mypkg.acts:fn`) offers "Add
+member: <spec>"; the screen checks it (a served app refuses code the server was not given)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
 
-from actlab.engine import ACTIVATIONS
+from actlab.engine.activations import SpecError, known_names, lookup, member_spec
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 Command = tuple[str, str, Callable[[], object]]
@@ -37,13 +40,11 @@ class LabCommands(Provider):
             ),
             ("Help", "Panels and words explained (?)", screen.action_help),
         ]
-        for name, act in ACTIVATIONS.items():
+        for name in known_names():
+            act = lookup(name)
+            what = f" ({act.formula})" if act is not None else " (from an installed package)"
             commands.append(
-                (
-                    f"Compare: {name}",
-                    f"Add or remove {name} ({act.formula})",
-                    partial(screen.toggle_member, name),
-                )
+                (f"Compare: {name}", f"Add or remove {name}{what}", partial(screen.toggle_member, name))
             )
         return commands
 
@@ -52,6 +53,21 @@ class LabCommands(Provider):
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
+        from .screens.lab import LabScreen
+
+        spec = query.strip()
+        if isinstance(self.screen, LabScreen) and ("(" in spec or ":" in spec):
+            try:
+                name = member_spec(spec).name
+            except SpecError as exc:
+                yield Hit(1.0, f"Add member: {spec}", lambda: None, help=str(exc))
+            else:
+                yield Hit(
+                    1.0,
+                    f"Add member: {name}",
+                    partial(self.screen.add_member_spec, spec),
+                    help="Add this activation to the comparison (a function of yours is checked first)",
+                )
         matcher = self.matcher(query)
         for name, help_text, callback in self._commands():
             score = matcher.match(name)

@@ -81,7 +81,7 @@ class RunEvents:
     run_id: int
     events: list[Event]
     progress: Progress | None
-    paused: bool = False  # the loop waits at `progress` until resumed or stopped
+    paused: bool = False  # the loop is waiting, at `progress`
 
 
 @dataclass(frozen=True)
@@ -280,14 +280,13 @@ class _Sender:
         self.control = control
         self.pending: list[Event] = []
         self.progress: Progress | None = None
-        self.held = False  # `progress` was reported while paused: the loop waits there
+        self.progress_paused = False  # `progress` was reported while paused
         self.last = time.monotonic()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
-            # the loop reports progress only after a step and where it holds, so one reported
-            # while the pause is on is where it holds
-            self.progress, self.held = event, self.control.paused
+            self.progress = event
+            self.progress_paused = self.control.paused
         else:
             self.pending.append(event)
         urgent = isinstance(event, (RunStarted, RunFinished, MemberDiverged)) or self.control.paused
@@ -296,8 +295,12 @@ class _Sender:
 
     def flush(self) -> None:
         if self.pending or self.progress is not None:
-            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, self.held))
-            self.pending, self.progress, self.held = [], None, False
+            # paused: the loop waits at `progress`, which it reported after the pause (an event
+            # sent between the pause and the loop noticing it, such as the member costs after
+            # an epoch, does not say where the loop will hold)
+            paused = self.progress is not None and self.progress_paused and self.control.paused
+            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, paused))
+            self.pending, self.progress = [], None
         self.last = time.monotonic()
 
 

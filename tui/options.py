@@ -6,15 +6,31 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from actlab.engine.activations import ACTIVATIONS
+from actlab.engine.activations import BUILTIN_NAMES, entry_points
 from actlab.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+
+
+def split_specs(value: str) -> list[str]:
+    """Comma-separated items; commas inside parentheses belong to an item (f(a=1, b=2))."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in value:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth <= 0:
+            parts.append("".join(current))
+            current, depth = [], 0
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
             return None
-        parts = [p.strip() for p in value.split(",") if p.strip()]
+        parts = split_specs(value)
         try:
             return tuple(kind(p) for p in parts)
         except ValueError:
@@ -56,7 +72,7 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
 
 # What only the command line adds to a setting's help.
 CLI_NOTES: dict[str, str] = {
-    "activations": f"Known: {', '.join(ACTIVATIONS)}.",
+    "activations": f"Known: {', '.join(BUILTIN_NAMES)}.",
     "data_dir": "Given alone, it implies --dataset idx.",
     "fallback": "This flag: fail instead.",
 }
@@ -70,9 +86,25 @@ def option_help(field_name: str) -> str:
     return text if setting.default_text is None else f"{text} [default: {setting.default_text}]"
 
 
+class ActivationsOption(click.Option):
+    """-a: its help also names the activations installed packages register, looked up only
+    when the help is shown (scanning the installed packages takes tens of milliseconds)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        found = entry_points()
+        if found and self.help and "installed packages" not in self.help:
+            self.help = self.help.replace(
+                f"Known: {', '.join(BUILTIN_NAMES)}.",
+                f"Known: {', '.join(BUILTIN_NAMES)}; from installed packages: {', '.join(found)}.",
+            )
+        return super().get_help_record(ctx)
+
+
 def config_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for flags, field_name, kwargs in reversed(CONFIG_OPTIONS):
         kw = dict(kwargs, help=option_help(field_name))
+        if field_name == "activations":
+            kw["cls"] = ActivationsOption
         kw.setdefault("default", None)
         if SETTINGS[field_name].choices:
             kw["type"] = click.Choice(SETTINGS[field_name].choices)

@@ -35,9 +35,11 @@ same data in the same order, and shows how fast and how well each one learns.
 - **Clipping**: the gradient norm before clipping, the threshold, and how often steps were
   clipped (set clipping in the settings: by L2, L1 or L-infinity norm, or by value).
 - **Properties**: the registry as a table (range, zero-centred, saturating, can die, cost)
-  and the advice: start with ReLU, watch dead units, try Leaky ReLU, avoid sigmoid.
+  and the advice: start with ReLU, watch dead units, try Leaky ReLU, avoid sigmoid. After a
+  run the cost is measured: each member's epoch alone, relative to relu's.
 - **Table**: for each member and threshold, when it was reached, how much faster than the
-  baseline, the final accuracy, seconds per epoch and its status.
+  baseline, the final accuracy, seconds of one epoch of the member alone and of all members
+  in lockstep, and its status.
 - **Status line**: what the lab is doing, the data actually used, the device, progress,
   iterations per second, elapsed time and the folder where the run is saved.
 
@@ -54,7 +56,9 @@ same data in the same order, and shows how fast and how well each one learns.
 - **speedup**: the baseline's sustained crossing divided by this member's; the baseline is
   sigmoid when it is compared, else the first member.
 - **final accuracy**: the mean test accuracy over the evaluations of the last epoch.
-- **epoch time**: wall seconds of training per epoch, evaluation excluded.
+- **epoch time**: wall seconds of training per epoch, evaluation excluded; members train in
+  lockstep and share it. **epoch alone**: one member's epoch timed on its own, after the
+  first epoch, so each function's cost shows.
 - **diverged**: the member's loss became NaN or infinite; it is frozen and the others go on.
 - **saturated**: a unit on a sample whose activation slope is below 1% of the function's
   steepest slope, so almost no gradient passes through it.
@@ -65,7 +69,8 @@ same data in the same order, and shows how fast and how well each one learns.
 
 - `ctrl+s` start (or restart) a run with the settings shown; `ctrl+t` pause or resume;
   `ctrl+g` stop and keep the results; `ctrl+n` reset results and settings.
-- `ctrl+p` command palette (every action, and the theme); `ctrl+q` quit.
+- `ctrl+p` command palette (every action, and the theme); type a member spec there, such as
+  `leaky_relu(0.02)`, `prelu` or `./acts.py:fn`, to add it; `ctrl+q` quit.
 - `tab` moves between panels; in the activation list, `space` toggles a member.
 """
 

@@ -258,6 +258,14 @@ class LabScreen(Screen[None]):
             reason = next(iter(self.form_errors.values()), "the settings are not valid")
             self.notify(f"Not started: {reason}", title="Fix the settings first", severity="error")
             return
+        refused = self._refused_in_browser(config)
+        if refused:
+            self.notify(
+                f"Not started: activation {refused!r}: a served lab runs only the activations the server "
+                "was started with or that installed packages register",
+                severity="error",
+            )
+            return
         try:
             run_dir = self._new_run_dir() if self.save_runs else None
         except OSError as exc:
@@ -326,6 +334,61 @@ class LabScreen(Screen[None]):
             self.notify("Settings are locked while a run is going; stop it first.", severity="warning")
             return
         self.query_one(ControlsPanel).toggle_activation(activation)
+
+    def _refused_in_browser(self, config: RunConfig) -> str | None:
+        """In a served app, the first member that would import code the server was not given
+        (a saved run's settings could name any); None when all may run."""
+        from actlab.engine.activations import member_spec
+
+        if not getattr(self.app, "served", False):
+            return None
+        for spec in config.activations:
+            ms = member_spec(spec)
+            if ms.kind == "custom" and ms.entry_point is None and spec not in self.initial_config.activations:
+                return spec
+        return None
+
+    def add_member_spec(self, spec: str) -> None:
+        """Add a member by spec (the palette): a registry entry with parameters at once; the
+        user's function after a helper process has checked and measured it. A served app
+        (a browser) may add only what the server's command line named or packages register."""
+        from actlab.engine.activations import SpecError, member_spec
+
+        if self.phase.active:
+            self.notify("Settings are locked while a run is going; stop it first.", severity="warning")
+            return
+        try:
+            ms = member_spec(spec)
+        except SpecError as exc:
+            self.notify(str(exc), title="Not added", severity="error")
+            return
+        if ms.kind == "custom" and ms.entry_point is None:
+            if getattr(self.app, "served", False) and ms.name not in self.initial_config.activations:
+                self.notify(
+                    f"activation {ms.name!r}: a served lab adds only the activations the server was "
+                    "started with or that installed packages register",
+                    title="Not added",
+                    severity="error",
+                )
+                return
+            self.notify(f"Checking {ms.name}...", timeout=2)
+            self._describe_and_add(ms.name)
+            return
+        if ms.kind == "custom":
+            self._describe_and_add(ms.name)
+            return
+        self.query_one(ControlsPanel).add_member(ms.name)
+
+    @work(thread=True, group="describe")
+    def _describe_and_add(self, spec: str) -> None:
+        from ..describe import describe
+
+        try:
+            describe([spec])
+        except ConfigError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Not added", severity="error")
+            return
+        self.app.call_from_thread(self.query_one(ControlsPanel).add_member, spec)
 
     def _new_source(self) -> None:
         """Leave whatever feeds the views now (a run, a saved run being read): whatever it

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actlab.engine import ACTIVATIONS, RunConfig
+from actlab.engine import RunConfig
+from actlab.engine.activations import BUILTIN_NAMES, known_names, lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -64,7 +65,7 @@ class ControlsPanel(VerticalScroll):
         )
         yield Label("Activations (space toggles)", classes="section first")
         yield SelectionList[str](
-            *[Selection(name, name, name in self.base.activations) for name in ACTIVATIONS],
+            *[Selection(name, name, name in self.base.activations) for name in self.choices(self.base)],
             id="f-activations",
             compact=True,
         )
@@ -81,6 +82,32 @@ class ControlsPanel(VerticalScroll):
                 yield self._editor(spec)
             yield Static(classes="error", id=f"err-{spec.name}")
         yield Static(classes="error", id=f"err-{FORM_ERROR}")
+
+    @staticmethod
+    def choices(config: RunConfig) -> list[str]:
+        """The list's members (and so the members' order): the registry, each entry followed by
+        the specs of `config` with its parameters, then the user's functions of `config`.
+        Activations installed packages register join after the first frame."""
+        names: list[str] = []
+        extra = [a for a in config.activations if a not in BUILTIN_NAMES]
+        for name in BUILTIN_NAMES:  # a parametric spec right after its entry: leaky_relu(0.01)
+            names.append(name)
+            names.extend(a for a in extra if a.partition("(")[0] == name)
+        return [*names, *(a for a in extra if a not in names)]
+
+    def _add_entry_points(self) -> None:
+        chooser = self.query_one("#f-activations", SelectionList)
+        listed = {chooser.get_option_at_index(i).value for i in range(chooser.option_count)}
+        for name in known_names():
+            if name not in listed:
+                chooser.add_option(Selection(name, name, name in self.base.activations))
+
+    def add_member(self, spec: str) -> None:
+        """Put `spec` in the list if it is not there, and select it."""
+        chooser = self.query_one("#f-activations", SelectionList)
+        if spec not in [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]:
+            chooser.add_option(Selection(spec, spec, True))
+        chooser.select(spec)
 
     def _editor(self, spec: FieldSpec) -> Widget:
         value = getattr(self.base, spec.name)
@@ -103,6 +130,7 @@ class ControlsPanel(VerticalScroll):
         self._update_dependent()
         self._show_activation(self.base.activations[0] if self.base.activations else None)
         self.revalidate()
+        self.call_after_refresh(self._add_entry_points)  # scanning packages: after the first frame
 
     # --- reading and writing the form ---------------------------------------------------------
 
@@ -112,10 +140,16 @@ class ControlsPanel(VerticalScroll):
             config = config.replace(data_dir=self.fixed_paths[0], cache_dir=self.fixed_paths[1])
         self.base = config
         chooser = self.query_one("#f-activations", SelectionList)
+        listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
+        wanted = self.choices(config)
+        if any(name not in listed for name in config.activations):
+            # its members in the list's order, which is the order they run in
+            keep = [name for name in listed if name not in wanted and name not in BUILTIN_NAMES]
+            chooser.clear_options()
+            chooser.add_options([Selection(name, name, False) for name in [*wanted, *keep]])
         chooser.deselect_all()
         for name in config.activations:
-            if name in ACTIVATIONS:
-                chooser.select(name)
+            chooser.select(name)
         for spec in FIELDS:
             value = getattr(config, spec.name)
             if spec.kind == "choice":
@@ -126,8 +160,10 @@ class ControlsPanel(VerticalScroll):
         self.revalidate()
 
     def form_values(self) -> dict[str, Any]:
-        chosen = set(self.query_one("#f-activations", SelectionList).selected)
-        values: dict[str, Any] = {"activations": [a for a in ACTIVATIONS if a in chosen]}  # registry order
+        chooser = self.query_one("#f-activations", SelectionList)
+        chosen = set(chooser.selected)
+        listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
+        values: dict[str, Any] = {"activations": [a for a in listed if a in chosen]}  # list order
         for spec in FIELDS:
             widget = self.query_one(f"#f-{spec.name}")
             values[spec.name] = widget.value if isinstance(widget, (Input, Select)) else None
@@ -170,7 +206,7 @@ class ControlsPanel(VerticalScroll):
         self.query_one("#f-momentum").disabled = self.locked or values["optimizer"] != "sgd"
 
     def _show_activation(self, name: str | None) -> None:
-        act = ACTIVATIONS.get(name) if name else None
+        act = lookup(name) if name else None
         note = self.query_one("#activation-note", Static)
         if act is None:
             note.update("")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from actlab.engine import ACTIVATIONS
+from actlab.engine.activations import lookup
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -38,8 +38,11 @@ Z_RANGES = (6.0, 4.0, 2.0)  # the engine's histogram spans [-6, 6]; z beyond is 
 
 @functools.lru_cache(maxsize=64)
 def curves(activation: str, z_max: float, points: int) -> tuple[list[float], list[float], list[float]]:
-    """(z, f(z), f'(z)) on `points` evenly spaced z in [-z_max, z_max], from the registry."""
-    act = ACTIVATIONS[activation]
+    """(z, f(z), f'(z)) on `points` evenly spaced z in [-z_max, z_max], from the registry (or
+    a custom activation's measured curves)."""
+    act = lookup(activation)
+    if act is None:
+        return [], [], []
     z = np.linspace(-z_max, z_max, points, dtype=np.float64)
     a = act.numpy_fn(z)
     d = act.numpy_derivative(z, a)
@@ -182,16 +185,23 @@ class ActivationFunctionsView(DiagnosticsView):
         if index >= len(h.members):
             return
         m = h.members[index]
-        act = ACTIVATIONS.get(m.activation)
+        act = lookup(m.activation)
         layer = self.selected_layer
         z_max = self.z_max
         title = f"{m.activation}, layer {layer + 1}"
         if m.diverged_at is not None:
             title += f" (diverged at {m.diverged_at})"
         if act is None:
-            plt.title(f"{m.activation}: not in the registry")
+            plt.title(f"{m.activation}: its curves are not known here")
             return
         z, f, d = curves(act.name, z_max, max(16, 2 * width))  # braille: two points per column
+        slopes = m.prelu_slopes or []
+        learned = slopes[layer] if act.kind == "learned" and layer < len(slopes) else None
+        if learned is not None:
+            slope = learned  # the slope this layer learned, not the starting one
+            f = [v if v > 0 else slope * v for v in z]
+            d = [1.0 if v > 0 else slope for v in z]
+            title += f", slope {slope:.3g}"
         f_lo, f_hi = min(min(f), 0.0), max(f)
         pad = 0.05 * (f_hi - f_lo or 1.0)
         f_lo, f_hi = f_lo - pad, f_hi + pad

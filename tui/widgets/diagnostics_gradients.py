@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from actlab.engine import ACTIVATIONS
+from actlab.engine.activations import lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -180,7 +180,7 @@ class GradientFlowView(DiagnosticsView):
 
 def _shrink_factor(activation: str) -> float | None:
     """f'max for activations whose derivative is below 1 everywhere (sigmoid: 1/4), else None."""
-    act = ACTIVATIONS.get(activation)
+    act = lookup(activation)
     return act.max_derivative if act is not None and act.max_derivative < 1 else None
 
 

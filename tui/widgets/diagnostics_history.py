@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actlab.engine.events import Diagnostics, Event, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.activations import remember
+from actlab.engine.events import Diagnostics, Event, MemberCosts, MemberDiverged, RunFinished, RunStarted
 
 # The figures stored per hidden layer, as the engine names them.
 LAYER_FIELDS = ("grad_norm", "saturated_fraction", "dead_fraction", "activation_mean", "activation_std")
@@ -38,6 +39,9 @@ class MemberHistory:
     clipping: dict[str, list[float | None]] = field(default_factory=lambda: {f: [] for f in CLIP_FIELDS})
     clip_threshold: float | None = None
     diverged_at: int | None = None
+    epoch_time_alone_s: float | None = None
+    cost_vs_relu: float | None = None  # its epoch alone against relu's, from the run
+    prelu_slopes: list[float | None] | None = None  # latest learned slopes (prelu)
 
     @property
     def depth(self) -> int:
@@ -120,6 +124,11 @@ class DiagnosticsHistory:
                 return False  # the same event fed again by another view sharing this history
             self.reset()
             self.run = event
+            for description in event.custom_activations:
+                try:
+                    remember(description)  # the views draw and describe custom members from these
+                except (KeyError, TypeError, ValueError):
+                    pass  # a damaged description: that member is shown without its curves
             # every member gets its layers now, so one that diverges before the first probe
             # still has a (blank) per-layer profile of the run's depth
             self.members = [
@@ -130,6 +139,12 @@ class DiagnosticsHistory:
             if self.iterations and event.iteration <= self.iterations[-1]:
                 return False  # already have this point (shared history, or a repeated replay)
             self._add_diagnostics(event)
+        elif isinstance(event, MemberCosts):
+            self._ensure_members(len(event.epoch_time_alone_s))
+            ref = event.reference_epoch_time_alone_s
+            for m, alone in zip(self.members, event.epoch_time_alone_s, strict=False):
+                m.epoch_time_alone_s = alone
+                m.cost_vs_relu = alone / ref if alone is not None and ref else None
         elif isinstance(event, MemberDiverged):
             self._ensure_members(event.member + 1)
             m = self.members[event.member]
@@ -174,6 +189,8 @@ class DiagnosticsHistory:
                 if hist:
                     lh.preact_hist = [float(v) for v in hist]
             m.output_grad_norm.append(_float(report.get("output_grad_norm")))
+            if report.get("prelu_slopes") is not None:
+                m.prelu_slopes = [_float(v) for v in report["prelu_slopes"]]
             clipping = report.get("clipping")
             for name in CLIP_FIELDS:
                 m.clipping[name].append(_float(clipping.get(name)) if clipping else None)

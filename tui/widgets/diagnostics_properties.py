@@ -1,14 +1,15 @@
 """The registry as the slides' summary table: what each activation is and what it costs.
 
 The run's members come first, marked in their colours; the other registered activations
-follow. The full note of the highlighted row is shown under the table (the column is too
-narrow at 80 columns), then the advice line.
+follow. The cost column is measured where the run measured it (each member's epoch alone,
+relative to relu's); elsewhere it is the registry's count of operations. The full note of
+the highlighted row is shown under the table (the column is too narrow at 80 columns), then
+the advice line.
 """
 
 from __future__ import annotations
 
-from actlab.engine import ACTIVATIONS
-from actlab.engine.activations import ADVICE, Activation
+from actlab.engine.activations import ADVICE, BUILTIN_NAMES, Activation, lookup
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -71,19 +72,33 @@ class PropertiesTable(DiagnosticsView):
         seen: set[str] = set()
         rows: list[tuple[int | None, Activation]] = []
         for m in self.history.members:
-            act = ACTIVATIONS.get(m.activation)
+            act = lookup(m.activation)
             if act is not None and act.name not in seen:
                 rows.append((m.index, act))
                 seen.add(act.name)
-        rows.extend((None, act) for name, act in ACTIVATIONS.items() if name not in seen)
+        for name in BUILTIN_NAMES:
+            act = lookup(name)
+            if act is not None and name not in seen:
+                rows.append((None, act))
         return rows
+
+    def cost(self, index: int | None, act: Activation) -> str:
+        """The member's measured cost relative to relu where the run has it."""
+        if index is not None and index < len(self.history.members):
+            ratio = self.history.members[index].cost_vs_relu
+            if ratio is not None:
+                return f"x{ratio:.2f} relu"
+        return act.cost
 
     @property
     def wide(self) -> bool:
         return self.size.width >= WIDE_AT
 
     def update_body(self) -> None:
-        key = (tuple(m.activation for m in self.history.members), self.wide)
+        key = (
+            tuple((m.activation, m.cost_vs_relu, tuple(m.prelu_slopes or ())) for m in self.history.members),
+            self.wide,
+        )
         if key == getattr(self, "_rows_key", None):
             return
         self._rows_key = key
@@ -100,7 +115,7 @@ class PropertiesTable(DiagnosticsView):
                 _yes_no(act.saturating),
                 _yes_no(act.can_die),
                 f"{act.max_derivative:g}",
-                act.cost,
+                self.cost(index, act),
             )
             if self.wide:
                 table.add_row(mark, name, act.formula, *flags, act.note, key=act.name)
@@ -123,12 +138,19 @@ class PropertiesTable(DiagnosticsView):
         rows = self.ordered()
         if not 0 <= row < len(rows):
             return
-        _, act = rows[row]
+        index, act = rows[row]
+        extra = "" if act.monotone else "  Not monotone."
+        if index is not None and index < len(self.history.members):
+            slopes = self.history.members[index].prelu_slopes
+            if slopes:
+                listed = ", ".join("-" if v is None else f"{v:.3f}" for v in slopes)
+                extra += f"  Learned slope per layer: {listed}."
         self.query_one("#props-note", Static).update(
             Text.assemble(
                 (f"{act.name}", "bold"),
                 f" = {act.formula}: ",
                 act.note,
+                extra,
                 (f"  Recommended init: {act.recommended_init}.", "dim"),
             )
         )

@@ -8,7 +8,7 @@ applicable" rather than drawing a misleading zero.
 
 from __future__ import annotations
 
-from actlab.engine import ACTIVATIONS
+from actlab.engine.activations import lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -39,7 +39,7 @@ def applicable_figure(member: MemberHistory) -> str | None:
 
     Taken from the registry, so a member that has no diagnostics yet is still described;
     for a name the registry lacks, from whichever figure the engine reported."""
-    act = ACTIVATIONS.get(member.activation)
+    act = lookup(member.activation)
     if act is not None:
         if act.saturating:
             return "saturated_fraction"
@@ -53,7 +53,7 @@ def applicable_figure(member: MemberHistory) -> str | None:
 
 
 def not_applicable_reason(activation: str) -> str:
-    act = ACTIVATIONS.get(activation)
+    act = lookup(activation)
     if act is None:
         return "the engine reports neither figure for it"
     if act.name == "identity":

@@ -4,7 +4,7 @@ registry's properties of each, so a newcomer sees the members before training th
 from __future__ import annotations
 
 import numpy as np
-from actlab.engine.activations import ACTIVATIONS
+from actlab.engine.activations import lookup
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -38,7 +38,7 @@ class ComparisonPreview(Vertical):
 
     def __init__(self, activations: tuple[str, ...] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.activations = tuple(a for a in activations if a in ACTIVATIONS)
+        self.activations = tuple(a for a in activations if lookup(a) is not None)
 
     def compose(self) -> ComposeResult:
         yield Static(id="preview-legend")
@@ -49,7 +49,7 @@ class ComparisonPreview(Vertical):
         self.show(self.activations)
 
     def show(self, activations: tuple[str, ...]) -> None:
-        self.activations = tuple(a for a in activations if a in ACTIVATIONS)
+        self.activations = tuple(a for a in activations if lookup(a) is not None)
         names = [swatch(member_color(m), name) for m, name in enumerate(self.activations)]
         self.query_one("#preview-legend", Static).update(legend(*names, "f bright, f' pale"))
         self.query_one("#preview-properties", Static).update(self._properties())
@@ -61,7 +61,9 @@ class ComparisonPreview(Vertical):
     def _paint(self, plt: Plot, width: int, height: int) -> None:
         z = np.linspace(-Z_MAX, Z_MAX, max(16, 2 * width))
         for m, name in enumerate(self.activations):
-            act = ACTIVATIONS[name]
+            act = lookup(name)
+            if act is None:
+                continue
             a = act.numpy_fn(z)
             color = member_color(m)
             plt.plot(z.tolist(), a.tolist(), color=rgb(color), marker="braille")
@@ -74,12 +76,15 @@ class ComparisonPreview(Vertical):
     def _properties(self) -> Text:
         out = Text()
         for m, name in enumerate(self.activations):
-            act = ACTIVATIONS[name]
+            act = lookup(name)
+            if act is None:
+                continue
             traits = [
                 f"range {act.output_range}",
                 "zero-centred" if act.zero_centred else "not zero-centred",
                 "saturates" if act.saturating else "does not saturate",
                 "can die" if act.can_die else "cannot die",
+                *([] if act.monotone else ["not monotone"]),
                 f"max f' {act.max_derivative:g}",
                 f"cost {act.cost}",
             ]

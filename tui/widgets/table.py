@@ -25,7 +25,7 @@ from .pacing import Paced
 
 class ThresholdTable(Paced, DataTable[Any]):
     """Per member: sustained (and first) crossing and speedup per threshold, final accuracy,
-    training seconds per epoch and status."""
+    training seconds of one epoch of the member alone and of the lockstep cohort, status."""
 
     pace_s = 2.0  # a refill re-renders the whole table
 
@@ -96,7 +96,8 @@ class ThresholdTable(Paced, DataTable[Any]):
         for k, t in enumerate(thresholds):
             self.add_column(f"to {t:g}", key=f"to{k}")
             self.add_column(f"speedup {t:g}", key=f"speedup{k}")
-        self.add_column("s/epoch", key="epoch_time")
+        self.add_column("s/epoch alone", key="epoch_time_alone")
+        self.add_column("s/epoch lockstep", key="epoch_time")
         for m, member in enumerate(members):
             self.add_row(*self._cells(summary, m, member), key=str(m))
         self._shape = (len(members), len(thresholds))
@@ -143,6 +144,8 @@ class ThresholdTable(Paced, DataTable[Any]):
             crossing = crossing_text(t["first"], t["sustained"])
             cells.append(Text(crossing, style="dim" if t["sustained"] is None else "", justify="right"))
             cells.append(Text(speedup_text(t["speedup"], baseline), justify="right"))
+        alone = member.get("epoch_time_alone_s")
+        cells.append(Text("-" if alone is None else f"{alone:.3f}", justify="right"))
         epoch_time = member["epoch_time_s"]
         cells.append(Text("-" if epoch_time is None else f"{epoch_time:.3f}", justify="right"))
         return cells
