@@ -7,8 +7,8 @@ guessed time; each wait has a generous deadline so a slow machine fails loudly, 
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 from pathlib import Path
 
 from actlab.engine import RunConfig
