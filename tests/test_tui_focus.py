@@ -1,5 +1,5 @@
-"""Moving focus stays cheap: the settings panel restyles only itself, the footer rebuilds only
-when the keys it shows change."""
+"""Key presses stay cheap: the settings panel restyles only itself when focus leaves it, the
+footer rebuilds only when the keys it shows change, a chart only when it has something new."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 
 from actlab.tui.app import create_app
 from actlab.tui.screens.lab import LabScreen
+from actlab.tui.widgets.charts import AccuracyChart
 from actlab.tui.widgets.controls import ControlsPanel
 from actlab.tui.widgets.footer import KeyFooter
+from streams import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -82,5 +84,46 @@ def test_the_footer_rebuilds_only_when_its_keys_change() -> None:
             await pilot.pause()
             assert app.recomposed == 1
             assert not any(k.action == "extra" for k in app.footer.query("FooterKey"))  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
+class OneChart(App[None]):
+    def compose(self) -> ComposeResult:
+        yield AccuracyChart(id="chart")
+
+
+def test_a_chart_rebuilds_its_canvas_only_for_new_data() -> None:
+    """Repainted, resized to the same size or shown again with nothing new, a live chart
+    serves the canvas it built; a new event or another size builds it again."""
+
+    async def scenario() -> None:
+        app = OneChart()
+        async with app.run_test(size=(100, 30)) as pilot:
+            chart = app.query_one(AccuracyChart)
+            builds: list[int] = []
+            real = chart.plt.build
+
+            def counted() -> str:
+                builds.append(1)
+                return real()
+
+            chart.plt.build = counted  # type: ignore[method-assign]
+            stream = events()
+            for event in stream[:-1]:
+                chart.feed_event(event)
+            chart.paint_now()
+            await pilot.pause()
+            assert len(builds) == 1
+            chart.paint_now()  # nothing new
+            await pilot.pause()
+            assert len(builds) == 1
+            chart.feed_event(stream[-1])
+            chart.paint_now()
+            await pilot.pause()
+            assert len(builds) == 2
+            await pilot.resize_terminal(90, 30)
+            await pilot.pause()
+            assert len(builds) == 3
 
     asyncio.run(scenario())
