@@ -58,7 +58,7 @@ KEY_GAP_S = 0.2  # between the effect of one key press and the next press
 KEY_TIMEOUT_S = 5.0  # a press whose effect never shows counts as this long
 LATENCY_TARGET_MS = 100.0
 KEY_NAMES = {"right": "tab right", "left": "tab left", "question_mark": "help ?", "escape": "close esc"}
-DEADLINE_S = 120.0  # for any one wait on the app: a hang fails the benchmark, not the session
+DEADLINE_S = 120.0  # for any one wait on the app (or on progress): a hang fails the benchmark
 
 
 @dataclass
@@ -236,12 +236,23 @@ class KeyProbe:
             await self.press("escape", "\x1b", lambda: self.app.screen is self.lab, Turn())
 
 
-async def until(condition: Callable[[], bool], what: str, app: Any, poll: float = 0.01) -> None:
-    """Yield to the app until `condition` holds; fail loudly if the app died or it never does."""
+async def until(
+    condition: Callable[[], bool],
+    what: str,
+    app: Any,
+    poll: float = 0.01,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Yield to the app until `condition` holds; fail loudly if the app died or it never does.
+    With `progress`, the deadline counts from the last time its value changed: a run on a
+    busy machine is slow, not hung."""
     deadline = time.monotonic() + DEADLINE_S
+    seen = progress() if progress is not None else None
     while not condition():
         if app._exception is not None:
             raise RuntimeError(f"the app failed while waiting for {what}") from app._exception
+        if progress is not None and progress() != seen:
+            seen, deadline = progress(), time.monotonic() + DEADLINE_S
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(poll)  # the condition is the sync point; this only yields
@@ -293,7 +304,8 @@ def in_app(
                 if presses:
                     await probe.keep_pressing(presses, turn)
                     lab.action_stop()
-                await until(lambda: not lab.phase.active, "the end of the run", app, poll=0.05)
+                ended, iteration = (lambda: not lab.phase.active), (lambda: lab.status.iteration)
+                await until(ended, "the end of the run", app, poll=0.05, progress=iteration)
                 turn.ui_cpu_s = time.thread_time() - cpu
                 turn.app_cpu_s = time.process_time() - process_cpu
                 engine_after = process_cpu_s(lab.host.pid)
