@@ -26,8 +26,9 @@ the first right after the lab's first frame (the settings form on screen, the en
 still importing PyTorch beside it), as a user who knows the keys would; then as many while
 training (the run is then stopped). Keys are sent the way a terminal's driver sends them (the
 event `Pilot.press` posts, without its wait for the process to go idle, which never comes
-while training): with the tab bar focused, right (to Loss), left (back to Accuracy), ? (help)
-and escape (close it), a few a second. Latency is from sending the key to the first frame
+while training): right (to Loss), left (back to Accuracy), ? (help) and escape (close it), a
+few a second, with the tab bar given focus just before the first (as a click on a tab would:
+that first press pays for focus leaving the form). Latency is from sending the key to the first frame
 composed after the action's handler ran with its effect in place; the time to the handler
 alone is reported too. Handlers are timed by wrappers installed here, not in the app.
 """
