@@ -36,6 +36,7 @@ class Chart(PlotextPlot):
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.painter = painter
+        self._built: tuple[object, RenderResult] | None = None  # (what it was built from, canvas)
 
     def empty_text(self) -> str | None:
         return None
@@ -44,15 +45,26 @@ class Chart(PlotextPlot):
         if self.painter is not None:
             self.painter(plt, width, height)
 
+    def data_version(self) -> object | None:
+        """What the plot is drawn from, as a value that changes whenever the data do; None
+        (the default) rebuilds the canvas at every render."""
+        return None
+
     def render(self) -> RenderResult:
         empty = self.empty_text()
         if empty is not None:
             return Text(empty, style="dim", justify="center")
+        version = self.data_version()
+        key = (version, self.size, self.app.theme, self.theme)
+        if version is not None and self._built is not None and self._built[0] == key:
+            return self._built[1]  # shown again, or repainted, with nothing new to draw
         plt = self.plt
         plt.clear_figure()
         plt.plotsize(self.size.width, self.size.height)
         self.paint_plot(plt, self.size.width, self.size.height)
-        return super().render()  # plotext builds the whole canvas here
+        canvas = super().render()  # plotext builds the whole canvas here
+        self._built = (key, canvas) if version is not None else None
+        return canvas
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # A paint is plotext's build (in render) and Textual turning its text into strips

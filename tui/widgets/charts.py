@@ -41,6 +41,7 @@ class MemberChart(Paced, Chart):
         self.xs: list[list[int]] = []
         self.ys: list[list[float]] = []
         self.diverged_at: list[int | None] = []
+        self._version = 0  # counts what was fed: the canvas is rebuilt only when it changes
 
     # --- the hook: the screen forwards every engine event of the run shown ------------------
 
@@ -68,6 +69,13 @@ class MemberChart(Paced, Chart):
         self.members = []
         self.xs, self.ys, self.diverged_at = [], [], []
         self.mark_stale()
+
+    def mark_stale(self) -> None:
+        self._version += 1
+        super().mark_stale()
+
+    def data_version(self) -> object | None:
+        return self._version
 
     def paint(self) -> None:
         self.refresh()  # the plot is built in render(), at the size the widget has then

@@ -230,6 +230,14 @@ class ControlsPanel(VerticalScroll):
     def _highlighted(self, event: SelectionList.SelectionHighlighted[str]) -> None:
         self._show_activation(event.selection.value)
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        # Textual restyles a widget and everything in it when its focus changes. Only the
+        # panel's own look (its scrollbar) depends on its focus, no rule styles a field by it
+        # (a test checks), so the hundred-odd widgets of the form are left as they are: the
+        # first key that moves focus from the form (to the tabs, say) costs a frame, not a
+        # restyle of the whole form.
+        self.app.stylesheet.update_nodes([self], animate=True)
+
     def watch_locked(self, locked: bool) -> None:
         self.set_class(locked, "-locked")
         for widget in self.query("Input, Select, SelectionList"):
