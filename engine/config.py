@@ -309,10 +309,10 @@ def network_memory_bytes(
     """A lower bound on the memory a comparison's training needs: per member, the float32
     weights with their gradients and optimizer state (momentum; Adam keeps a second moment),
     plus the pre-activations, activations and their gradients for one batch."""
-    sizes = [n_features] + [config.width] * config.depth + [n_classes]
-    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    w, d = config.width, config.depth  # in closed form: a depth of 10^9 is refused, not listed
+    params = (n_features + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * n_classes
     copies = 3 + (config.optimizer == "adam")  # weights, gradients, momentum (+ Adam's 2nd)
-    batch_values = 3 * config.batch_size * sum(sizes[1:])
+    batch_values = 3 * config.batch_size * (d * w + n_classes)
     return 4 * len(config.activations) * (copies * params + batch_values)
 
 

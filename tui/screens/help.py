@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from ..widgets.footer import KeyFooter
 
 HELP = """\
 # actlab: which activation function, and why?
@@ -101,4 +103,4 @@ class HelpScreen(ModalScreen[None]):
         # widget per block, too slow for a key press to open.
         with VerticalScroll():
             yield Static(Markdown(HELP), id="help-text")
-        yield Footer()
+        yield KeyFooter()

@@ -36,6 +36,7 @@ from ..state import Phase, RunStatus
 from ..widgets.charts import AccuracyChart, LossChart
 from ..widgets.controls import ControlsPanel
 from ..widgets.diagnostics import diagnostics_tabs
+from ..widgets.footer import KeyFooter
 from ..widgets.legend import MemberLegend
 from ..widgets.pacing import TICK_S, Paced, pace, paced_views
 from ..widgets.preview import ComparisonPreview
@@ -143,7 +144,7 @@ class LabScreen(Screen[None]):
                             yield widget
                 yield ThresholdTable(id="table")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._preview(not self.open_dir)
