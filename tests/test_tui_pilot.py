@@ -190,7 +190,8 @@ def test_a_data_error_becomes_a_notice(tiny_config: RunConfig, tmp_path: Path) -
 
 
 def test_hidden_diagnostics_tabs_wait_and_catch_up_when_shown() -> None:
-    """Views in hidden tabs do not draw while events arrive; showing the tab brings them up to date."""
+    """Views in hidden tabs are fed but neither mounted nor drawn while events arrive; showing
+    the tab mounts its view, which draws everything it was fed."""
     from actlab.tui.widgets.diagnostics import GradientFlowView
     from textual.widgets import TabbedContent
 
@@ -200,17 +201,17 @@ def test_hidden_diagnostics_tabs_wait_and_catch_up_when_shown() -> None:
         app = create_app(open_dir=str(fixture), save_runs=False)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await lab(pilot)
-            view = screen.query_one(GradientFlowView)
-            await until(
-                pilot, lambda: view.history.iterations != [] and view.history.run is not None, "the replay"
+            (pane_id, view) = next(
+                (k, v) for k, v in screen._unmounted.items() if isinstance(v, GradientFlowView)
             )
+            assert isinstance(view, GradientFlowView)
             await until(pilot, lambda: screen.phase is Phase.SAVED, "the replay to end")
             await pilot.pause()
-            assert view._drawn_version != view.history.version  # hidden: not drawn yet
-            tabs = screen.query_one(TabbedContent)
-            pane = next(p for p in tabs.query("TabPane") if view in p.query("*"))
-            tabs.active = pane.id or ""
+            assert view.history.iterations and not view.is_mounted  # fed, not drawn
+            assert view._drawn_version != view.history.version
+            screen.query_one(TabbedContent).active = pane_id
             await until(pilot, lambda: view._drawn_version == view.history.version, "the view to catch up")
+            assert view.is_mounted and view in screen._views
 
     asyncio.run(scenario())
 

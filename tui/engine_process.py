@@ -152,6 +152,9 @@ class RunHost:
     def close(self, timeout: float = QUIT_WAIT_S) -> None:
         """Stop any run (its last event is stored) and end the child."""
         with self._lock:
+            if not self.active:  # nothing to store: no need to wait for the child
+                self._discard()
+                return
             proc = self._proc
             try:
                 self._send(Quit())

@@ -127,6 +127,7 @@ class LabScreen(Screen[None]):
         self._offered: tuple[bool | None, ...] = ()  # check_action of the phase-dependent keys
         self._views: list[Paced] = []
         self._sinks: list[Any] = []
+        self._unmounted: dict[str, Widget] = {}  # tab id -> its view, until first shown
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -139,9 +140,11 @@ class LabScreen(Screen[None]):
                         yield AccuracyChart(id="accuracy")
                     with TabPane("Loss", id="tab-loss"):
                         yield LossChart(id="loss")
+                    # the diagnostics views join their tabs when first shown (composing
+                    # them all at start delays the first frame); they are fed meanwhile
                     for n, (title, widget) in enumerate(diagnostics_tabs()):
-                        with TabPane(title, id=f"tab-extra-{n}"):
-                            yield widget
+                        yield TabPane(title, id=f"tab-extra-{n}")
+                        self._unmounted[f"tab-extra-{n}"] = widget
                 yield ThresholdTable(id="table")
         yield StatusLine(id="status")
         yield KeyFooter()
@@ -157,7 +160,9 @@ class LabScreen(Screen[None]):
         if self.open_dir:
             self.open_run(self.open_dir)
         else:
-            self.host.warm_up()  # PyTorch loads in the engine process while the user reads the form
+            # PyTorch loads in the engine process while the user reads the form; started after
+            # the first frame, which it would otherwise compete with for the CPU
+            self.call_after_refresh(self.host.warm_up)
 
     def on_resize(self, event: events.Resize) -> None:
         # every key must fit in 80 columns, "Resume" included
@@ -186,7 +191,14 @@ class LabScreen(Screen[None]):
                     visit(child)
 
         visit(self)
-        self._sinks, self._views = sinks, paced_views(self)
+        self._sinks, self._views = sinks + list(self._unmounted.values()), paced_views(self)
+
+    @on(TabbedContent.TabActivated)
+    async def _mount_view(self, event: TabbedContent.TabActivated) -> None:
+        widget = self._unmounted.pop(event.pane.id or "", None)
+        if widget is not None:
+            await event.pane.mount(widget)  # it draws what it was fed on mount
+            self._find_views()
 
     async def add_view_tab(self, title: str, widget: Widget, pane_id: str | None = None) -> None:
         """Add a view as a new tab; it is fed the events of the run shown so far, then the rest."""
