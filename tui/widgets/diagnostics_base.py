@@ -15,23 +15,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..palette import THRESHOLD_COLOR
-from .chart import Chart  # noqa: F401 - the views take it from here too
+from .chart import Chart
 from .diagnostics_history import DiagnosticsHistory
-from .format import (  # noqa: F401 - the views take their helpers from here
-    decade_axis,
-    decimate,
-    hidden,
-    iteration_axis,
-    layer_color,
-    legend,
-    log_points,
-    pct,
-    present,
-    sci,
-    set_select,
-    swatch,
-    tint,
-)
+from .format import hidden
 from .pacing import Paced
 
 REFERENCE_COLOR = THRESHOLD_COLOR  # reference lines (theory, thresholds)

@@ -17,19 +17,9 @@ from textual.widgets import Static
 from textual_plotext.plot import Plot
 
 from ..palette import member_color, rgb
-from .diagnostics_base import (
-    REFERENCE_COLOR,
-    Chart,
-    DiagnosticsView,
-    decade_axis,
-    decimate,
-    iteration_axis,
-    legend,
-    log_points,
-    pct,
-    present,
-    swatch,
-)
+from .chart import Chart
+from .diagnostics_base import REFERENCE_COLOR, DiagnosticsView
+from .format import decade_axis, decimate, iteration_axis, legend, log_points, pct, present, swatch
 
 NORM_NAMES = {"l2": "L2 norm", "l1": "L1 norm", "inf": "largest |g|", "value": "L2 norm"}
 

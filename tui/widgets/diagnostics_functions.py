@@ -20,16 +20,9 @@ from textual.widgets import Select, Static
 from textual_plotext.plot import Plot
 
 from ..palette import member_color, rgb
-from .diagnostics_base import (
-    HISTOGRAM_COLOR,
-    WIDE_AT,
-    Chart,
-    DiagnosticsView,
-    legend,
-    set_select,
-    swatch,
-    tint,
-)
+from .chart import Chart
+from .diagnostics_base import HISTOGRAM_COLOR, WIDE_AT, DiagnosticsView
+from .format import legend, set_select, swatch, tint
 
 ALL_MEMBERS = -1
 BAR_SHARE = 0.6  # the tallest histogram bar reaches this share of the chart height

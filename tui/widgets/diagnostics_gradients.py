@@ -19,19 +19,9 @@ from textual.widgets import Select, Static
 from textual_plotext.plot import Plot
 
 from ..palette import member_color, rgb
-from .diagnostics_base import (
-    REFERENCE_COLOR,
-    Chart,
-    DiagnosticsView,
-    decade_axis,
-    decimate,
-    iteration_axis,
-    layer_color,
-    legend,
-    log_points,
-    set_select,
-    swatch,
-)
+from .chart import Chart
+from .diagnostics_base import REFERENCE_COLOR, DiagnosticsView
+from .format import decade_axis, decimate, iteration_axis, layer_color, legend, log_points, set_select, swatch
 
 ALL_MEMBERS = -1  # Select value: every member's first and last layer
 ALL_LABEL = "all: layers 1 and L"

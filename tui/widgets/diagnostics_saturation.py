@@ -17,19 +17,10 @@ from textual.widgets import DataTable, Select, Static
 from textual_plotext.plot import Plot
 
 from ..palette import member_color
-from .diagnostics_base import (
-    Chart,
-    DiagnosticsView,
-    decimate,
-    iteration_axis,
-    layer_color,
-    legend,
-    pct,
-    present,
-    set_select,
-    swatch,
-)
+from .chart import Chart
+from .diagnostics_base import DiagnosticsView
 from .diagnostics_history import MemberHistory
+from .format import decimate, iteration_axis, layer_color, legend, pct, present, set_select, swatch
 
 NOT_APPLICABLE = "not applicable"
 
