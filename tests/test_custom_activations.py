@@ -23,9 +23,9 @@ from actlab.engine.activations import (
 )
 from actlab.engine.custom import measure, resolve
 from actlab.engine.data import Dataset
-from actlab.engine.model import initial_parameters, reference_network
 from actlab.engine.train import Trainer, run, time_alone
 from actlab.tui.cli import main
+from references import reference_run
 
 STEPS = 20
 HERE = Path(__file__).parent
@@ -155,40 +155,6 @@ def test_parametric_derivative_and_curves(spec: str) -> None:
 
 
 # --- parity against torch.nn -----------------------------------------------------------------
-
-
-def reference_run(
-    config: RunConfig, data: Dataset, activation: str, batches: list[torch.Tensor]
-) -> torch.nn.Sequential:
-    """torch.nn and torch.optim: weights and PReLU slopes decayed (L2, L1), biases not."""
-    sizes = [784] + [config.width] * config.depth + [10]
-    net = reference_network(activation, sizes, initial_parameters(sizes, config.init, config.seed))
-    weights = [m.weight for m in net if isinstance(m, (torch.nn.Linear, torch.nn.PReLU))]
-    biases = [m.bias for m in net if isinstance(m, torch.nn.Linear)]
-    groups: list[dict[str, Any]] = [
-        {"params": weights, "weight_decay": config.weight_decay},
-        {"params": biases, "weight_decay": 0.0},
-    ]
-    opt: torch.optim.Optimizer
-    if config.optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-    else:
-        opt = torch.optim.Adam(groups, lr=config.lr)
-    for idx in batches:
-        x, y = data.train_x[idx], data.train_y[idx]
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        if config.l1:
-            loss = loss + config.l1 * sum(w.abs().sum() for w in weights)
-        opt.zero_grad()
-        loss.backward()
-        grads = [p.grad for p in net.parameters() if p.grad is not None]
-        if config.clip == "l2":
-            norm = torch.cat([g.flatten() for g in grads]).norm(2)
-            if norm > config.clip_threshold:
-                for g in grads:
-                    g.mul_(config.clip_threshold / norm)
-        opt.step()
-    return net
 
 
 def assert_member_matches(trainer: Trainer, k: int, ref: torch.nn.Sequential) -> None:
