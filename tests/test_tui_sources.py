@@ -50,6 +50,7 @@ def test_a_run_still_being_written_is_followed_to_its_end(tmp_path: Path) -> Non
             screen = await lab(pilot)
             await until(pilot, lambda: len(screen.history) == half, "what was written so far")
             assert screen.phase == Phase.REPLAY  # the writer is alive: still following
+            await until(pilot, lambda: screen.status.parts()[0] == "following", "the status to say so")
             for event in stream[half:]:
                 writer(event)  # closes the file after run_finished
             await until(pilot, lambda: screen.phase == Phase.SAVED, "the run's end")

@@ -16,7 +16,7 @@ from typing import Any
 from actlab.engine.events import Event
 from actlab.engine.results import EventReader, ResultsError
 
-from .messages import EngineEvents, SourceEnded
+from .messages import EngineEvents, SourceEnded, SourceFollowing
 
 FOLLOW_POLL_S = 0.5  # how often a run still being written is looked at again
 BATCH = 500  # events per message when reading what is already there
@@ -34,6 +34,7 @@ def follow(
     error: str | None = None
     try:
         reader = EventReader(directory)
+        following = False
         while not stop.is_set():
             # asked before reading, so that whatever the writer added before it ended is read
             writing = reader.being_written()
@@ -47,6 +48,9 @@ def follow(
                 post(EngineEvents(run_id, batch))
             if reader.finished or not writing:
                 break
+            if not following:
+                following = True
+                post(SourceFollowing(run_id))
             stop.wait(poll_s)  # the writer adds an event at least every evaluation
         if reader.check.started is None and not stop.is_set():
             error = f"{reader.path}: holds no events; the run never started"

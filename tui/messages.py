@@ -42,6 +42,13 @@ class SourceEnded(Message):
 
 
 @dataclass
+class SourceFollowing(Message):
+    """The saved run being read is still being written: it is followed as it grows."""
+
+    run_id: int
+
+
+@dataclass
 class SettingsChanged(Message):
     """The form changed: the config it now describes (None if invalid) and the reasons."""
 

@@ -62,6 +62,7 @@ class RunStatus:
     run_dir: str | None = None
     replayed: bool = False  # run_dir is where the run was read from, not where it is saved
     interrupted: bool = False  # a saved run whose stream ends without run_finished
+    following: bool = False  # a saved run still being written, read as it grows
     error: str | None = None
 
     def feed(self, event: Event) -> None:
@@ -99,7 +100,8 @@ class RunStatus:
 
     def parts(self) -> list[str]:
         """The status line, as separate pieces (the widget joins and styles them)."""
-        out = [f"{self.phase.value} (interrupted)" if self.interrupted else self.phase.value]
+        phase = "following" if self.following and self.phase == Phase.REPLAY else self.phase.value
+        out = [f"{phase} (interrupted)" if self.interrupted else phase]
         if self.dataset:
             out.append(self.dataset)
         if self.device:

@@ -31,7 +31,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..engine_process import RunEnded, RunEvents, RunHost
 from ..follow import follow
-from ..messages import EngineEvents, RunProgress, SettingsChanged, SourceEnded
+from ..messages import EngineEvents, RunProgress, SettingsChanged, SourceEnded, SourceFollowing
 from ..state import Phase, RunStatus
 from ..widgets.charts import AccuracyChart, LossChart
 from ..widgets.controls import ControlsPanel
@@ -474,6 +474,12 @@ class LabScreen(Screen[None]):
         if message.run_id == self.run_id:
             self.status.feed(Progress(message.iteration, message.epoch, message.elapsed_s))
             self.query_one(StatusLine).mark_stale()
+
+    @on(SourceFollowing)
+    def _following(self, message: SourceFollowing) -> None:
+        if message.run_id == self.run_id:
+            self.status.following = True
+            self._show_status()
 
     @on(SourceEnded)
     def _source_ended(self, message: SourceEnded) -> None:
