@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.config import RunConfig
+from actlab.engine.control import Control
 from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
 
 LOG_NAME = "engine-process.log"
@@ -277,7 +278,7 @@ class _Sender:
     """The run's listener in the child: events go up at most BATCH_S late, at once when they
     start, end or change a run, and when the run pauses (the app then shows where it stands)."""
 
-    def __init__(self, conn: Connection, run_id: int, control: Any) -> None:
+    def __init__(self, conn: Connection, run_id: int, control: Control) -> None:
         self.conn = conn
         self.run_id = run_id
         self.control = control
@@ -311,12 +312,9 @@ class _Child:
     """The child's two threads: the reader (requests and control) and the trainer (main)."""
 
     def __init__(self, conn: Connection) -> None:
-        from actlab.engine import Control
-
         self.conn = conn
         self.requests: queue.Queue[StartRun | None] = queue.Queue()
         self.controls: dict[int, Control] = {}  # runs sent and not yet ended
-        self._make_control = Control
         self.data_key: tuple[Any, ...] | None = None
         self.data: Any = None
 
@@ -326,7 +324,7 @@ class _Child:
             while True:
                 message = self.conn.recv()
                 if isinstance(message, StartRun):
-                    self.controls[message.run_id] = self._make_control()
+                    self.controls[message.run_id] = Control()
                     self.requests.put(message)
                 elif isinstance(message, (SetPaused, StopRun)):
                     control = self.controls.get(message.run_id)
@@ -365,7 +363,7 @@ class _Child:
             finally:
                 self.controls.pop(request.run_id, None)
 
-    def _train(self, request: StartRun, control: Any) -> dict[str, Any] | None:
+    def _train(self, request: StartRun, control: Control) -> dict[str, Any] | None:
         from actlab.engine import ResultsWriter, run
         from actlab.engine.data import check_fits, load, resolve_device
 
