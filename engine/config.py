@@ -406,4 +406,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(epochs=3, dataset="sample"),
     # Vanishing gradients made obvious: deep and narrow, sigmoid against ReLU.
     "deep": dict(activations=("sigmoid", "tanh", "relu"), depth=8, width=64, epochs=5),
+    # The seed's comparison, fair to each activation's learning rate: the same network swept
+    # over five learning rates (PRESET_SWEEPS), so the best-lr view can tell "sigmoid is slow"
+    # from "sigmoid was under-tuned". With --batch; add --seeds 3 for paired statements.
+    "tuned": dict(
+        activations=("sigmoid", "tanh", "relu"),
+        depth=1,
+        width=100,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.0,
+        batch_size=128,
+        epochs=100,
+        dataset="mnist",
+    ),
 }
+
+# The sweep a preset runs in batch mode when no --sweep is given.
+PRESET_SWEEPS: dict[str, str] = {"tuned": "lr=0.01,0.03,0.1,0.3,1"}

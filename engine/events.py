@@ -95,6 +95,11 @@ class RunStarted(Event):
     # custom members' measured properties and curves (`custom.describe`), so that a reader
     # without PyTorch or the user's code can show them
     custom_activations: list[dict[str, Any]] = field(default_factory=list)
+    # None: the members are the comparison's activations, trained alone. Else they were
+    # trained in a larger cohort (seeds stacked, a sweep's learning rates...): its size, and
+    # each member's own settings (`member_settings`, in the stream of the whole cohort only).
+    # Epoch times are then the whole cohort's.
+    cohort: dict[str, Any] | None = None
 
 
 @dataclass

@@ -8,6 +8,13 @@ out by hand; tests check them against autograd on an equivalent `torch.nn` netwo
 A `prelu` member learns one negative slope per hidden layer (as `torch.nn.PReLU()` does),
 kept in `slopes` [K, depth]: a column per layer, a row per member (other members' rows are 0
 and get no gradient). The slopes are parameters of their member like its weights.
+
+Members may also differ by seed (seeds stacked in one cohort, sweeps): each member then starts
+from its own seed's weights, and members are grouped by seed, in contiguous runs of slots. A
+training batch is then [G, B, in], one batch per group: the first layer is one matrix multiply
+per group (on a slice of the stacked weight, no copy); later layers do not care. Members that
+share an activation are activated together (one call on their slots), so a cohort of many
+seeds and learning rates costs about as many activation calls as it has distinct activations.
 """
 
 from __future__ import annotations
@@ -89,23 +96,33 @@ class Cohort:
         self,
         activations: list[str],
         sizes: list[int],
-        init: str,
-        seed: int,
+        init: str | list[str],
+        seed: int | list[int],
         device: torch.device,
         dtype: torch.dtype = torch.float32,
     ) -> None:
+        """`init` and `seed` are one for all members, or one per member (a list)."""
         self.names = list(activations)
         self.acts: list[Activation] = [resolve(a) for a in activations]
         self.sizes = list(sizes)
         self.device = device
         K = len(activations)
-        per_member: list[list[tuple[Tensor, Tensor]]]
-        if init == "recommended":
-            # each activation's own scheme, from the same random stream
-            per_member = [initial_parameters(sizes, a.recommended_init, seed) for a in self.acts]
-        else:
-            shared = initial_parameters(sizes, init, seed)
-            per_member = [shared] * K
+        inits = list(init) if isinstance(init, list) else [init] * K
+        seeds = list(seed) if isinstance(seed, list) else [seed] * K
+        # 'recommended': each activation's own scheme, from the same random stream
+        schemes = [a.recommended_init if i == "recommended" else i for a, i in zip(self.acts, inits)]
+        made: dict[tuple[str, int], list[tuple[Tensor, Tensor]]] = {}
+        for key in zip(schemes, seeds):
+            if key not in made:
+                made[key] = initial_parameters(sizes, *key)
+        per_member = [made[key] for key in zip(schemes, seeds)]
+        # seed groups: contiguous runs of slots with one seed (one training batch each)
+        self.group: list[int] = []
+        self.group_seeds: list[int] = []
+        for sd in seeds:
+            if not self.group_seeds or self.group_seeds[-1] != sd:
+                self.group_seeds.append(sd)
+            self.group.append(len(self.group_seeds) - 1)
         self.layers: list[Layer] = []
         for i in range(len(sizes) - 1):
             ws = [p[i][0].t() for p in per_member]  # [in, out] each
@@ -127,6 +144,30 @@ class Cohort:
             starts = [a.param_values.get("init", 0.0) if a.kind == "learned" else 0.0 for a in self.acts]
             column = torch.tensor(starts, dtype=dtype).unsqueeze(1)
             self.slopes = column.repeat(1, len(sizes) - 2).to(device).contiguous()
+        self._index()
+
+    def _index(self) -> None:
+        """Slots by seed group and by activation, after construction and each `keep`."""
+        self.group_ranges: list[tuple[int, int, int]] = []  # (group, first slot, end slot)
+        for s, g in enumerate(self.group):
+            if self.group_ranges and self.group_ranges[-1][0] == g:
+                self.group_ranges[-1] = (g, self.group_ranges[-1][1], s + 1)
+            else:
+                self.group_ranges.append((g, s, s + 1))
+        self.group_index = torch.tensor(self.group, dtype=torch.long, device=self.device)
+        by_spec: dict[str, list[int]] = {}
+        for k, name in enumerate(self.names):
+            by_spec.setdefault(name, []).append(k)
+        # activations shared by several slots are called once on all of them
+        self.stacked = any(len(ks) > 1 for ks in by_spec.values())
+        self.act_groups = [
+            (ks, torch.tensor(ks, dtype=torch.long, device=self.device)) for ks in by_spec.values()
+        ]
+
+    @property
+    def groups(self) -> int:
+        """Seed groups (the batches a training step takes), live or not."""
+        return len(self.group_seeds)
 
     @property
     def size(self) -> int:
@@ -164,22 +205,44 @@ class Cohort:
             self.slopes = self.slopes.index_select(0, idx).contiguous()
         self.names = [self.names[i] for i in index]
         self.acts = [self.acts[i] for i in index]
+        self.group = [self.group[i] for i in index]
+        self._index()
 
     # ------------------------------------------------------------------------ forward
 
     def linear(self, i: int, h: Tensor) -> Tensor:
-        """Layer i applied to h: [B, in] for the first layer, else [K, B, in] -> [K, B, out]."""
+        """Layer i applied to h: [B, in] (one batch for all) or [G, B, in] (one per seed group)
+        for the first layer, else [K, B, in] -> [K, B, out]."""
         layer = self.layers[i]
         if layer.first:
             n_in, K, n_out = layer.weight.shape
-            z = torch.addmm(layer.bias.reshape(K * n_out), h, layer.weight.reshape(n_in, K * n_out))
-            return z.reshape(h.shape[0], K, n_out).transpose(0, 1)
+            if h.dim() == 2:
+                z = torch.addmm(layer.bias.reshape(K * n_out), h, layer.weight.reshape(n_in, K * n_out))
+                return z.reshape(h.shape[0], K, n_out).transpose(0, 1)
+            parts = []
+            for g, s, e in self.group_ranges:  # a slice of the stacked weight: a view, no copy
+                n = e - s
+                w = layer.weight[:, s:e].reshape(n_in, n * n_out)
+                z = torch.addmm(layer.bias[s:e].reshape(n * n_out), h[g], w)
+                parts.append(z.reshape(h.shape[1], n, n_out).transpose(0, 1))
+            return torch.cat(parts) if len(parts) > 1 else parts[0]
         return torch.baddbmm(layer.bias.unsqueeze(1), h, layer.weight)
 
     def activate(self, z: Tensor, layer: int = 0) -> Tensor:
         """Each member's own activation on its slice of z [K, B, H] of hidden layer `layer`;
-        returns contiguous."""
-        return torch.stack([self.act_fn(k, layer, z[k]) for k in range(len(self.acts))])
+        returns contiguous. Slots sharing an activation are activated in one call."""
+        if not self.stacked:
+            return torch.stack([self.act_fn(k, layer, z[k]) for k in range(len(self.acts))])
+        out = torch.empty(z.shape, dtype=z.dtype, device=z.device)
+        for ks, idx in self.act_groups:
+            k = ks[0]
+            zz = z.index_select(0, idx)
+            if self.slopes is not None and self.learned(k):
+                slope = self.slopes.index_select(0, idx)[:, layer].view(-1, 1, 1)
+                out.index_copy_(0, idx, torch.where(zz > 0, zz, zz * slope))
+            else:
+                out.index_copy_(0, idx, self.acts[k].fn(zz))
+        return out
 
     def act_fn(self, k: int, layer: int, z: Tensor) -> Tensor:
         if self.slopes is not None and self.learned(k):
@@ -193,24 +256,46 @@ class Cohort:
         return self.acts[k].derivative(z, a)
 
     def forward(
-        self, x: Tensor, dropout: float = 0.0, gen: torch.Generator | None = None
+        self,
+        x: Tensor,
+        dropout: float | Tensor = 0.0,
+        gen: torch.Generator | list[torch.Generator] | None = None,
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor | None]]]:
-        """Logits [K, B, C] and, per hidden layer, (z, f(z), dropout scale or None)."""
+        """Logits [K, B, C] and, per hidden layer, (z, f(z), dropout scale or None).
+
+        x: [B, in], or [G, B, in] with one batch per seed group. dropout: one rate, or a rate
+        per slot [K] (then `gen` is one generator per seed group)."""
         cache: list[tuple[Tensor, Tensor, Tensor | None]] = []
         h: Tensor = x
         for i in range(len(self.layers) - 1):
             z = self.linear(i, h)
             a = self.activate(z, i)
             mask = None
-            if dropout > 0.0:
+            if isinstance(dropout, Tensor):
+                mask = self._dropout_mask(a, dropout, gen)
+                h = a * mask
+            elif dropout > 0.0:
                 # one mask for the whole cohort, so members see the same dropped units
-                keep = torch.rand(a.shape[1:], device=a.device, generator=gen) >= dropout
+                g0 = gen[0] if isinstance(gen, list) else gen
+                keep = torch.rand(a.shape[1:], device=a.device, generator=g0) >= dropout
                 mask = keep.to(a.dtype) / (1.0 - dropout)
                 h = a * mask
             else:
                 h = a
             cache.append((z, a, mask))
         return self.linear(len(self.layers) - 1, h), cache
+
+    def _dropout_mask(
+        self, a: Tensor, rate: Tensor, gen: torch.Generator | list[torch.Generator] | None
+    ) -> Tensor:
+        """Per-slot rates: each seed group draws one uniform field from its own generator (as
+        the member would alone); a slot keeps the units where it is >= its rate, so members of
+        a group at equal rates drop the same units, and a higher rate drops a superset."""
+        gens = gen if isinstance(gen, list) else [gen] * self.groups
+        fields = [torch.rand(a.shape[1:], device=a.device, generator=g) for g in gens]
+        u = torch.stack(fields).index_select(0, self.group_index)  # [K, B, H]
+        r = rate.view(-1, 1, 1)
+        return (u >= r).to(a.dtype) / (1.0 - r)
 
     def logits(self, x: Tensor) -> Tensor:
         h: Tensor = x
@@ -235,8 +320,15 @@ class Cohort:
             gb[i] = dz.sum(dim=1)
             if layer.first:
                 K, B, n_out = dz.shape
-                dz_flat = dz.transpose(0, 1).reshape(B, K * n_out)
-                gw[i] = (x.t() @ dz_flat).reshape(x.shape[1], K, n_out)
+                if x.dim() == 2:
+                    dz_flat = dz.transpose(0, 1).reshape(B, K * n_out)
+                    gw[i] = (x.t() @ dz_flat).reshape(x.shape[1], K, n_out)
+                    break
+                parts_w = []
+                for g, s, e in self.group_ranges:
+                    dz_g = dz[s:e].transpose(0, 1).reshape(B, (e - s) * n_out)
+                    parts_w.append((x[g].t() @ dz_g).reshape(x.shape[2], e - s, n_out))
+                gw[i] = torch.cat(parts_w, dim=1) if len(parts_w) > 1 else parts_w[0]
                 break
             z, a, mask = cache[i - 1]
             h_in = a if mask is None else a * mask
@@ -244,6 +336,9 @@ class Cohort:
             dh = torch.bmm(dz, layer.weight.transpose(1, 2))
             if mask is not None:
                 dh = dh * mask
+            if self.stacked:
+                dz, gs[i - 1] = self._act_backward(i - 1, dh, z, a)
+                continue
             parts = []
             slope_grads = []
             for k, act in enumerate(self.acts):
@@ -260,6 +355,23 @@ class Cohort:
         if self.slopes is None:
             return gw, gb, None
         return gw, gb, torch.stack(gs, dim=1)
+
+    def _act_backward(self, layer: int, dh: Tensor, z: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
+        """dL/dz of hidden layer `layer` and dL/dslope per slot [K], slots sharing an
+        activation in one call."""
+        dz = torch.empty(dh.shape, dtype=dh.dtype, device=dh.device)
+        slope_grads = dh.new_zeros(dh.shape[0])
+        for ks, idx in self.act_groups:
+            k = ks[0]
+            dhh, zz = dh.index_select(0, idx), z.index_select(0, idx)
+            if self.slopes is not None and self.learned(k):
+                slope = self.slopes.index_select(0, idx)[:, layer].view(-1, 1, 1)
+                neg = zz <= 0
+                dz.index_copy_(0, idx, torch.where(neg, dhh * slope, dhh))
+                slope_grads.index_copy_(0, idx, (zz * dhh * neg).sum(dim=(1, 2)))
+            else:
+                dz.index_copy_(0, idx, self.acts[k].backward(dhh, zz, a.index_select(0, idx)))
+        return dz, slope_grads
 
 
 def reference_network(

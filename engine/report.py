@@ -387,3 +387,159 @@ def aggregate_csv(agg: dict[str, Any]) -> str:
                 ]
             )
     return csv_text(rows)
+
+
+# ------------------------------------------------------------------------------ sweeps
+
+
+def _point_cell(m: dict[str, Any], k: int, seeds: int) -> str:
+    t = m["thresholds"][k]
+    if t["reached"] == 0:
+        return "-"
+    spread = "" if t["sustained_std"] is None else f"±{t['sustained_std']:.0f}"
+    part = "" if t["reached"] == seeds else f" ({t['reached']}/{seeds})"
+    return f"{t['sustained_mean']:.0f}{spread}{part}"
+
+
+def sweep_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per point and activation: iterations to each threshold (mean ± sd over seeds,
+    (reached/seeds) when not all did), final accuracy, and the paired speedup against the
+    baseline at the highest threshold."""
+    axes = [n for n, _ in results["axes"]]
+    seeds = len(results["seeds"])
+    thresholds = results["thresholds"]
+    # the paired speedup at the threshold the heatmap uses: the highest one reached somewhere
+    shown = (results.get("heatmap") or {}).get("threshold")
+    top = thresholds.index(shown) if shown in thresholds else len(thresholds) - 1
+    head = [*axes, "activation", *[f"to {t:g}" for t in thresholds], "final acc"]
+    paired = seeds > 1
+    if paired:
+        head.append(f"vs {results['baseline']} at {thresholds[top]:g}")
+    rows = [head]
+    for p in results["points"]:
+        values = [setting_text(p["values"][n]) for n in axes]
+        agg = p["aggregate"]
+        if agg is None:
+            rows.append([*values, "(unfinished)", *[""] * (len(head) - len(values) - 1)])
+            continue
+        for m in agg["members"]:
+            mean, std = m["final_accuracy_mean"], m["final_accuracy_std"]
+            final = "-" if mean is None else f"{mean:.4f}" + ("" if std is None else f"±{std:.4f}")
+            if m["diverged"]:
+                final += f" ({m['diverged']} diverged)"
+            row = [
+                *values,
+                m["activation"],
+                *[_point_cell(m, k, seeds) for k in range(len(thresholds))],
+                final,
+            ]
+            if paired:
+                row.append(ratio_text(m["thresholds"][top].get("vs_baseline")))
+            rows.append(row)
+    return rows
+
+
+def heatmap_rows(results: dict[str, Any]) -> tuple[list[list[str]], str] | None:
+    """The which-wins-where grid as rows, and its caption."""
+    h = results.get("heatmap")
+    if not h:
+        return None
+    seeds = len(results["seeds"])
+    rows = [["", *[f"{h['column_axis']}={setting_text(v)}" for v in h["columns"]]]]
+    for r in h["rows"]:
+        name = ",".join(f"{n}={setting_text(v)}" for n, v in r["values"].items())
+        cells = []
+        for c in r["cells"]:
+            if c["state"] == "unfinished":
+                cells.append("(unfinished)")
+            elif c["winner"] is None:
+                cells.append("-")
+            else:
+                cells.append(f"{c['winner']} {c['iterations']:.0f}")
+        rows.append([name, *cells])
+    if h["threshold"] is None:
+        caption = "Which activation wins where: no activation reached a threshold in every seed at any point."
+    else:
+        over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
+        caption = (
+            f"Which activation wins where: the fewest iterations to {h['threshold']:g} test accuracy "
+            f"(sustained; {over}; - : none reached it in every seed)."
+        )
+    return rows, caption
+
+
+def best_lr_rows(results: dict[str, Any]) -> list[list[str]] | None:
+    best = results.get("best_lr")
+    if not best:
+        return None
+    others = [n for n in best[0]["values"]]
+    shared = best[0]["shared_lr"]
+    rows = [
+        [*others, "activation", "best lr", "threshold", "iterations", "final acc",
+         f"at lr={setting_text(shared)}: iterations", "final acc"]
+    ]  # fmt: skip
+    for b in best:
+        rows.append(
+            [
+                *[setting_text(b["values"][n]) for n in others],
+                b["activation"],
+                setting_text(b["best_lr"]),
+                "-" if b["threshold"] is None else f"{b['threshold']:g}",
+                _fmt(b["iterations"], 0),
+                _fmt(b["final_accuracy"], 4),
+                _fmt(b["shared_iterations"], 0),
+                _fmt(b["shared_final_accuracy"], 4),
+            ]
+        )
+    return rows
+
+
+def sweep_statements(results: dict[str, Any]) -> list[str]:
+    """Every point's paired statements (seeds > 1), prefixed by the point."""
+    out = []
+    for p in results["points"]:
+        agg = p["aggregate"]
+        if agg is None or agg["runs"] < 2:
+            continue
+        for m in agg["members"]:
+            for t in m["thresholds"]:
+                p_k = t.get("vs_baseline")
+                if p_k is not None and p_k["neither"] < p_k["seeds"]:  # something to say
+                    where = f"{p['name']}: " if p["name"] else ""
+                    out.append(where + t["vs_baseline"]["statement"])
+    return out
+
+
+def sweep_text(results: dict[str, Any], fmt: str = "table") -> str:
+    """A sweep: the table per point and activation, which activation wins where, each
+    activation at its best learning rate, and the paired statements."""
+    if fmt == "json":
+        return json.dumps(results, indent=2)
+    rows = sweep_rows(results)
+    if fmt == "csv":
+        return csv_text(rows)
+    axes = len(results["axes"])
+    seeds = results["seeds"]
+    foot = (
+        f"Iterations to each threshold: sustained crossing, mean ± sd over seeds {seeds}; (n/{len(seeds)}): "
+        "only n seeds reached it."
+    )
+    parts = [as_text(rows, [foot], fmt, left=axes + 1)]
+    grid = heatmap_rows(results)
+    if grid is not None:
+        parts.append(as_text(grid[0], [], fmt) + "\n\n" + grid[1])
+    best = best_lr_rows(results)
+    if best is not None:
+        note = (
+            "Each activation at its own best learning rate: fewest iterations to the highest "
+            "threshold it reaches in every seed, ties by final accuracy; beside it the shared lr."
+        )
+        parts.append(as_text(best, [note], fmt, left=len(best[0]) - 6))
+    statements = sweep_statements(results)
+    if statements:
+        title = "**Paired by seed**" if fmt == "md" else "Paired by seed (95% t interval of per-seed ratios):"
+        body = "\n".join(("- " if fmt == "md" else "  ") + s for s in statements)
+        parts.append(f"{title}\n\n{body}" if fmt == "md" else f"{title}\n{body}")
+    if not results["complete"]:
+        parts.append("Unfinished points: actlab-tui --batch --resume <this directory> trains them.")
+    return "\n\n".join(parts)

@@ -94,7 +94,7 @@ class ClipCounters:
         for name in ("count", "norm_sum", "norm_max"):
             setattr(self, name, getattr(self, name).index_select(0, idx))
 
-    def report(self, members: list[int], threshold: float) -> list[dict[str, float]]:
+    def report(self, members: list[int], thresholds: list[float]) -> list[dict[str, float]]:
         """Per slot: clipped fraction since the last report and over the run, mean and largest
         pre-clip norm. A host read; the counters start again."""
         steps = max(1, self.steps)
@@ -112,7 +112,7 @@ class ClipCounters:
                     "clipped_fraction_total": round(total[0] / max(1, total[1]), 6),
                     "preclip_norm": round(means[k], 6),
                     "preclip_norm_max": round(maxes[k], 6),
-                    "threshold": threshold,
+                    "threshold": thresholds[k],
                 }
             )
         self.count.zero_()
@@ -122,17 +122,64 @@ class ClipCounters:
         return out
 
 
-class Trainer:
-    """One cohort, its optimizer state and its data; `step()` is one iteration."""
+# Settings that may differ between members of one cohort: scalars the step takes per member
+# (as tensors), the init scheme and the seed (initial weights and batch order).
+PER_MEMBER = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout", "init", "seed")
+_SCALARS = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout")
 
-    def __init__(self, config: RunConfig, data: Dataset, device: torch.device) -> None:
+
+def member_configs(config: RunConfig, variants: list[dict[str, object]] | None) -> list[RunConfig]:
+    """Each member's own settings: the activations of `config` for each variant in turn
+    (variant-major: member = variant * len(activations) + activation)."""
+    if not variants:
+        return [config.replace(activations=(a,)) for a in config.activations]
+    out: list[RunConfig] = []
+    for v in variants:
+        unknown = sorted(set(v) - set(PER_MEMBER))
+        if unknown:
+            raise ConfigError(
+                f"per-member setting(s) {', '.join(unknown)}: only {', '.join(PER_MEMBER)} may differ "
+                "between the members of one cohort"
+            )
+        cv = config.replace(**v)
+        out.extend(cv.replace(activations=(a,)) for a in config.activations)
+    return out
+
+
+class Trainer:
+    """One cohort, its optimizer state and its data; `step()` is one iteration.
+
+    With `variants` (dicts of PER_MEMBER settings), the cohort holds every activation once per
+    variant, each member with its own learning rate, momentum, L1/L2, clipping threshold,
+    dropout rate, init and seed; members of one seed see the same batches."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data: Dataset,
+        device: torch.device,
+        variants: list[dict[str, object]] | None = None,
+    ) -> None:
         self.config = config
         self.data = data
         self.device = device
         self.sizes = [data.n_features] + [config.width] * config.depth + [data.n_classes]
-        self.cohort = Cohort(list(config.activations), self.sizes, config.init, config.seed, device)
-        self.members = list(range(len(config.activations)))  # cohort slot -> member index
+        configs = member_configs(config, variants)
+        self.specs = [c.activations[0] for c in configs]  # member -> activation spec
+        self.cohort = Cohort(
+            self.specs, self.sizes, [c.init for c in configs], [c.seed for c in configs], device
+        )
+        self.members = list(range(len(configs)))  # cohort slot -> member index
         K = self.cohort.size
+        # per-member scalars: a [K] tensor each, and the value when all members share it
+        self.hp = {
+            name: torch.tensor([float(getattr(c, name)) for c in configs], device=device) for name in _SCALARS
+        }
+        self.uniform: dict[str, float | None] = {}
+        for name in _SCALARS:
+            values = {float(getattr(c, name)) for c in configs}
+            self.uniform[name] = values.pop() if len(values) == 1 else None
+        self._views: dict[str, list[Tensor]] = {}
         self.state = [torch.zeros_like(p) for p in self.cohort.parameters()]
         self.state2 = (
             [torch.zeros_like(p) for p in self.cohort.parameters()] if config.optimizer == "adam" else []
@@ -147,9 +194,13 @@ class Trainer:
             loss_sum=torch.zeros(K, device=device),
             loss_count=0,
         )
-        self.gen = torch.Generator(device="cpu").manual_seed(config.seed + 1)
-        self.dropout_gen = (
-            torch.Generator(device=device).manual_seed(config.seed + 2) if config.dropout > 0 else None
+        # batch order and dropout masks: one generator per seed group
+        seeds = self.cohort.group_seeds
+        self.gens = [torch.Generator(device="cpu").manual_seed(sd + 1) for sd in seeds]
+        self.dropout_gens = (
+            [torch.Generator(device=device).manual_seed(sd + 2) for sd in seeds]
+            if any(c.dropout > 0 for c in configs)
+            else None
         )
         n = data.train_x.shape[0]
         self.iterations_per_epoch = max(1, n // config.batch_size)  # last partial batch dropped
@@ -162,20 +213,29 @@ class Trainer:
     # ------------------------------------------------------------------------- pieces
 
     def batches(self) -> list[Tensor]:
-        """One epoch of mini-batch index tensors: slices of a seeded permutation."""
+        """One epoch of mini-batch index tensors: slices of a seeded permutation, [B] each;
+        [G, B] (a batch per seed group) when the cohort holds several seeds."""
         n = self.data.train_x.shape[0]
-        perm = torch.randperm(n, generator=self.gen).to(self.device)
         B = self.config.batch_size
-        return [perm[i * B : (i + 1) * B] for i in range(self.iterations_per_epoch)]
+        perms = [torch.randperm(n, generator=g).to(self.device) for g in self.gens]
+        if len(perms) == 1:
+            return [perms[0][i * B : (i + 1) * B] for i in range(self.iterations_per_epoch)]
+        both = torch.stack(perms)
+        return [both[:, i * B : (i + 1) * B] for i in range(self.iterations_per_epoch)]
 
     def loss_and_grad(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-member mean loss [K] and d loss / d logits [K, B, C]."""
-        B = y.shape[0]
+        """Per-member mean loss [K] and d loss / d logits [K, B, C]; y is [B] (one batch for
+        all) or [K, B] (each member's own)."""
+        K, B = logits.shape[0], y.shape[-1]
         if self.config.loss == "cross_entropy":
             logp = torch.log_softmax(logits, dim=-1)
-            loss = -logp.gather(-1, y.expand(logits.shape[0], B).unsqueeze(-1)).squeeze(-1).mean(1)
+            yk = y.expand(K, B) if y.dim() == 1 else y
+            loss = -logp.gather(-1, yk.unsqueeze(-1)).squeeze(-1).mean(1)
             dlogits = logp.exp()
-            dlogits[:, torch.arange(B, device=y.device), y] -= 1.0
+            if y.dim() == 1:
+                dlogits[:, torch.arange(B, device=y.device), y] -= 1.0
+            else:
+                dlogits.scatter_add_(-1, yk.unsqueeze(-1), torch.full_like(dlogits[..., :1], -1.0))
             return loss, dlogits / B
         # mean squared error between softmax output and one-hot target, as in the seed
         p = torch.softmax(logits, dim=-1)
@@ -203,15 +263,31 @@ class Trainer:
         shape[member_dim] = -1
         return shape
 
+    def views(self, name: str) -> list[Tensor]:
+        """A per-member setting shaped to broadcast against each of `parameters()`."""
+        if name not in self._views:
+            v = self.hp[name]
+            self._views[name] = [
+                v.view(self._member_shape(p, d))
+                for p, d in zip(self.cohort.parameters(), self._member_dims())
+            ]
+        return self._views[name]
+
     def clip(self, grads: list[Tensor]) -> None:
         cfg = self.config
         if cfg.clip == "none":
             return
+        same = self.uniform["clip_threshold"]
+        threshold: float | Tensor = same if same is not None else self.hp["clip_threshold"]
         if cfg.clip == "value":
             pre = self._member_sum(grads, lambda g: g * g, "sum").sqrt()
-            for g in grads:
-                g.clamp_(-cfg.clip_threshold, cfg.clip_threshold)
-            clipped = self._member_sum(grads, torch.abs, "max") >= cfg.clip_threshold
+            if same is not None:
+                for g in grads:
+                    g.clamp_(-same, same)
+            else:
+                for g, v in zip(grads, self.views("clip_threshold")):
+                    g.clamp_(min=-v, max=v)
+            clipped = self._member_sum(grads, torch.abs, "max") >= threshold
         else:
             if cfg.clip == "l2":
                 pre = self._member_sum(grads, lambda g: g * g, "sum").sqrt()
@@ -219,9 +295,9 @@ class Trainer:
                 pre = self._member_sum(grads, torch.abs, "sum")
             else:
                 pre = self._member_sum(grads, torch.abs, "max")
-            clipped = pre > cfg.clip_threshold
+            clipped = pre > threshold
             # g * threshold / norm(g) where the norm exceeds the threshold
-            scale = torch.where(clipped, cfg.clip_threshold / pre, torch.ones_like(pre))
+            scale = torch.where(clipped, threshold / pre, torch.ones_like(pre))
             for g, md in zip(grads, self._member_dims()):
                 g.mul_(scale.view(self._member_shape(g, md)))
         self.clipping.record(pre, clipped)
@@ -231,20 +307,30 @@ class Trainer:
         over all tensors at once (foreach kernels: a few launches, not a few per tensor)."""
         cfg = self.config
         self.steps_taken += 1
-        if cfg.weight_decay > 0:  # L2 on weights and PReLU slopes, not biases
+        same = self.uniform  # a setting every member shares is a plain scalar: the fast path
+        wd = same["weight_decay"]
+        if wd is None or wd > 0:  # L2 on weights and PReLU slopes, not biases
             which = [i for i, flag in enumerate(self.cohort.regularized()) if flag]
-            decayed = torch._foreach_add(
-                [grads[i] for i in which], [params[i] for i in which], alpha=cfg.weight_decay
-            )
+            if wd is not None:
+                decayed = torch._foreach_add([grads[i] for i in which], [params[i] for i in which], alpha=wd)
+            else:
+                views = self.views("weight_decay")
+                penalty = torch._foreach_mul([params[i] for i in which], [views[i] for i in which])
+                decayed = torch._foreach_add([grads[i] for i in which], penalty)
             grads = list(grads)
             for i, g in zip(which, decayed):
                 grads[i] = g
+        lr = same["lr"]
         if cfg.optimizer == "sgd":
-            if cfg.momentum > 0:
-                torch._foreach_mul_(self.state, cfg.momentum)
+            mom = same["momentum"]
+            if mom is None or mom > 0:
+                torch._foreach_mul_(self.state, mom if mom is not None else self.views("momentum"))
                 torch._foreach_add_(self.state, grads)
                 grads = self.state
-            torch._foreach_add_(params, grads, alpha=-cfg.lr)
+            if lr is not None:
+                torch._foreach_add_(params, grads, alpha=-lr)
+            else:
+                torch._foreach_sub_(params, torch._foreach_mul(grads, self.views("lr")))
             return
         b1, b2, eps = 0.9, 0.999, 1e-8
         m, v = self.state, self.state2
@@ -257,21 +343,38 @@ class Trainer:
         denom = torch._foreach_sqrt(v)
         torch._foreach_div_(denom, bc2_sqrt)
         torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, m, denom, value=-cfg.lr / bc1)
+        if lr is not None:
+            torch._foreach_addcdiv_(params, m, denom, value=-lr / bc1)
+        else:
+            update = torch._foreach_div(m, denom)
+            torch._foreach_mul_(update, self.views("lr"))
+            torch._foreach_add_(params, update, alpha=-1.0 / bc1)
 
     def step(self, idx: Tensor) -> None:
         """One iteration for every member on the same mini-batch. No host sync."""
-        cfg = self.config
+        cohort = self.cohort
         x = self.data.train_x[idx]
         y = self.data.train_y[idx]
-        logits, cache = self.cohort.forward(x, cfg.dropout, self.dropout_gen)
+        if y.dim() == 2:  # a batch per seed group: each member's labels
+            y = y.index_select(0, cohort.group_index)
+        rate = self.uniform["dropout"]
+        dropout: float | Tensor = rate if rate is not None else self.hp["dropout"]
+        logits, cache = cohort.forward(x, dropout, self.dropout_gens)
         loss, dlogits = self.loss_and_grad(logits, y)
-        gw, gb, gs = self.cohort.backward(x, cache, dlogits)
-        if cfg.l1 > 0:
-            for i, layer in enumerate(self.cohort.layers):
-                gw[i] = gw[i].add(torch.sign(layer.weight), alpha=cfg.l1)
-            if gs is not None and self.cohort.slopes is not None:
-                gs = gs.add(torch.sign(self.cohort.slopes), alpha=cfg.l1)
+        gw, gb, gs = cohort.backward(x, cache, dlogits)
+        l1 = self.uniform["l1"]
+        if l1 is None or l1 > 0:
+            views = self.views("l1")
+            for i, layer in enumerate(cohort.layers):
+                if l1 is not None:
+                    gw[i] = gw[i].add(torch.sign(layer.weight), alpha=l1)
+                else:
+                    gw[i] = gw[i] + torch.sign(layer.weight) * views[2 * i]
+            if gs is not None and cohort.slopes is not None:
+                if l1 is not None:
+                    gs = gs.add(torch.sign(cohort.slopes), alpha=l1)
+                else:
+                    gs = gs + torch.sign(cohort.slopes) * views[-1]
         grads = [t for pair in zip(gw, gb) for t in pair]
         if gs is not None:
             grads.append(gs)
@@ -322,6 +425,8 @@ class Trainer:
         for name in ("alive", "diverged_at", "loss_sum"):
             setattr(st, name, getattr(st, name).index_select(0, idx))
         self.clipping.keep(idx)
+        self.hp = {n: v.index_select(0, idx) for n, v in self.hp.items()}
+        self._views = {}
         self.members = [self.members[s] for s in keep]
 
     @torch.no_grad()
@@ -330,7 +435,8 @@ class Trainer:
         clipping did since the last time (cohort slot order)."""
         out: list[dict[str, object]] = probe(self.cohort, self.probe_x, self.probe_y, self.loss_and_grad)
         if self.config.clip != "none":
-            for entry, clipping in zip(out, self.clipping.report(self.members, self.config.clip_threshold)):
+            thresholds = self.hp["clip_threshold"].cpu().tolist()
+            for entry, clipping in zip(out, self.clipping.report(self.members, thresholds)):
                 entry["clipping"] = clipping
         return out
 
@@ -394,21 +500,30 @@ class Comparison:
     training nor elapsed time; evaluation and diagnostics time is kept out of epoch time.
     """
 
-    def __init__(self, config: RunConfig, listener: Listener | None, control: Control, data: Dataset) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        listener: Listener | None,
+        control: Control,
+        data: Dataset,
+        variants: list[dict[str, object]] | None = None,
+    ) -> None:
         self.config = config
         self.listener = listener
         self.control = control
         self.data = data
+        self.variants = variants
         self.device = data.train_x.device
         self.builder = SummaryBuilder()
         torch.manual_seed(config.seed)
-        self.trainer = Trainer(config, data, self.device)
+        self.trainer = Trainer(config, data, self.device, variants)
+        self.specs = self.trainer.specs  # member -> activation spec
         self.eval_every = resolve_eval_every(config, self.device, int(data.test_x.shape[0]))
         self.diag_every = resolve_diagnostics_every(config, self.eval_every)
         self.per_epoch = self.trainer.iterations_per_epoch
         total = self.per_epoch * config.epochs
         self.total = total if config.max_iterations is None else min(total, config.max_iterations)
-        self.members = len(config.activations)
+        self.members = len(self.specs)
         self.t_start = 0.0  # moved on by pauses
         self.last_progress = 0.0
         self.costs_measured = False
@@ -445,7 +560,7 @@ class Comparison:
         self.emit(
             RunStarted(
                 config=self.config.to_dict(),
-                members=list(self.config.activations),
+                members=list(self.specs),
                 baseline=self.config.baseline,
                 dataset=self.data.info(),
                 device=str(self.device),
@@ -455,8 +570,16 @@ class Comparison:
                 total_iterations=self.total,
                 layer_sizes=self.trainer.sizes,
                 custom_activations=[
-                    custom.describe(a.name) for a in self.trainer.cohort.acts if a.kind == "custom"
+                    custom.describe(a.name)
+                    for a in self.trainer.cohort.acts[: len(self.config.activations)]
+                    if a.kind == "custom"
                 ],
+                cohort=None
+                if not self.variants
+                else {
+                    "members": self.members,
+                    "member_settings": [dict(v) for v in self.variants for _ in self.config.activations],
+                },
             )
         )
         self.t_start = self.last_progress = time.perf_counter()
@@ -518,7 +641,7 @@ class Comparison:
         self.sync()
         self.emit(
             MemberCosts(
-                epoch_time_alone_s=[alone[timed.index(a)] for a in specs],
+                epoch_time_alone_s=[alone[timed.index(a)] for a in self.specs],
                 reference=COST_REFERENCE,
                 reference_epoch_time_alone_s=alone[timed.index(COST_REFERENCE)],
                 steps=steps * done,
@@ -547,7 +670,7 @@ class Comparison:
 
     def retire_diverged(self) -> None:
         for member, at in self.trainer.read_divergence():
-            self.emit(MemberDiverged(member, self.config.activations[member], at))
+            self.emit(MemberDiverged(member, self.specs[member], at))
 
     def evaluate(self, epoch: int) -> float:
         """Test accuracy and loss of every live member; the seconds it took."""
@@ -599,9 +722,14 @@ def run(
     listener: Listener | None = None,
     control: Control | None = None,
     data: Dataset | None = None,
+    variants: list[dict[str, object]] | None = None,
 ) -> dict[str, object]:
-    """Run one comparison; report each event to `listener`; return the summary."""
+    """Run one comparison; report each event to `listener`; return the summary. With
+    `variants`, the comparison is repeated for each (seeds, learning rates...) in one cohort:
+    see `Trainer`."""
     config.validate()
+    for c in member_configs(config, variants)[:: len(config.activations)]:
+        c.validate()
     check_members(config)
     device = resolve_device(config.device)
     if device.type == "cuda":
@@ -610,7 +738,7 @@ def run(
         torch.backends.cuda.matmul.allow_tf32 = True
     if data is None:
         data = load(config, device)
-    return Comparison(config, listener, control or Control(), data).run()
+    return Comparison(config, listener, control or Control(), data, variants).run()
 
 
 def check_members(config: RunConfig) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,8 +29,27 @@ from actlab.engine.events import (
     RunStarted,
 )
 from actlab.engine.metrics import aggregate
-from actlab.engine.report import aggregate_table, summary_text, threshold_table
-from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
+from actlab.engine.report import aggregate_table, summary_text, sweep_text, threshold_table
+from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created
+from actlab.engine.sweep import (
+    PLAN_FILE,
+    Job,
+    Plan,
+    SweepError,
+    clear_job,
+    execute_job,
+    job_data,
+    load_plan,
+    parse_sweep,
+    run_job,
+    run_summary,
+    save_plan,
+    sweep_results,
+    unfinished,
+    value_text,
+    write_results,
+    write_streams,
+)
 from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -59,8 +80,11 @@ class ProgressDisplay:
             self.total = event.total_iterations
             self.epochs = int(event.config["epochs"])
             self.t0 = time.perf_counter()
+            names = ", ".join(dict.fromkeys(event.members))  # each activation once
+            if event.cohort:
+                names = f"{names}, x{len(event.members) // max(1, len(set(event.members)))} variants"
             self._line(
-                f"training {len(event.members)} members ({', '.join(event.members)}) on "
+                f"training {len(event.members)} members ({names}) on "
                 f"{event.dataset['name']} ({event.dataset['train_size']} train / "
                 f"{event.dataset['test_size']} test), {event.device}, {self.total} iterations, "
                 f"evaluating every {event.eval_every}",
@@ -120,6 +144,22 @@ def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -
     return "\n\n".join([*parts, aggregate_table(agg, fmt)])
 
 
+@dataclass
+class SweepOptions:
+    """How a batch run repeats: seeds and sweep axes, where its jobs run, what it resumes."""
+
+    seeds: int = 1
+    sweep: str | None = None
+    resume: str | None = None
+    workers: int = 1
+    backend: str = "local"
+    ray_address: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.seeds > 1 or bool(self.sweep) or self.resume is not None
+
+
 def run_batch(
     config: RunConfig,
     out: str | None,
@@ -128,13 +168,17 @@ def run_batch(
     quiet: bool,
     seeds: int = 1,
     threads: int | None = None,
+    sweep: SweepOptions | None = None,
 ) -> int:
-    """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code.
+    """Run one comparison headless (or a sweep: seeds and axes); return the exit code.
 
     fmt: how stdout shows the tables (one of report.FORMATS).
     threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
+    sweep = sweep or SweepOptions(seeds=seeds)
     if threads is not None:
         torch.set_num_threads(threads)
+    if sweep.active:
+        return run_sweep(config, out, fmt, quiet, sweep, threads)
     err = sys.stderr
     check_data_source(config)
     check_members(config)  # the user's functions imported and checked before anything is written
@@ -144,8 +188,6 @@ def run_batch(
     data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written
     if data.notice:
         err.write(f"actlab-tui: note: {data.notice}\n")
-    # with several seeds, the run directory holds one sub-run per seed and aggregate.json
-    created = claim_run_dir(run_dir) if seeds > 1 else []
     control = Control()
     stopped_by: int | None = None  # the signal that stopped the run
 
@@ -162,37 +204,172 @@ def run_batch(
             pass  # the terminal is gone
         control.stop()
 
-    summaries: list[dict[str, Any]] = []
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
-        for i in range(seeds):
-            cfg = config.replace(seed=config.seed + i)
-            directory = run_dir if seeds == 1 else run_dir / f"seed-{cfg.seed}"
-            if seeds > 1 and not quiet:
-                err.write(f"seed {cfg.seed} ({i + 1} of {seeds}): {directory}\n")
-            writer = ResultsWriter(directory)
-            listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
-            try:
-                summaries.append(run(cfg, _fan_out(listeners), control, data=data))
-            finally:
-                writer.close()
-            if control.stopped:
-                break
+        writer = ResultsWriter(run_dir)
+        listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
+        try:
+            summary = run(config, _fan_out(listeners), control, data=data)
+        finally:
+            writer.close()
     except KeyboardInterrupt:
         err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
         return EXIT_INTERRUPTED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        remove_created(created)  # only where no seed left a sub-run in it
-    if seeds > 1:
-        agg = aggregate(summaries)
-        write_file(run_dir / "aggregate.json", json.dumps(agg, indent=2) + "\n", replace=False)
-        sys.stdout.write(seeds_text(agg, summaries, fmt) + "\n")
-    else:
-        sys.stdout.write(summary_text(summaries[0], fmt, show_diagnostics) + "\n")
+    sys.stdout.write(summary_text(summary, fmt, show_diagnostics) + "\n")
     sys.stdout.flush()
     err.write(f"results: {run_dir}\n")
     if stopped_by in (signal.SIGTERM, signal.SIGHUP):
         return 128 + stopped_by
     return EXIT_INTERRUPTED if control.stopped else EXIT_OK
+
+
+def _job_line(plan: Plan, job: Job, i: int, n: int) -> str:
+    members = len(job.points) * len(plan.seeds) * len(plan.base.activations)
+    shape = ", ".join(f"{k}={value_text(v)}" for k, v in job.shape.items())
+    where = f": {shape}" if shape else ""
+    return (
+        f"job {i} of {n}{where}: {len(job.points)} point(s) x {len(plan.seeds)} seed(s) x "
+        f"{len(plan.base.activations)} activations = {members} members in one cohort"
+    )
+
+
+def run_sweep(
+    config: RunConfig, out: str | None, fmt: str, quiet: bool, opts: SweepOptions, threads: int | None
+) -> int:
+    """Seeds and sweep points, planned as cohorts (jobs), run here one after another or on
+    workers / Ray, stored as one run per point and seed; then the tables."""
+    err = sys.stderr
+    if opts.resume is not None:
+        root = Path(opts.resume)
+        plan = load_plan(root)  # a foreign or damaged directory: one line, exit 2
+    else:
+        axes = parse_sweep(opts.sweep, config) if opts.sweep else []
+        plan = Plan.build(config, axes, [config.seed + i for i in range(opts.seeds)])
+        root = Path(out) if out else default_run_dir()
+        check_run_dir(root)
+    check_data_source(plan.base)
+    check_members(plan.base)
+    jobs = list(unfinished(root, plan)) if opts.resume is not None else list(plan.jobs)
+    if opts.resume is not None:
+        done = len(plan.jobs) - len(jobs)
+        err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
+    in_process = opts.backend == "local" and opts.workers == 1
+    if in_process and jobs:
+        data = job_data(plan.job_config(jobs[0]))  # DataError: one line, exit 2, nothing written
+        if data.notice:
+            err.write(f"actlab-tui: note: {data.notice}\n")
+    created: list[Path] = []
+    if opts.resume is None:
+        created = claim_run_dir(root)
+        save_plan(root, plan)
+    for job in jobs:
+        clear_job(root, plan, job)  # what an interrupted job left: it runs again from the start
+    control = Control()
+    stop = threading.Event()
+    stopped_by: int | None = None
+    failures: list[str] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stopped_by
+        if stopped_by is not None:
+            raise KeyboardInterrupt
+        stopped_by = signum
+        try:
+            err.write("\nactlab-tui: stopping: finished points are kept; --resume runs the rest\n")
+        except OSError:
+            pass
+        control.stop()
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    try:
+        if in_process:
+            for i, job in enumerate(jobs, 1):
+                if control.stopped:
+                    break
+                if not quiet:
+                    err.write(_job_line(plan, job, i, len(jobs)) + "\n")
+                cfg = plan.job_config(job)
+                listeners: list[Listener] = [] if quiet else [ProgressDisplay(err)]
+                result = run_job(plan, job, root, control, job_data(cfg), listeners)
+                if result["status"] == "error":
+                    failures.append(f"job {job.index}")
+        else:
+            from actlab.engine.backends import run_jobs
+
+            payloads = [
+                {
+                    "plan": plan.to_dict(),
+                    "job": j.index,
+                    "root": str(root) if opts.backend == "local" else None,
+                }
+                for j in jobs
+            ]
+
+            def on_done(i: int, result: Any) -> None:
+                job = jobs[i]
+                if result.get("streams") is not None:
+                    write_streams(root, plan, job, result["streams"])
+                if not quiet:
+                    err.write(f"{_job_line(plan, job, i + 1, len(jobs))}: {result['status']}\n")
+
+            def on_failed(i: int, error: Any) -> None:
+                failures.append(f"job {jobs[i].index}: {error}")
+                err.write(f"actlab-tui: job {jobs[i].index} failed: {error}\n")
+
+            run_jobs(
+                execute_job,
+                payloads,
+                backend=opts.backend,
+                workers=opts.workers,
+                threads=threads,
+                device=plan.base.device,
+                ray_address=opts.ray_address,
+                on_done=on_done,
+                on_failed=on_failed,
+                stop=stop,
+            )
+    except KeyboardInterrupt:
+        err.write(f"actlab-tui: aborted; finished points are kept in {root}; --resume {root} runs the rest\n")
+        return EXIT_INTERRUPTED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        remove_created(created)  # only when nothing at all was written
+    results = write_results(root, plan)
+    if plan.axes:
+        sys.stdout.write(sweep_text(results, fmt) + "\n")
+    else:
+        point = results["points"][0]
+        summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
+        if point["aggregate"] is not None:
+            sys.stdout.write(seeds_text(point["aggregate"], summaries, fmt) + "\n")
+        elif summaries:
+            sys.stdout.write(seeds_text(aggregate(summaries), summaries, fmt) + "\n")
+    sys.stdout.flush()
+    err.write(f"results: {root}\n")
+    if not results["complete"] and not (control.stopped or stop.is_set()) and not failures:
+        failures.append("unfinished points")
+    if stopped_by in (signal.SIGTERM, signal.SIGHUP):
+        return 128 + stopped_by
+    if control.stopped or stop.is_set():
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def saved_sweep_text(directory: str, fmt: str) -> str | None:
+    """The tables of a stored sweep or seeds directory (None: not one)."""
+    root = Path(directory)
+    if not (root / PLAN_FILE).is_file():
+        return None
+    plan = load_plan(root)
+    results = sweep_results(root, plan)
+    if plan.axes:
+        return sweep_text(results, fmt)
+    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
+    if not summaries:
+        raise SweepError(f"{root}: no seed has a result yet")
+    return seeds_text(aggregate(summaries), summaries, fmt)

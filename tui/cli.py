@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
-from actlab.engine.config import check_data_source
+from actlab.engine.config import PRESET_SWEEPS, check_data_source
 from actlab.engine.report import FORMATS, summary_text
 from actlab.engine.results import replay
 
@@ -52,6 +52,40 @@ EXIT_USAGE = 2
     help="With --batch: repeat the comparison with seeds S, S+1, ... and print mean and spread.",
 )
 @click.option(
+    "--sweep",
+    type=str,
+    help='With --batch: repeat the comparison over a cross product of settings, e.g. "lr=0.01,0.1 '
+    'depth=1,2". Per-member settings (lr, momentum, weight_decay, l1, clip_threshold, dropout, init) '
+    "and the seeds train in one cohort; depth, width, batch_size, optimizer, loss, clip, input_scaling, "
+    "dataset and epochs make separate jobs.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    type=str,
+    metavar="DIR",
+    help="With --batch: finish an interrupted --sweep/--seeds directory: only its unfinished jobs run "
+    "(its own settings are used).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=1,
+    help="With --batch: sweep jobs run at once, each with cores/workers threads (never more threads "
+    "than cores; one job per GPU). [default: 1, in this process]",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "ray")),
+    default="local",
+    help="With --batch: where sweep jobs run: here, or as Ray tasks (needs actlab[ray]). [default: local]",
+)
+@click.option(
+    "--ray-address",
+    type=str,
+    help="With --backend ray: an existing Ray cluster (ray://host:10001 or auto). [default: a local Ray]",
+)
+@click.option(
     "--open",
     "open_dir",
     type=str,
@@ -70,6 +104,11 @@ def cli(
     quiet: bool,
     threads: int | None,
     seeds: int,
+    sweep: str | None,
+    resume: str | None,
+    workers: int,
+    backend: str,
+    ray_address: str | None,
     open_dir: str | None,
     served: bool,
     preset: str | None,
@@ -99,12 +138,22 @@ def cli(
     if ctx.invoked_subcommand is not None:
         return 0
     fmt = fmt or "table"
+    repeat = (sweep, resume, workers != 1, backend != "local", ray_address)
+    if not batch and any(repeat):
+        raise click.UsageError("--sweep, --resume, --workers, --backend and --ray-address go with --batch")
     if batch:
         if open_dir:
             return _print_saved(open_dir, fmt, show_diagnostics)
-        from .batch import run_batch
+        from .batch import SweepOptions, run_batch
 
-        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads)
+        if resume is not None and out is not None:
+            raise click.UsageError("--resume writes into the directory it resumes; drop --out")
+        if ray_address is not None and backend != "ray":
+            raise click.UsageError("--ray-address goes with --backend ray")
+        if sweep is None and preset is not None:
+            sweep = PRESET_SWEEPS.get(preset)
+        opts = SweepOptions(seeds, sweep, resume, workers, backend, ray_address)
+        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads, opts)
     from .app import create_app
 
     check_data_source(config)
@@ -218,10 +267,21 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "show_diagnostics": ("--diagnostics", False),
     "quiet": ("--quiet", False),
     "seeds": ("--seeds", 1),
+    "sweep": ("--sweep", None),
+    "resume": ("--resume", None),
+    "workers": ("--workers", 1),
+    "backend": ("--backend", "local"),
+    "ray_address": ("--ray-address", None),
 }
 
 
 def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
+    from .batch import saved_sweep_text
+
+    text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables
+    if text is not None:
+        click.echo(text)
+        return 0
     summary = replay(directory, lambda e: None)
     click.echo(summary_text(summary, fmt, show_diagnostics))
     return 0
