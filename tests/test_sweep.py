@@ -1,0 +1,235 @@
+"""Sweeps: parsing, planning into cohorts, the split into runs, interruption and resume, and
+the which-wins-where and best-lr views."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from actlab.engine import RunConfig
+from actlab.engine.control import Control
+from actlab.engine.data import Dataset
+from actlab.engine.events import Evaluation, Event
+from actlab.engine.metrics import aggregate
+from actlab.engine.results import read_events, replay
+from actlab.engine.sweep import (
+    Plan,
+    SweepError,
+    best_lr,
+    heatmap,
+    job_done,
+    load_plan,
+    parse_sweep,
+    run_job,
+    save_plan,
+)
+from actlab.tui.batch import SweepOptions, run_batch
+
+
+@pytest.fixture
+def small(tiny_config: RunConfig) -> RunConfig:
+    return tiny_config.replace(
+        activations=("sigmoid", "relu"), width=16, max_iterations=30, diagnostics_every=0
+    )
+
+
+def test_parse_reads_axes_and_checks_every_value(small: RunConfig) -> None:
+    assert parse_sweep("lr=0.01,0.1 depth=1,2 init=default,recommended", small) == [
+        ("lr", [0.01, 0.1]),
+        ("depth", [1, 2]),
+        ("init", ["default", "recommended"]),
+    ]
+    bad = {
+        "": "give axes",
+        "lr": "write it as name=v1,v2",
+        "colour=red": "sweep axis 'colour': choose from",
+        "seed=1,2": "--seeds",
+        "lr=0.1 lr=0.2": "given twice",
+        "lr=0.1,0.1": "value 0.1 is given twice",
+        "lr=abc": "lr='abc': must be a number",
+        "depth=1.5": "depth='1.5': must be an integer",
+        "lr=-1": "lr -1.0: must be a number > 0",
+        "depth=0": "depth 0: must be an integer >= 1",
+        "init=magic": "init 'magic': choose from",
+        "lr=nan": "must be a finite number",
+        "lr=0.1,": "an empty value",
+    }
+    for text, message in bad.items():
+        with pytest.raises(SweepError, match=message.replace("(", r"\(").replace("[", r"\[")):
+            parse_sweep(text, small)
+
+
+def test_per_member_axes_share_a_job_and_shape_axes_split_jobs(small: RunConfig) -> None:
+    plan = Plan.build(small, [("lr", [0.01, 0.1]), ("depth", [1, 2]), ("momentum", [0.0, 0.9])], [0, 1, 2])
+    assert len(plan.points) == 8 and len(plan.jobs) == 2  # depth: 2 jobs of 4 points each
+    job = plan.jobs[0]
+    assert job.shape == {"depth": 1} and plan.job_config(job).depth == 1
+    variants = plan.job_variants(job)
+    assert len(variants) == 4 * 3  # points x seeds, seed-major
+    assert variants[0] == {"seed": 0, "lr": 0.01, "momentum": 0.0}
+    assert variants[4] == {"seed": 1, "lr": 0.01, "momentum": 0.0}
+    point, seed = plan.job_runs(job)[5]
+    assert (point.name, seed) == ("lr=0.01,depth=1,momentum=0.9", 1)
+    assert point.run_dir(seed) == "lr=0.01,depth=1,momentum=0.9/seed-1"
+    assert Plan.build(small, [], [3, 4]).points[0].run_dir(3) == "seed-3"
+
+
+def test_a_stored_plan_reads_back_and_an_edited_one_is_refused(small: RunConfig, tmp_path: Path) -> None:
+    plan = Plan.build(small, [("lr", [0.01, 0.1])], [0, 1])
+    save_plan(tmp_path, plan)
+    assert load_plan(tmp_path).to_dict() == plan.to_dict()
+    d = json.loads((tmp_path / "sweep.json").read_text())
+    d["points"][0]["name"] = "../../elsewhere"
+    (tmp_path / "sweep.json").write_text(json.dumps(d))
+    with pytest.raises(SweepError, match="does not match its own axes"):
+        load_plan(tmp_path)
+    (tmp_path / "sweep.json").write_text("[1, 2]")
+    with pytest.raises(SweepError, match="not a sweep plan"):
+        load_plan(tmp_path)
+
+
+def test_each_run_of_a_job_is_an_ordinary_run_with_its_own_settings(
+    small: RunConfig, sample: Dataset, tmp_path: Path
+) -> None:
+    plan = Plan.build(small, [("lr", [0.02, 0.2])], [0, 1])
+    run_job(plan, plan.jobs[0], tmp_path, Control(), sample)
+    assert job_done(tmp_path, plan, plan.jobs[0])
+    for point, seed in plan.job_runs(plan.jobs[0]):
+        d = tmp_path / point.run_dir(seed)
+        summary = replay(d, lambda e: None)
+        assert summary["status"] == "done" and [m["activation"] for m in summary["members"]] == [
+            "sigmoid",
+            "relu",
+        ]
+        assert summary["config"]["lr"] == point.values["lr"] and summary["config"]["seed"] == seed
+        started = next(iter(read_events(d)))
+        assert started.cohort == {"members": 8, "job": 0, "point": point.name, "seeds": [0, 1]}  # type: ignore[attr-defined]
+        evaluations = [e for e in read_events(d) if isinstance(e, Evaluation)]
+        assert evaluations and all(len(e.accuracy) == 2 for e in evaluations)
+    # different seeds and learning rates give different trajectories
+    finals = {
+        (p.name, s): json.loads((tmp_path / p.run_dir(s) / "summary.json").read_text())["members"][1][
+            "final_accuracy"
+        ]
+        for p, s in plan.job_runs(plan.jobs[0])
+    }
+    assert len(set(finals.values())) == 4
+
+
+class _StopAt:
+    """Stops the run at its first evaluation at or past `iteration`."""
+
+    def __init__(self, control: Control, iteration: int) -> None:
+        self.control, self.iteration = control, iteration
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Evaluation) and event.iteration >= self.iteration:
+            self.control.stop()
+
+
+def test_an_interrupted_sweep_resumes_only_its_unfinished_jobs(
+    small: RunConfig, sample: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2 x 2 sweep (lr x depth) with 3 seeds: job 0 (depth 1) finishes, job 1 (depth 2) is
+    stopped part way, as Ctrl+C does; --resume trains job 1 again and leaves job 0 alone."""
+    root = tmp_path / "sweep"
+    plan = Plan.build(small, parse_sweep("lr=0.02,0.2 depth=1,2", small), [0, 1, 2])
+    root.mkdir()
+    save_plan(root, plan)
+    run_job(plan, plan.jobs[0], root, Control(), sample)
+    control = Control()
+    run_job(plan, plan.jobs[1], root, control, sample, [_StopAt(control, 10)])
+    assert job_done(root, plan, plan.jobs[0]) and not job_done(root, plan, plan.jobs[1])
+    stopped = json.loads((root / "lr=0.02,depth=2" / "seed-0" / "summary.json").read_text())
+    assert stopped["status"] == "stopped" and stopped["iterations"] < 30
+    kept = {p: os.stat(p).st_mtime_ns for p in root.glob("*depth=1/seed-*/events.jsonl")}
+    assert len(kept) == 6
+
+    code = run_batch(small, None, "table", False, True, sweep=SweepOptions(resume=str(root)))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "1 of 2 jobs done, 1 to run" in err
+    assert {p: os.stat(p).st_mtime_ns for p in kept} == kept  # finished runs untouched
+    assert job_done(root, plan, plan.jobs[1])
+    resumed = json.loads((root / "lr=0.02,depth=2" / "seed-0" / "summary.json").read_text())
+    assert resumed["status"] == "done" and resumed["iterations"] == 30
+    # the per-point table, the heatmap and the paired statements
+    assert out.splitlines()[0].split()[:3] == ["lr", "depth", "activation"]
+    assert sum(line.startswith(("0.02 ", "0.2 ")) for line in out.splitlines()) == 8
+    assert "Which activation wins where" in out and "depth=1" in out and "depth=2" in out
+    assert "Paired by seed" in out and "relu reaches" in out and "of 3 seeds" in out
+    results = json.loads((root / "sweep-results.json").read_text())
+    assert results["complete"] and len(results["points"]) == 4
+    for name in ("lr=0.02,depth=1", "lr=0.2,depth=2"):
+        agg = json.loads((root / name / "aggregate.json").read_text())
+        assert agg["seeds"] == [0, 1, 2]
+
+
+def test_resume_refuses_what_is_not_its_own(small: RunConfig, tmp_path: Path, sample: Dataset) -> None:
+    plan = Plan.build(small, [("lr", [0.02])], [0])
+    root = tmp_path / "s"
+    root.mkdir()
+    save_plan(root, plan)
+    stray = root / "lr=0.02" / "seed-0"
+    stray.mkdir(parents=True)
+    (stray / "notes.txt").write_text("mine")
+    with pytest.raises(Exception, match="notes.txt, which a run does not write"):
+        run_batch(small, None, "table", False, True, sweep=SweepOptions(resume=str(root)))
+    assert (stray / "notes.txt").read_text() == "mine"
+
+
+def _agg(members: dict[str, tuple[list[int | None], float]]) -> dict[str, Any]:
+    """An aggregate over seeds from each member's sustained crossings of 0.9 per seed."""
+    names = list(members)
+    summaries = []
+    for s in range(len(next(iter(members.values()))[0])):
+        summaries.append(
+            {
+                "config": {"seed": s},
+                "baseline": names[0],
+                "members": [
+                    {
+                        "activation": a,
+                        "status": "done",
+                        "final_accuracy": final,
+                        "thresholds": [{"threshold": 0.9, "sustained": hits[s]}],
+                    }
+                    for a, (hits, final) in members.items()
+                ],
+            }
+        )
+    return aggregate(summaries)
+
+
+def test_heatmap_names_the_fastest_activation_at_each_point(small: RunConfig) -> None:
+    cfg = small.replace(thresholds=(0.9,))
+    plan = Plan.build(cfg, [("lr", [0.01, 0.1]), ("depth", [1, 2])], [0, 1])
+    aggs = {
+        "lr=0.01,depth=1": _agg({"sigmoid": ([300, 320], 0.9), "relu": ([100, 120], 0.95)}),
+        "lr=0.01,depth=2": _agg({"sigmoid": ([None, 500], 0.8), "relu": ([200, 220], 0.93)}),
+        "lr=0.1,depth=1": _agg({"sigmoid": ([50, 60], 0.94), "relu": ([80, 90], 0.95)}),
+        "lr=0.1,depth=2": _agg({"sigmoid": ([None, None], 0.5), "relu": ([None, 70], 0.9)}),
+    }
+    points = [{"name": p.name, "values": p.values, "aggregate": aggs[p.name]} for p in plan.points]
+    h = heatmap(plan, points)
+    assert h is not None and h["threshold"] == 0.9 and h["column_axis"] == "depth"
+    cells = [[(c["winner"], c["iterations"]) for c in r["cells"]] for r in h["rows"]]
+    # sigmoid reached in only one seed at lr 0.01 depth 2: not counted; nobody in every seed at the last
+    assert cells == [[("relu", 110.0), ("relu", 210.0)], [("sigmoid", 55.0), (None, None)]]
+    best = best_lr(plan, points)
+    assert best is not None
+    by = {(b["values"]["depth"], b["activation"]): b for b in best}
+    assert by[(1, "sigmoid")]["best_lr"] == 0.1 and by[(1, "sigmoid")]["iterations"] == 55.0
+    relu = by[(1, "relu")]  # 85 at lr 0.1; the shared lr (the base's 0.05 is not swept): the first
+    assert (relu["best_lr"], relu["iterations"], relu["shared_lr"], relu["shared_iterations"]) == (
+        0.1,
+        85.0,
+        0.01,
+        110.0,
+    )
+    assert by[(2, "relu")]["best_lr"] == 0.01
+    assert by[(2, "sigmoid")]["threshold"] is None  # reached 0.9 in every seed at no lr
+    assert by[(2, "sigmoid")]["best_lr"] == 0.01  # ties broken by final accuracy (0.8 > 0.5)
