@@ -543,3 +543,15 @@ def sweep_text(results: dict[str, Any], fmt: str = "table") -> str:
     if not results["complete"]:
         parts.append("Unfinished points: actlab-tui --batch --resume <this directory> trains them.")
     return "\n\n".join(parts)
+
+
+def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -> str:
+    """What a run of several seeds prints: each seed's table, then the aggregate with the paired
+    statements; csv is the aggregate's figures alone (each seed's are in its summary.csv)."""
+    if fmt == "json":
+        return json.dumps({"aggregate": agg, "runs": summaries}, indent=2)
+    if fmt == "csv":
+        return aggregate_table(agg, "csv")
+    title = "**seed {}**\n\n" if fmt == "md" else "seed {}\n"
+    parts = [title.format(s["config"]["seed"]) + threshold_table(s, fmt) for s in summaries]
+    return "\n\n".join([*parts, aggregate_table(agg, fmt)])

@@ -35,6 +35,7 @@ from typing import Any
 from .config import ConfigError, RunConfig, host_memory_bytes, network_memory_bytes
 from .events import Diagnostics, Evaluation, Event, Listener, MemberCosts, MemberDiverged, RunStarted
 from .metrics import aggregate
+from .report import seeds_text, sweep_text
 from .results import ResultsError, ResultsWriter, write_file
 
 PLAN_VERSION = 1
@@ -664,3 +665,18 @@ def unfinished(root: Path, plan: Plan) -> Iterator[Job]:
     for job in plan.jobs:
         if not job_done(root, plan, job):
             yield job
+
+
+def saved_sweep_text(directory: str, fmt: str) -> str | None:
+    """The tables of a stored sweep or seeds directory (None: not one)."""
+    root = Path(directory)
+    if not (root / PLAN_FILE).is_file():
+        return None
+    plan = load_plan(root)
+    results = sweep_results(root, plan)
+    if plan.axes:
+        return sweep_text(results, fmt)
+    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
+    if not summaries:
+        raise SweepError(f"{root}: no seed has a result yet")
+    return seeds_text(aggregate(summaries), summaries, fmt)

@@ -6,7 +6,6 @@ Ctrl+C stops the run cleanly, keeps what it has and exits with 130.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -29,13 +28,11 @@ from actlab.engine.events import (
     RunStarted,
 )
 from actlab.engine.metrics import aggregate
-from actlab.engine.report import aggregate_table, summary_text, sweep_text, threshold_table
+from actlab.engine.report import seeds_text, summary_text, sweep_text
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created
 from actlab.engine.sweep import (
-    PLAN_FILE,
     Job,
     Plan,
-    SweepError,
     clear_job,
     execute_job,
     job_data,
@@ -44,7 +41,6 @@ from actlab.engine.sweep import (
     run_job,
     run_summary,
     save_plan,
-    sweep_results,
     unfinished,
     value_text,
     write_results,
@@ -130,18 +126,6 @@ def _fan_out(listeners: list[Listener]) -> Listener:
             f(event)
 
     return listener
-
-
-def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -> str:
-    """What a run of several seeds prints: each seed's table, then the aggregate with the paired
-    statements; csv is the aggregate's figures alone (each seed's are in its summary.csv)."""
-    if fmt == "json":
-        return json.dumps({"aggregate": agg, "runs": summaries}, indent=2)
-    if fmt == "csv":
-        return aggregate_table(agg, "csv")
-    title = "**seed {}**\n\n" if fmt == "md" else "seed {}\n"
-    parts = [title.format(s["config"]["seed"]) + threshold_table(s, fmt) for s in summaries]
-    return "\n\n".join([*parts, aggregate_table(agg, fmt)])
 
 
 @dataclass
@@ -358,18 +342,3 @@ def run_sweep(
     if control.stopped or stop.is_set():
         return EXIT_INTERRUPTED
     return EXIT_ERROR if failures else EXIT_OK
-
-
-def saved_sweep_text(directory: str, fmt: str) -> str | None:
-    """The tables of a stored sweep or seeds directory (None: not one)."""
-    root = Path(directory)
-    if not (root / PLAN_FILE).is_file():
-        return None
-    plan = load_plan(root)
-    results = sweep_results(root, plan)
-    if plan.axes:
-        return sweep_text(results, fmt)
-    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
-    if not summaries:
-        raise SweepError(f"{root}: no seed has a result yet")
-    return seeds_text(aggregate(summaries), summaries, fmt)

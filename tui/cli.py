@@ -276,7 +276,7 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
 
 
 def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
-    from .batch import saved_sweep_text
+    from actlab.engine.sweep import saved_sweep_text
 
     text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables
     if text is not None:
