@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
-from . import cohort, costs, diagnostics, evaluation, loop, matmul, memory, scaling, startup, tui
+from . import cohort, costs, diagnostics, evaluation, loop, matmul, memory, scaling, startup, sweep, tui
 from .common import Options, Result
 
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (loop, cohort, startup, matmul, evaluation, memory, scaling, diagnostics, costs, tui)
+    m.NAME: m
+    for m in (loop, cohort, startup, matmul, evaluation, memory, scaling, diagnostics, costs, sweep, tui)
 }
 
 

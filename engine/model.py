@@ -219,13 +219,15 @@ class Cohort:
             if h.dim() == 2:
                 z = torch.addmm(layer.bias.reshape(K * n_out), h, layer.weight.reshape(n_in, K * n_out))
                 return z.reshape(h.shape[0], K, n_out).transpose(0, 1)
-            parts = []
-            for g, s, e in self.group_ranges:  # a slice of the stacked weight: a view, no copy
+            # one GEMM per seed group on its slice of the stacked weight, written in place into
+            # its slice of the output (strided views, no copies)
+            B = h.shape[1]
+            z = layer.bias.unsqueeze(0).expand(B, K, n_out).contiguous()
+            for g, s, e in self.group_ranges:
                 n = e - s
-                w = layer.weight[:, s:e].reshape(n_in, n * n_out)
-                z = torch.addmm(layer.bias[s:e].reshape(n * n_out), h[g], w)
-                parts.append(z.reshape(h.shape[1], n, n_out).transpose(0, 1))
-            return torch.cat(parts) if len(parts) > 1 else parts[0]
+                w = layer.weight[:, s:e].view(n_in, n * n_out)
+                z[:, s:e].view(B, n * n_out).addmm_(h[g], w)
+            return z.transpose(0, 1)
         return torch.baddbmm(layer.bias.unsqueeze(1), h, layer.weight)
 
     def activate(self, z: Tensor, layer: int = 0) -> Tensor:
@@ -324,11 +326,11 @@ class Cohort:
                     dz_flat = dz.transpose(0, 1).reshape(B, K * n_out)
                     gw[i] = (x.t() @ dz_flat).reshape(x.shape[1], K, n_out)
                     break
-                parts_w = []
-                for g, s, e in self.group_ranges:
+                n_in = x.shape[2]
+                gw[i] = torch.empty(n_in, K, n_out, dtype=dz.dtype, device=dz.device)
+                for g, s, e in self.group_ranges:  # into the group's slice, in place (beta 0)
                     dz_g = dz[s:e].transpose(0, 1).reshape(B, (e - s) * n_out)
-                    parts_w.append((x[g].t() @ dz_g).reshape(x.shape[2], e - s, n_out))
-                gw[i] = torch.cat(parts_w, dim=1) if len(parts_w) > 1 else parts_w[0]
+                    gw[i][:, s:e].view(n_in, (e - s) * n_out).addmm_(x[g].t(), dz_g, beta=0)
                 break
             z, a, mask = cache[i - 1]
             h_in = a if mask is None else a * mask

@@ -330,7 +330,7 @@ class Trainer:
             if lr is not None:
                 torch._foreach_add_(params, grads, alpha=-lr)
             else:
-                torch._foreach_sub_(params, torch._foreach_mul(grads, self.views("lr")))
+                torch._foreach_addcmul_(params, grads, self.views("lr"), value=-1.0)
             return
         b1, b2, eps = 0.9, 0.999, 1e-8
         m, v = self.state, self.state2
