@@ -36,8 +36,10 @@ Backends:
   Ctrl+C and a closing terminal reach the whole process group, and the driver handles them by
   setting ``stop``, which the workers see through a shared event. SIGTERM keeps its default in
   a worker (a TERM aimed at one kills it; its job is reported failed). A worker also sees
-  ``job()`` True when the driver has died. At most ``workers`` jobs are handed to the pool at a
-  time, so a stop leaves nothing queued.
+  ``job()`` True when the driver has died, and exits once its job has returned. At most
+  ``workers`` jobs are handed to the pool at a time, so a stop leaves nothing queued. A script
+  that calls `run_jobs` with workers needs the ``if __name__ == "__main__":`` guard (spawn
+  imports the main module again in each worker); the ``actlab-tui`` entry point has it.
 - ``"ray"``: each job is a Ray task (``num_cpus=threads``, ``num_gpus=1/jobs_per_gpu`` on CUDA,
   no retries: a job whose worker died is reported failed, not run twice over a half-written
   results directory). ``ray_address`` connects to an existing cluster (and only disconnects at
@@ -70,6 +72,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -297,6 +300,7 @@ def _init_worker(stop: MpEvent, threads: int, gpu_slots: Any) -> None:
         signal.signal(sig, signal.SIG_IGN)  # the driver handles them and sets `stop`
     _worker_stop = stop
     _worker_parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     _worker_threads = threads
     if gpu_slots is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu_slots.get()  # this worker's one GPU
@@ -308,15 +312,27 @@ def _init_worker(stop: MpEvent, threads: int, gpu_slots: Any) -> None:
     torch.set_num_threads(threads)
 
 
+_worker_busy = threading.Lock()  # held while a job runs
+
+
+def _exit_with_parent() -> None:
+    """An orphaned worker (the driver killed) ends: its job sees `job()` True, then it exits."""
+    while os.getppid() == _worker_parent:
+        time.sleep(1.0)
+    with _worker_busy:
+        os._exit(1)
+
+
 def _worker_should_stop() -> bool:
     return (_worker_stop is not None and _worker_stop.is_set()) or os.getppid() != _worker_parent
 
 
 def _call_in_worker(fn: JobFn, index: int, payload: Any) -> tuple[bool, Any]:
     """(False, None) when the stop came before the job started, else (True, its result)."""
-    if _worker_should_stop():
-        return False, None
-    return True, fn(payload, JobContext(index, _worker_device, _worker_threads, _worker_should_stop))
+    with _worker_busy:
+        if _worker_should_stop():
+            return False, None
+        return True, fn(payload, JobContext(index, _worker_device, _worker_threads, _worker_should_stop))
 
 
 def _run_pool(
@@ -325,18 +341,25 @@ def _run_pool(
     assert plan.workers is not None
     ctx = multiprocessing.get_context("spawn")
     shared_stop = ctx.Event()
-    slots = None
-    if plan.gpus:
-        slots = ctx.Queue()
-        for gpu in plan.gpus:
-            slots.put(gpu)
+
+    def new_pool() -> cf.ProcessPoolExecutor:
+        slots = None  # each worker takes its GPU from here as it starts
+        if plan.gpus:
+            slots = ctx.Queue()
+            for gpu in plan.gpus:
+                slots.put(gpu)
+        return cf.ProcessPoolExecutor(
+            plan.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(shared_stop, plan.threads, slots),
+        )
+
     summary = Summary()
     todo = list(range(len(payloads)))
     todo.reverse()  # popped from the end: in order
-    running: dict[cf.Future[tuple[bool, Any]], int] = {}
-    pool = cf.ProcessPoolExecutor(
-        plan.workers, mp_context=ctx, initializer=_init_worker, initargs=(shared_stop, plan.threads, slots)
-    )
+    pool = new_pool()
+    running: dict[cf.Future[tuple[bool, Any]], tuple[int, cf.ProcessPoolExecutor]] = {}
     try:
         while todo or running:
             if stop.is_set():
@@ -345,28 +368,28 @@ def _run_pool(
                 todo.clear()
             while todo and len(running) < plan.workers:
                 i = todo.pop()
-                running[pool.submit(_call_in_worker, fn, i, payloads[i])] = i
+                try:
+                    future = pool.submit(_call_in_worker, fn, i, payloads[i])
+                except cf.process.BrokenProcessPool:  # broken before its jobs' failures came in
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = new_pool()
+                    future = pool.submit(_call_in_worker, fn, i, payloads[i])
+                running[future] = (i, pool)
             if not running:
                 break
             finished, _ = cf.wait(running, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
             for future in finished:
-                i = running.pop(future)
+                i, its_pool = running.pop(future)
                 try:
                     started, result = future.result()
                 except cf.process.BrokenProcessPool as exc:
-                    # a worker died (killed, out of memory): its pool is gone; the rest get a new one
+                    # a worker died (killed, out of memory): every job in its pool fails with it,
+                    # and the jobs still to run get a new pool
                     summary.failed.append(i)
                     failed(i, exc)
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = cf.ProcessPoolExecutor(
-                        plan.workers,
-                        mp_context=ctx,
-                        initializer=_init_worker,
-                        initargs=(shared_stop, plan.threads, slots),
-                    )
-                    if slots is not None:
-                        for gpu in plan.gpus:
-                            slots.put(gpu)
+                    if its_pool is pool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = new_pool()
                 except Exception as exc:
                     summary.failed.append(i)
                     failed(i, exc)

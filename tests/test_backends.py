@@ -54,6 +54,8 @@ def job(payload: Any, should_stop: JobContext) -> Any:
     if kind == "after":
         _wait_for(Path(payload[1]))
         return "after"
+    if kind == "die":  # a worker killed under its job (out of memory, kill -9)
+        os._exit(1)
     if kind == "signal":
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGHUP)
@@ -171,6 +173,15 @@ def test_pool_stop_during_tells_running_jobs_and_starts_no_more(tmp_path: Path) 
     assert rec.done == {1: "after", 0: "stopped"}  # the stopped job's result is delivered
     assert rec.failed == {}
     assert summary == Summary(done=[1, 0], not_run=[2])
+
+
+def test_pool_a_dead_worker_fails_its_job_and_the_rest_get_a_new_pool() -> None:
+    rec = Record()
+    payloads = [("die",), ("square", 1), ("square", 2), ("square", 3)]
+    summary = run_jobs(job, payloads, workers=2, threads=1, on_done=rec.on_done, on_failed=rec.on_failed)
+    assert rec.failed[0].startswith("BrokenProcessPool")
+    assert sorted(rec.order) == [0, 1, 2, 3]  # each job once: done, or failed with the pool it ran in
+    assert sorted(summary.done + summary.failed) == [0, 1, 2, 3]
 
 
 def test_pool_workers_ignore_ctrl_c_and_hangup() -> None:
