@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch torchvision
-	$(PIP) install -q -c constraints.txt -e '.[dev,serve,report]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,serve,report,ray]'
 	touch $(STAMP)
 
 # The lab on the bundled MNIST sample: works offline.

@@ -1,0 +1,519 @@
+"""Run independent jobs in this process, in local worker processes, or as Ray tasks.
+
+A sweep is split into jobs (each a training run writing its own results directory); this
+module runs them and knows nothing about what a job is::
+
+    summary = run_jobs(fn, payloads, backend="local", workers=2, on_done=..., stop=event)
+
+The contract:
+
+- ``fn(payload, job)`` is a top-level function (picklable by reference: importable by its
+  module name where it runs) that returns a picklable result. ``job`` is a `JobContext`:
+  calling it, ``job()``, says whether the job should stop (the ``should_stop`` of the
+  contract, so ``fn(payload, should_stop)`` code works unchanged); ``job.device`` is the
+  torch device the job should use (``"cpu"``, ``"cuda"`` or ``"cuda:N"``), ``job.threads``
+  its CPU threads (already set with ``torch.set_num_threads``), ``job.index`` its position.
+- ``on_done(index, result)`` and ``on_failed(index, error)`` run in the calling thread, once
+  per job that ends, in completion order. ``error`` is the exception (for Ray the
+  ``RayTaskError``, also an instance of the job's own exception class where Ray can make one);
+  `error_line` makes one line of it. A failing job never stops the others. An exception raised
+  by a callback ends the run (jobs are told to stop) and propagates.
+- ``stop`` (a ``threading.Event``, set by the caller, e.g. from a signal handler): no job
+  starts after it is set. Locally, running jobs see ``job()`` turn True and their results are
+  still delivered if they return. With Ray, running and pending tasks are cancelled
+  (``ray.cancel``: a ``KeyboardInterrupt`` inside the job, so its ``finally`` blocks run) and
+  their results dropped; `run_jobs` returns promptly.
+- The return value, a `Summary`, lists the indices done, failed and not run (never started,
+  or cancelled).
+
+Backends:
+
+- ``"local"``, ``workers=1``: in this process, in order. ``threads`` is set for the run and
+  restored after.
+- ``"local"``, ``workers>1``: a ``ProcessPoolExecutor`` with the *spawn* start method (never
+  fork: the caller may hold threads and a CUDA context). Each worker sets its threads
+  (``torch.set_num_threads`` and the OpenMP/MKL variables) once, and ignores SIGINT and SIGHUP:
+  Ctrl+C and a closing terminal reach the whole process group, and the driver handles them by
+  setting ``stop``, which the workers see through a shared event. SIGTERM keeps its default in
+  a worker (a TERM aimed at one kills it; its job is reported failed). A worker also sees
+  ``job()`` True when the driver has died, and exits once its job has returned. At most
+  ``workers`` jobs are handed to the pool at a time, so a stop leaves nothing queued. A script
+  that calls `run_jobs` with workers needs the ``if __name__ == "__main__":`` guard (spawn
+  imports the main module again in each worker); the ``actlab-tui`` entry point has it.
+- ``"ray"``: each job is a Ray task (``num_cpus=threads``, ``num_gpus=1/jobs_per_gpu`` on CUDA,
+  no retries: a job whose worker died is reported failed, not run twice over a half-written
+  results directory). ``ray_address`` connects to an existing cluster (and only disconnects at
+  the end); without it, a local instance is started (``num_cpus`` = this machine's cores, a
+  small object store, no dashboard, workers' output not forwarded) and shut down at the end.
+  If Ray is already initialised in this process, it is used as it is and left running. The
+  function runs on the cluster's workers, so actlab (and the function's module) must be
+  installed on every node. ``workers`` caps the jobs in flight (None: Ray schedules them all
+  by their resources); ``ray`` is the optional extra ``actlab[ray]``.
+
+Resources, never oversubscribed (a refusal is a `ConfigError`, one line naming the value and
+what is allowed):
+
+- Local: ``threads x workers <= cores`` (the CPUs this process may use,
+  ``os.sched_getaffinity``); ``threads`` defaults to ``cores // workers``.
+- CUDA (``device`` ``"cuda"``, ``"cuda:N"``, or ``"auto"`` where a GPU is visible): one job
+  per GPU at a time unless ``jobs_per_gpu`` says more; ``"cuda"`` uses every visible GPU,
+  ``"cuda:N"`` only that one. Locally, ``workers`` defaults to the number of GPUs times
+  ``jobs_per_gpu`` and more is refused; each worker process is pinned to its GPU with
+  ``CUDA_VISIBLE_DEVICES`` (so its jobs see ``job.device == "cuda:0"``). In this process
+  (``workers=1``) the job gets the device as asked.
+- Ray: a task asking more CPUs than any node has would wait forever, so it is refused; so is
+  CUDA on a cluster without GPUs. Ray itself keeps each node's tasks within its CPUs and GPUs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .config import ConfigError
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as MpEvent
+
+BACKENDS = ("local", "ray")
+RAY_MISSING = "--backend ray needs ray: pip install 'actlab[ray]'"
+# a local Ray instance's shared-memory object store: jobs exchange small payloads and results
+LOCAL_OBJECT_STORE_BYTES = 100 * 1024 * 1024
+POLL_S = 0.1  # how often the driver looks at `stop` while it waits for jobs
+
+JobFn = Callable[[Any, "JobContext"], Any]
+OnDone = Callable[[int, Any], None]
+OnFailed = Callable[[int, BaseException], None]
+
+
+class JobContext:
+    """What a running job is given: call it to know whether to stop; its device and threads."""
+
+    def __init__(self, index: int, device: str, threads: int, should_stop: Callable[[], bool]) -> None:
+        self.index = index
+        self.device = device
+        self.threads = threads
+        self._should_stop = should_stop
+
+    def __call__(self) -> bool:
+        return self._should_stop()
+
+    def should_stop(self) -> bool:
+        return self._should_stop()
+
+
+@dataclass
+class Summary:
+    """Which jobs ended how (indices into the payloads, each list in completion order)."""
+
+    done: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    not_run: list[int] = field(default_factory=list)  # never started, or cancelled (Ray)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved resources of a run: checked before anything starts."""
+
+    backend: str
+    workers: int | None  # None: Ray schedules every job by its resources
+    threads: int
+    device: str  # "cpu", "cuda" or "cuda:N" (as the job in this process sees it)
+    gpus: tuple[str, ...] = ()  # local workers: the CUDA_VISIBLE_DEVICES value of each slot
+
+
+def cores() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def error_line(error: BaseException | str) -> str:
+    """One line for a failed job: the original exception's type and message."""
+    if isinstance(error, str):
+        lines = error.strip().splitlines()
+        return lines[-1] if lines else "failed"
+    cause = getattr(error, "cause", None)  # Ray's RayTaskError wraps the job's exception
+    if isinstance(cause, BaseException):
+        error = cause
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _visible_gpu_ids() -> list[str]:
+    """The GPUs this process sees, as values for a child's CUDA_VISIBLE_DEVICES."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        listed = [s.strip() for s in env.split(",") if s.strip()]
+        return listed[:count]
+    return [str(i) for i in range(count)]
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"--{name} {value!r}: must be a whole number >= 1")
+
+
+def _check_device(device: str) -> None:
+    if device in ("cpu", "auto", "cuda"):
+        return
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return
+    raise ConfigError(f"--device {device!r}: use cpu, cuda, cuda:N or auto")
+
+
+def plan_local(
+    workers: int | None,
+    threads: int | None,
+    device: str,
+    jobs_per_gpu: int = 1,
+    n_cores: int | None = None,
+    gpu_ids: Sequence[str] | None = None,
+) -> Plan:
+    """Resolve and check a local run's workers, threads and GPUs (`n_cores` and `gpu_ids`:
+    what this machine has, looked up when None; given by tests)."""
+    _check_device(device)
+    _check_positive("workers", workers)
+    _check_positive("threads", threads)
+    _check_positive("jobs-per-gpu", jobs_per_gpu)
+    n = cores() if n_cores is None else n_cores
+    slots: tuple[str, ...] = ()
+    if device != "cpu":
+        ids = list(_visible_gpu_ids() if gpu_ids is None else gpu_ids)
+        if device == "auto":
+            device = "cuda" if ids else "cpu"
+        elif not ids:
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine; use cpu or auto")
+        if device.startswith("cuda:"):
+            k = int(device[5:])
+            if k >= len(ids):
+                raise ConfigError(f"--device {device}: only {len(ids)} CUDA device(s) here (cuda:0..)")
+            ids = [ids[k]]
+    if device != "cpu":
+        allowed = len(ids) * jobs_per_gpu
+        if workers is None:
+            workers = allowed
+        if workers > allowed:
+            raise ConfigError(
+                f"--workers {workers}: {len(ids)} GPU(s) for --device {device}, {jobs_per_gpu} job(s) "
+                f"per GPU at a time (allowed 1..{allowed}; --jobs-per-gpu shares a GPU)"
+            )
+        slots = tuple(ids[i % len(ids)] for i in range(workers))
+    elif workers is None:
+        workers = 1
+    if workers > n:
+        raise ConfigError(f"--workers {workers}: this machine has {n} core(s) for jobs (allowed 1..{n})")
+    if threads is None:
+        threads = max(1, n // workers)
+    if threads * workers > n:
+        raise ConfigError(
+            f"--threads {threads} with --workers {workers}: {threads * workers} threads on {n} core(s) "
+            f"(allowed threads x workers <= {n})"
+        )
+    return Plan("local", workers, threads, device, slots)
+
+
+def run_jobs(
+    fn: JobFn,
+    payloads: Sequence[Any],
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    device: str = "cpu",
+    jobs_per_gpu: int = 1,
+    ray_address: str | None = None,
+    on_done: OnDone | None = None,
+    on_failed: OnFailed | None = None,
+    stop: threading.Event | None = None,
+) -> Summary:
+    """Run ``fn(payload, job)`` for every payload; see the module's docstring for the contract."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if ray_address is not None and backend != "ray":
+        raise ConfigError(f"--ray-address {ray_address}: needs --backend ray")
+    stop = stop if stop is not None else threading.Event()
+    done: OnDone = on_done or (lambda i, r: None)
+    failed: OnFailed = on_failed or (lambda i, e: None)
+    if backend == "ray":
+        return _run_ray(fn, payloads, workers, threads, device, jobs_per_gpu, ray_address, done, failed, stop)
+    plan = plan_local(workers, threads, device, jobs_per_gpu)
+    if plan.workers == 1:
+        return _run_here(fn, payloads, plan, done, failed, stop)
+    return _run_pool(fn, payloads, plan, done, failed, stop)
+
+
+# --- in this process ---------------------------------------------------------------------
+
+
+def _run_here(
+    fn: JobFn, payloads: Sequence[Any], plan: Plan, done: OnDone, failed: OnFailed, stop: threading.Event
+) -> Summary:
+    import torch
+
+    summary = Summary()
+    before = torch.get_num_threads()
+    torch.set_num_threads(plan.threads)
+    try:
+        for i, payload in enumerate(payloads):
+            if stop.is_set():
+                summary.not_run.extend(range(i, len(payloads)))
+                break
+            try:
+                result = fn(payload, JobContext(i, plan.device, plan.threads, stop.is_set))
+            except Exception as exc:
+                summary.failed.append(i)
+                failed(i, exc)
+            else:
+                summary.done.append(i)
+                done(i, result)
+    finally:
+        torch.set_num_threads(before)
+    return summary
+
+
+# --- local worker processes --------------------------------------------------------------
+
+# set in each worker process by _init_worker
+_worker_stop: MpEvent | None = None
+_worker_parent = 0
+_worker_device = "cpu"
+_worker_threads = 1
+
+
+def _init_worker(stop: MpEvent, threads: int, gpu_slots: Any) -> None:
+    """A worker process starts: signals, GPU pin and threads, before torch is imported."""
+    global _worker_stop, _worker_parent, _worker_device, _worker_threads
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # the driver handles them and sets `stop`
+    _worker_stop = stop
+    _worker_parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    _worker_threads = threads
+    if gpu_slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_slots.get()  # this worker's one GPU
+        _worker_device = "cuda:0"
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+_worker_busy = threading.Lock()  # held while a job runs
+
+
+def _exit_with_parent() -> None:
+    """An orphaned worker (the driver killed) ends: its job sees `job()` True, then it exits."""
+    while os.getppid() == _worker_parent:
+        time.sleep(1.0)
+    with _worker_busy:
+        os._exit(1)
+
+
+def _worker_should_stop() -> bool:
+    return (_worker_stop is not None and _worker_stop.is_set()) or os.getppid() != _worker_parent
+
+
+def _call_in_worker(fn: JobFn, index: int, payload: Any) -> tuple[bool, Any]:
+    """(False, None) when the stop came before the job started, else (True, its result)."""
+    with _worker_busy:
+        if _worker_should_stop():
+            return False, None
+        return True, fn(payload, JobContext(index, _worker_device, _worker_threads, _worker_should_stop))
+
+
+def _run_pool(
+    fn: JobFn, payloads: Sequence[Any], plan: Plan, done: OnDone, failed: OnFailed, stop: threading.Event
+) -> Summary:
+    assert plan.workers is not None
+    ctx = multiprocessing.get_context("spawn")
+    shared_stop = ctx.Event()
+
+    def new_pool() -> cf.ProcessPoolExecutor:
+        slots = None  # each worker takes its GPU from here as it starts
+        if plan.gpus:
+            slots = ctx.Queue()
+            for gpu in plan.gpus:
+                slots.put(gpu)
+        return cf.ProcessPoolExecutor(
+            plan.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(shared_stop, plan.threads, slots),
+        )
+
+    summary = Summary()
+    todo = list(range(len(payloads)))
+    todo.reverse()  # popped from the end: in order
+    pool = new_pool()
+    running: dict[cf.Future[tuple[bool, Any]], tuple[int, cf.ProcessPoolExecutor]] = {}
+    try:
+        while todo or running:
+            if stop.is_set():
+                shared_stop.set()
+                summary.not_run.extend(reversed(todo))
+                todo.clear()
+            while todo and len(running) < plan.workers:
+                i = todo.pop()
+                try:
+                    future = pool.submit(_call_in_worker, fn, i, payloads[i])
+                except cf.process.BrokenProcessPool:  # broken before its jobs' failures came in
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = new_pool()
+                    future = pool.submit(_call_in_worker, fn, i, payloads[i])
+                running[future] = (i, pool)
+            if not running:
+                break
+            finished, _ = cf.wait(running, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                i, its_pool = running.pop(future)
+                try:
+                    started, result = future.result()
+                except cf.process.BrokenProcessPool as exc:
+                    # a worker died (killed, out of memory): every job in its pool fails with it,
+                    # and the jobs still to run get a new pool
+                    summary.failed.append(i)
+                    failed(i, exc)
+                    if its_pool is pool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = new_pool()
+                except Exception as exc:
+                    summary.failed.append(i)
+                    failed(i, exc)
+                else:
+                    if started:
+                        summary.done.append(i)
+                        done(i, result)
+                    else:
+                        summary.not_run.append(i)
+    finally:
+        shared_stop.set()  # on an error in a callback, or an abort: running jobs wind down
+        pool.shutdown(wait=True, cancel_futures=True)
+    return summary
+
+
+# --- Ray -----------------------------------------------------------------------------------
+
+
+def _call_in_ray(fn: JobFn, index: int, payload: Any, threads: int, device: str) -> Any:
+    """A Ray task: Ray pins it to its GPU (CUDA_VISIBLE_DEVICES); threads set here."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return fn(payload, JobContext(index, device, threads, lambda: False))
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    return ray
+
+
+def _run_ray(
+    fn: JobFn,
+    payloads: Sequence[Any],
+    workers: int | None,
+    threads: int | None,
+    device: str,
+    jobs_per_gpu: int,
+    address: str | None,
+    done: OnDone,
+    failed: OnFailed,
+    stop: threading.Event,
+) -> Summary:
+    _check_device(device)
+    _check_positive("workers", workers)
+    _check_positive("threads", threads)
+    _check_positive("jobs-per-gpu", jobs_per_gpu)
+    if device.startswith("cuda:"):
+        raise ConfigError(f"--device {device}: with --backend ray, Ray picks the GPU; use cuda or auto")
+    ray = _import_ray()
+    n = cores()
+    own = not ray.is_initialized()  # a Ray the caller initialised is used and left running
+    if own and address is None:
+        if workers is not None and workers > n:
+            raise ConfigError(f"--workers {workers}: this machine has {n} core(s) for jobs (allowed 1..{n})")
+        if threads is None:
+            threads = max(1, n // workers) if workers else 1
+        if workers is not None and threads * workers > n:
+            raise ConfigError(
+                f"--threads {threads} with --workers {workers}: {threads * workers} threads on {n} "
+                f"core(s) (allowed threads x workers <= {n})"
+            )
+        if threads > n:
+            raise ConfigError(f"--threads {threads}: this machine has {n} core(s) (allowed 1..{n})")
+    threads = threads or 1
+    if own:
+        if address is None:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(
+                num_cpus=n,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=True,
+                logging_level="WARNING",
+            )
+        else:
+            ray.init(address=address, logging_level="WARNING")
+    summary = Summary()
+    running: dict[Any, int] = {}  # in flight: ref -> index
+    try:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        most_cpus = max((int(node["Resources"].get("CPU", 0)) for node in nodes), default=0)
+        if threads > most_cpus:
+            raise ConfigError(
+                f"--threads {threads}: no Ray node has that many CPUs (the largest has {most_cpus})"
+            )
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if device == "auto":
+            device = "cuda" if gpus else "cpu"
+        if device == "cuda" and not gpus:
+            raise ConfigError("--device cuda: the Ray cluster has no GPUs; use cpu or auto")
+        num_gpus = 1 / jobs_per_gpu if device == "cuda" else 0
+        task = ray.remote(_call_in_ray).options(num_cpus=threads, num_gpus=num_gpus, max_retries=0)
+        todo = list(range(len(payloads)))
+        todo.reverse()
+        while todo or running:
+            if stop.is_set():
+                for ref in running:
+                    ray.cancel(ref)
+                summary.not_run.extend(running.values())
+                summary.not_run.extend(reversed(todo))
+                running.clear()
+                break
+            while todo and (workers is None or len(running) < workers):
+                i = todo.pop()
+                running[task.remote(fn, i, payloads[i], threads, device)] = i
+            finished, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+            for ref in finished:
+                i = running.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as exc:  # RayTaskError (the job raised), WorkerCrashedError...
+                    summary.failed.append(i)
+                    failed(i, exc)
+                else:
+                    summary.done.append(i)
+                    done(i, result)
+    finally:
+        for ref in running:  # only after an error (a callback raised, an abort): nothing left behind
+            ray.cancel(ref)
+        if own:
+            ray.shutdown()  # stops the local instance; from a cluster, only disconnects
+    return summary
