@@ -390,6 +390,9 @@ def execute_job(payload: dict[str, Any], should_stop: Callable[[], bool]) -> dic
     payload: {"plan": Plan.to_dict(), "job": index, "root": path or None}."""
     plan = Plan.from_dict(payload["plan"], "sweep plan")
     job = plan.jobs[payload["job"]]
+    device = getattr(should_stop, "device", None)  # a backend's JobContext: the GPU it pinned
+    if device and plan.base.device != "cpu" and device != plan.base.device:
+        plan.base = plan.base.replace(device=device)
     root = Path(payload["root"]) if payload.get("root") else None
     return run_job(plan, job, root, _PolledControl(should_stop), job_data(plan.job_config(job)))
 

@@ -233,3 +233,25 @@ def test_heatmap_names_the_fastest_activation_at_each_point(small: RunConfig) ->
     assert by[(2, "relu")]["best_lr"] == 0.01
     assert by[(2, "sigmoid")]["threshold"] is None  # reached 0.9 in every seed at no lr
     assert by[(2, "sigmoid")]["best_lr"] == 0.01  # ties broken by final accuracy (0.8 > 0.5)
+
+
+def test_jobs_run_alike_on_worker_processes_and_on_a_local_ray(
+    small: RunConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same 2-job sweep (depth 1 and 2) on two local worker processes and as tasks of a
+    local Ray instance (started and shut down by the run): every point stored, the same
+    figures both ways (one thread per job either way)."""
+    pytest.importorskip("ray")
+    results = {}
+    for backend, workers in (("local", 2), ("ray", None)):
+        root = tmp_path / backend
+        opts = SweepOptions(seeds=2, sweep="lr=0.02,0.2 depth=1,2", backend=backend, workers=workers)
+        code = run_batch(small, str(root), "json", False, True, threads=1, sweep=opts)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        stored = json.loads((root / "sweep-results.json").read_text())
+        assert stored["complete"] and json.loads(out) == stored
+        for p in stored["points"]:
+            assert (root / p["name"] / "seed-1" / "events.jsonl").is_file()
+        results[backend] = stored
+    assert results["local"] == results["ray"]

@@ -135,7 +135,7 @@ class SweepOptions:
     seeds: int = 1
     sweep: str | None = None
     resume: str | None = None
-    workers: int = 1
+    workers: int | None = None  # None: 1 here; with Ray, no cap
     backend: str = "local"
     ray_address: str | None = None
 
@@ -240,7 +240,7 @@ def run_sweep(
     if opts.resume is not None:
         done = len(plan.jobs) - len(jobs)
         err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
-    in_process = opts.backend == "local" and opts.workers == 1
+    in_process = opts.backend == "local" and opts.workers in (None, 1)
     if in_process and jobs:
         data = job_data(plan.job_config(jobs[0]))  # DataError: one line, exit 2, nothing written
         if data.notice:

@@ -70,9 +70,8 @@ EXIT_USAGE = 2
 @click.option(
     "--workers",
     type=click.IntRange(1, 1024),
-    default=1,
     help="With --batch: sweep jobs run at once, each with cores/workers threads (never more threads "
-    "than cores; one job per GPU). [default: 1, in this process]",
+    "than cores; one job per GPU). [default: 1, in this process; with Ray, as many as it schedules]",
 )
 @click.option(
     "--backend",
@@ -106,7 +105,7 @@ def cli(
     seeds: int,
     sweep: str | None,
     resume: str | None,
-    workers: int,
+    workers: int | None,
     backend: str,
     ray_address: str | None,
     open_dir: str | None,
@@ -138,7 +137,7 @@ def cli(
     if ctx.invoked_subcommand is not None:
         return 0
     fmt = fmt or "table"
-    repeat = (sweep, resume, workers != 1, backend != "local", ray_address)
+    repeat = (sweep, resume, workers is not None, backend != "local", ray_address)
     if not batch and any(repeat):
         raise click.UsageError("--sweep, --resume, --workers, --backend and --ray-address go with --batch")
     if batch:
@@ -269,7 +268,7 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "seeds": ("--seeds", 1),
     "sweep": ("--sweep", None),
     "resume": ("--resume", None),
-    "workers": ("--workers", 1),
+    "workers": ("--workers", None),
     "backend": ("--backend", "local"),
     "ray_address": ("--ray-address", None),
 }
