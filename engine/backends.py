@@ -68,6 +68,7 @@ what is allowed):
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -414,6 +415,12 @@ def _call_in_ray(fn: JobFn, index: int, payload: Any, threads: int, device: str)
 
     torch.set_num_threads(threads)
     return fn(payload, JobContext(index, device, threads, lambda: False))
+
+
+def check_ray() -> None:
+    """ConfigError (one line) when the ray extra is not installed."""
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(RAY_MISSING)
 
 
 def _import_ray() -> Any:

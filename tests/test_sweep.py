@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +257,50 @@ def test_jobs_run_alike_on_worker_processes_and_on_a_local_ray(
             assert (root / p["name"] / "seed-1" / "events.jsonl").is_file()
         results[backend] = stored
     assert results["local"] == results["ray"]
+
+
+def _cli(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "actlab.tui", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_bad_sweep_options_are_one_line_and_write_nothing(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    cases = {
+        ("--batch", "--sweep", "lr=0.1,0.2", "--workers", "999", "--out", str(out)): "--workers 999",
+        (
+            "--batch",
+            "--sweep",
+            "lr=0.1",
+            "--backend",
+            "local",
+            "--ray-address",
+            "auto",
+        ): "--ray-address goes with",
+        ("--sweep", "lr=0.1"): "go with --batch",
+        ("--batch", "--resume", str(tmp_path), "--out", str(out)): "drop --out",
+        ("--batch", "--resume", str(tmp_path)): "not a sweep or seeds directory",
+        ("--batch", "--sweep", "width=0", "--out", str(out)): "width 0: must be an integer >= 1",
+    }
+    for args, message in cases.items():
+        r = _cli(*args, cache_dir=cache_dir)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert not out.exists()
+
+
+def test_the_tuned_preset_sweeps_the_learning_rate_and_shows_each_at_its_best(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "tuned"
+    r = _cli(
+        "--batch", "--preset", "tuned", "-d", "sample", "--epochs", "1", "--max-iterations", "20",
+        "--eval-every", "10", "-q", "--out", str(out), cache_dir=cache_dir,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((out / "sweep.json").read_text())
+    assert plan["axes"] == [["lr", [0.01, 0.03, 0.1, 0.3, 1.0]]] and plan["base"]["depth"] == 1
+    assert "best lr" in r.stdout and "at lr=0.1: iterations" in r.stdout
+    assert len(list(out.glob("lr=*/seed-0/events.jsonl"))) == 5

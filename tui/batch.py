@@ -241,6 +241,13 @@ def run_sweep(
         done = len(plan.jobs) - len(jobs)
         err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
     in_process = opts.backend == "local" and opts.workers in (None, 1)
+    if not in_process:  # refused now (one line), before anything is written
+        from actlab.engine import backends
+
+        if opts.backend == "local":
+            backends.plan_local(opts.workers, threads, plan.base.device)
+        else:
+            backends.check_ray()
     if in_process and jobs:
         data = job_data(plan.job_config(jobs[0]))  # DataError: one line, exit 2, nothing written
         if data.notice:
