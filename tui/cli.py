@@ -222,11 +222,12 @@ def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, c
     actlab-tui compare actlab-runs/A actlab-runs/B
     actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
     """
-    from .compare import accuracy_chart, chart_size, compare_text, load_runs
+    from .compare import accuracy_chart, chart_size, compare_text, load_comparison
 
     fmt = fmt or (ctx.obj or {}).get("format") or "table"
-    runs = load_runs(list(directories))  # a foreign or corrupt directory: one line, exit 2
-    click.echo(compare_text(runs, fmt))
+    # a foreign or corrupt directory: one line, exit 2
+    runs, collection = load_comparison(list(directories))
+    click.echo(compare_text(runs, fmt, collection))
     tty = sys.stdout.isatty()
     if chart if chart is not None else (tty and fmt == "table"):
         width, height = chart_size()
