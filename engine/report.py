@@ -510,39 +510,53 @@ def sweep_statements(results: dict[str, Any]) -> list[str]:
     return out
 
 
+SWEEP_FOOT = (
+    "Iterations to each threshold: sustained crossing, mean ± sd over seeds {seeds}; (n/{n}): "
+    "only n seeds reached it."
+)
+BEST_LR_NOTE = (
+    "Each activation at its own best learning rate: fewest iterations to the highest "
+    "threshold it reaches in every seed, ties by final accuracy; beside it the shared lr."
+)
+
+
+def sweep_sections(results: dict[str, Any], fmt: str = "table") -> dict[str, str]:
+    """The parts of a sweep's text (table or md), by name, in order: "points" (the table per
+    point and activation), "heatmap" (which activation wins where, with its caption),
+    "best_lr", "statements" (the paired statements, a list) and "unfinished"; a part the
+    sweep has nothing for is left out. `sweep_text` joins them; a report puts each under
+    its own heading."""
+    seeds = results["seeds"]
+    foot = SWEEP_FOOT.format(seeds=seeds, n=len(seeds))
+    parts = {"points": as_text(sweep_rows(results), [foot], fmt, left=len(results["axes"]) + 1)}
+    grid = heatmap_rows(results)
+    if grid is not None:
+        parts["heatmap"] = as_text(grid[0], [], fmt) + "\n\n" + grid[1]
+    best = best_lr_rows(results)
+    if best is not None:
+        parts["best_lr"] = as_text(best, [BEST_LR_NOTE], fmt, left=len(best[0]) - 6)
+    statements = sweep_statements(results)
+    if statements:
+        parts["statements"] = "\n".join(("- " if fmt == "md" else "  ") + s for s in statements)
+    if not results["complete"]:
+        parts["unfinished"] = "Unfinished points: actlab-tui --batch --resume <this directory> trains them."
+    return parts
+
+
 def sweep_text(results: dict[str, Any], fmt: str = "table") -> str:
     """A sweep: the table per point and activation, which activation wins where, each
     activation at its best learning rate, and the paired statements."""
     if fmt == "json":
         return json.dumps(results, indent=2)
-    rows = sweep_rows(results)
     if fmt == "csv":
-        return csv_text(rows)
-    axes = len(results["axes"])
-    seeds = results["seeds"]
-    foot = (
-        f"Iterations to each threshold: sustained crossing, mean ± sd over seeds {seeds}; (n/{len(seeds)}): "
-        "only n seeds reached it."
-    )
-    parts = [as_text(rows, [foot], fmt, left=axes + 1)]
-    grid = heatmap_rows(results)
-    if grid is not None:
-        parts.append(as_text(grid[0], [], fmt) + "\n\n" + grid[1])
-    best = best_lr_rows(results)
-    if best is not None:
-        note = (
-            "Each activation at its own best learning rate: fewest iterations to the highest "
-            "threshold it reaches in every seed, ties by final accuracy; beside it the shared lr."
-        )
-        parts.append(as_text(best, [note], fmt, left=len(best[0]) - 6))
-    statements = sweep_statements(results)
-    if statements:
+        return csv_text(sweep_rows(results))
+    parts = sweep_sections(results, fmt)
+    if "statements" in parts:
         title = "**Paired by seed**" if fmt == "md" else "Paired by seed (95% t interval of per-seed ratios):"
-        body = "\n".join(("- " if fmt == "md" else "  ") + s for s in statements)
-        parts.append(f"{title}\n\n{body}" if fmt == "md" else f"{title}\n{body}")
-    if not results["complete"]:
-        parts.append("Unfinished points: actlab-tui --batch --resume <this directory> trains them.")
-    return "\n\n".join(parts)
+        parts["statements"] = (
+            f"{title}\n\n{parts['statements']}" if fmt == "md" else f"{title}\n{parts['statements']}"
+        )
+    return "\n\n".join(parts.values())
 
 
 def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -> str:

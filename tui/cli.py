@@ -216,17 +216,20 @@ def serve(ctx: click.Context, host: str, port: int) -> int:
 @click.pass_context
 def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, chart: bool | None) -> int:
     """Saved runs side by side: every member of every run in one table, the settings that
-    differ between the runs, and their accuracy curves on one chart.
+    differ between the runs, and their accuracy curves on one chart. A sweep directory stands
+    for every point's seed runs, a --seeds directory or a sweep's point for its seeds; given
+    alone, its tables follow (the sweep's, or the aggregate over the seeds).
 
     \b
     actlab-tui compare actlab-runs/A actlab-runs/B
     actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
     """
-    from .compare import accuracy_chart, chart_size, compare_text, load_runs
+    from .compare import accuracy_chart, chart_size, compare_text, load_comparison
 
     fmt = fmt or (ctx.obj or {}).get("format") or "table"
-    runs = load_runs(list(directories))  # a foreign or corrupt directory: one line, exit 2
-    click.echo(compare_text(runs, fmt))
+    # a foreign or corrupt directory: one line, exit 2
+    runs, collection = load_comparison(list(directories))
+    click.echo(compare_text(runs, fmt, collection))
     tty = sys.stdout.isatty()
     if chart if chart is not None else (tty and fmt == "table"):
         width, height = chart_size()
@@ -244,8 +247,10 @@ def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, c
 )
 def report(directory: str, out: str | None) -> int:
     """A saved run as a Markdown report: report.md with PNG figures (accuracy curves with the
-    thresholds, gradient norm against depth) and the tables. Needs matplotlib:
-    pip install 'actlab[report]'."""
+    thresholds, gradient norm against depth) and the tables. A sweep directory: which activation
+    wins where (heatmap), the accuracy at each point and the sweep's tables; a --seeds directory
+    or a sweep's point: the mean curves and the aggregate over the seeds. Writes only report.md
+    and its report-*.png figures. Needs matplotlib: pip install 'actlab[report]'."""
     from .run_report import ReportError, write_report
 
     try:

@@ -1,8 +1,15 @@
-"""`actlab-tui report DIR`: a saved run as a Markdown report with PNG figures.
+"""`actlab-tui report DIR`: a saved run, sweep or seeds directory as a Markdown report with
+PNG figures.
 
-report.md holds the settings, the accuracy curves with the thresholds, the threshold table,
-and the gradient norm against depth from the run's diagnostics events, with the per-layer
-table. The figures are drawn by matplotlib (Agg: no display), an optional extra.
+For a run, report.md holds the settings, the accuracy curves with the thresholds, the
+threshold table, and the gradient norm against depth from the run's diagnostics events, with
+the per-layer table. For a sweep: which activation wins where (a heatmap figure and its
+table), the accuracy at each point (one panel per point: each activation's mean over the
+seeds), the table per point, the best-lr view and the paired statements. For a `--seeds`
+directory or one point of a sweep: the mean accuracy curves and the aggregate over the seeds
+with its paired statements. The figures are drawn by matplotlib (Agg: no display), an
+optional extra. A report writes only report.md and its report-*.png figures (rewriting
+them); nothing else in the directory is touched.
 """
 
 from __future__ import annotations
@@ -12,12 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.events import Diagnostics, Evaluation, Event
-from actlab.engine.report import diagnostics_table, markdown, setting_text, threshold_table
+from actlab.engine.report import (
+    aggregate_table,
+    diagnostics_table,
+    markdown,
+    setting_text,
+    sweep_sections,
+    threshold_table,
+)
 from actlab.engine.results import ResultsError, replay, write_file
+from actlab.engine.sweep import load_plan
+
+from .compare import Collection, SavedRun, load_run, open_collection
 
 INSTALL_HINT = "report needs matplotlib: pip install 'actlab[report]' (make install includes it)"
 ACCURACY_PNG = "report-accuracy.png"
 GRADIENTS_PNG = "report-gradients.png"
+HEATMAP_PNG = "report-heatmap.png"
 
 
 class ReportError(Exception):
@@ -36,8 +54,12 @@ def _pyplot() -> Any:
 
 
 def write_report(directory: str, out: str | None = None) -> Path:
-    """Read the run in `directory`, write report.md and its figures into `out` (default: the
-    run directory; made if missing), and return the report's path. Rewrites a report there."""
+    """Read the run (or sweep, seeds or point directory) in `directory`, write report.md and
+    its figures into `out` (default: `directory`; made if missing), and return the report's
+    path. Rewrites a report there."""
+    collection = open_collection(directory)  # a damaged sweep.json: SweepError
+    if collection is not None:
+        return write_collection_report(collection, out)
     iterations: list[int] = []
     accuracy: list[list[float | None]] = []
     diagnostics: list[Diagnostics] = []
@@ -51,11 +73,7 @@ def write_report(directory: str, out: str | None = None) -> Path:
 
     summary = replay(directory, listen)  # a foreign or corrupt directory: ResultsError
     plt = _pyplot()
-    target = Path(out) if out else Path(directory)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ResultsError(f"{target}: cannot create it ({exc.strerror or exc})") from None
+    target = _target(directory, out)
     members = [m["activation"] for m in summary["members"]]
     colours = [plt.get_cmap("tab10")(i % 10) for i in range(len(members))]
 
@@ -104,6 +122,15 @@ def write_report(directory: str, out: str | None = None) -> Path:
     return path
 
 
+def _target(directory: str, out: str | None) -> Path:
+    target = Path(out) if out else Path(directory)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{target}: cannot create it ({exc.strerror or exc})") from None
+    return target
+
+
 def _save(fig: Any, path: Path, plt: Any) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
@@ -150,4 +177,271 @@ def report_markdown(directory: str, summary: dict[str, Any], have_gradients: boo
     else:
         lines.append("No diagnostics were recorded in this run.")
     lines += ["", "## Settings", "", markdown(settings), ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ sweeps and seeds
+
+
+def write_collection_report(collection: Collection, out: str | None) -> Path:
+    """A sweep, seeds or point directory's report (see the module's docstring)."""
+    runs = {d: load_run(d, label) for d, label in collection.runs}  # every line checked
+    root = Path(collection.directory)
+    results = aggregate = None
+    if collection.kind == "sweep":
+        results = collection.results()  # the stored summaries, checked
+        plan = load_plan(root)
+        points = {
+            p.name: [runs[d] for s in plan.seeds if (d := str(root / p.run_dir(s))) in runs]
+            for p in plan.points
+        }
+        seeds = len(plan.seeds)
+    else:
+        aggregate = collection.aggregate()
+        points = {"": list(runs.values())}
+        seeds = len(collection.runs) + len(collection.missing)
+    plt = _pyplot()
+    target = _target(collection.directory, out)
+    first = next(iter(runs.values())).summary
+    members = [m["activation"] for m in first["members"]]
+    thresholds = [float(t) for t in first["config"]["thresholds"]]
+    if results is not None and results["heatmap"] is not None:
+        _heatmap_figure(results, target / HEATMAP_PNG, plt)
+        grid = [[c["point"] for c in r["cells"]] for r in results["heatmap"]["rows"]]
+    else:
+        grid = [list(points)]
+    _points_figure(points, grid, members, thresholds, seeds, target / ACCURACY_PNG, plt)
+    path = target / "report.md"
+    text = (
+        sweep_markdown(collection, results, first)
+        if results is not None
+        else seeds_markdown(collection, aggregate, first)
+    )
+    write_file(path, text, replace=True)
+    return path
+
+
+def mean_curve(runs: list[SavedRun], member: int) -> tuple[list[int], list[float], list[float], list[float]]:
+    """A member's mean test accuracy over runs (seeds), with the lowest and the highest, at
+    the evaluations every run has (a run whose member diverged ends the curve)."""
+    curves = [dict(zip(*r.curve(member))) for r in runs]
+    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    values = [[c[it] for c in curves] for it in common]
+    return common, [sum(v) / len(v) for v in values], [min(v) for v in values], [max(v) for v in values]
+
+
+def _points_figure(
+    points: dict[str, list[SavedRun]],
+    grid: list[list[str]],
+    members: list[str],
+    thresholds: list[float],
+    seeds: int,
+    path: Path,
+    plt: Any,
+) -> None:
+    """One panel per point, laid out as the heatmap's grid: each activation's mean accuracy
+    over the seeds, shaded from the lowest seed to the highest, thresholds dashed."""
+    n_rows, n_cols = len(grid), max(len(r) for r in grid)
+    single = n_rows == n_cols == 1
+    width, height = (8.0, 4.8) if single else (0.6 + 3.4 * n_cols, 0.9 + 2.6 * n_rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, height), dpi=110 if single else 100,
+                             sharey=True, squeeze=False)  # fmt: skip
+    colours = [plt.get_cmap("tab10")(i % 10) for i in range(len(members))]
+    for r, row in enumerate(grid):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(row):
+                ax.set_visible(False)
+                continue
+            name, runs = row[c], points[row[c]]
+            for t in thresholds:
+                ax.axhline(t, color="grey", linestyle="--", linewidth=0.7)
+            for i in range(len(members)):
+                xs, mean, low, high = mean_curve(runs, i) if runs else ([], [], [], [])
+                if len(runs) > 1:
+                    ax.fill_between(xs, low, high, color=colours[i], alpha=0.18, linewidth=0)
+                ax.plot(xs, mean, color=colours[i], linewidth=1.4)
+            title = name.replace(",", ", ") if name else f"mean over {len(runs)} seeds"
+            if not runs:
+                ax.text(
+                    0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes, color="grey"
+                )
+            elif len(runs) < seeds:
+                title += f" ({len(runs)} of {seeds} seeds)"
+            ax.set_title(title, fontsize=9)
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=8)
+            if r == n_rows - 1:
+                ax.set_xlabel("iteration", fontsize=8)
+            if c == 0:
+                ax.set_ylabel("test accuracy", fontsize=8)
+    handles = [plt.Line2D([], [], color=colours[i], linewidth=2) for i in range(len(members))]
+    fig.legend(handles, members, loc="upper center", ncol=len(members), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
+    _save(fig, path, plt)
+
+
+def _heatmap_figure(results: dict[str, Any], path: Path, plt: Any) -> None:
+    """Iterations to the heatmap's threshold over the grid (fewer: darker), each cell with
+    its winner and iterations and the runner-up; unfinished points hatched, points where no
+    activation reached it in every seed blank."""
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    h = results["heatmap"]
+    rows, columns = h["rows"], h["columns"]
+    found = [c["iterations"] for r in rows for c in r["cells"] if c["iterations"] is not None]
+    cmap = plt.get_cmap("viridis")
+    low, high = (min(found), max(found)) if found else (0.0, 1.0)
+    norm = Normalize(low - 1 if low == high else low, high + 1 if low == high else high)
+    fig, ax = plt.subplots(figsize=(1.6 + 2.1 * len(columns), 1.3 + 1.1 * len(rows)), dpi=110)
+    for y, r in enumerate(rows):
+        for x, c in enumerate(r["cells"]):
+            if c["state"] == "unfinished":
+                ax.add_patch(Rectangle((x, y), 1, 1, facecolor="#eeeeee", hatch="//", edgecolor="#bbbbbb"))
+                ax.text(x + 0.5, y + 0.5, "unfinished", ha="center", va="center", fontsize=9, color="#555555")
+                continue
+            if c["winner"] is None:
+                ax.add_patch(Rectangle((x, y), 1, 1, facecolor="white", edgecolor="#bbbbbb"))
+                ax.text(
+                    x + 0.5, y + 0.5, "none reached it", ha="center", va="center", fontsize=8, color="#777777"
+                )
+                continue
+            colour = cmap(norm(c["iterations"]))
+            ax.add_patch(Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="white"))
+            ink = "black" if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 0.55 else "white"
+            ax.text(x + 0.5, y + 0.45, f"{c['winner']}\n{c['iterations']:.0f}", ha="center", va="center",
+                    fontsize=11, color=ink, fontweight="bold")  # fmt: skip
+            if c.get("runner_up"):
+                ax.text(x + 0.5, y + 0.82, f"next: {c['runner_up']} {c['runner_up_iterations']:.0f}",
+                        ha="center", va="center", fontsize=7, color=ink)  # fmt: skip
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([x + 0.5 for x in range(len(columns))])
+    ax.set_xticklabels([f"{h['column_axis']}={setting_text(v)}" for v in columns])
+    ax.set_yticks([y + 0.5 for y in range(len(rows))])
+    ax.set_yticklabels([",".join(f"{n}={setting_text(v)}" for n, v in r["values"].items()) for r in rows])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    seeds = len(results["seeds"])
+    over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
+    if h["threshold"] is None:
+        ax.set_title("Which activation wins where: none reached a threshold in every seed", fontsize=10)
+    else:
+        ax.set_title(
+            f"Which activation wins where: fewest iterations to {h['threshold']:g} test accuracy\n"
+            f"(sustained, {over}; in a cell: the winner and its iterations)",
+            fontsize=10,
+        )
+    if found:
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.05, pad=0.03)
+        bar.set_label(f"iterations to {h['threshold']:g}", fontsize=9)
+    _save(fig, path, plt)
+
+
+def _settings_rows(config: dict[str, Any], swept: dict[str, list[Any]], seeds: list[Any]) -> list[list[str]]:
+    rows = [["setting", "value"]]
+    for k, v in config.items():
+        if k == "cache_dir":
+            continue
+        if k == "seed":
+            rows.append(["seeds", setting_text(seeds)])
+        elif k in swept:
+            rows.append([k, f"swept: {setting_text(swept[k])}"])
+        else:
+            rows.append([k, setting_text(v)])
+    return rows
+
+
+def _data_line(summary: dict[str, Any]) -> str:
+    ds = summary.get("dataset") or {}
+    members = ", ".join(m["activation"] for m in summary["members"])
+    return (
+        f"{members} on {ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
+        f"device {summary.get('device')}"
+    )
+
+
+def sweep_markdown(collection: Collection, results: dict[str, Any], first: dict[str, Any]) -> str:
+    """A sweep's report text; the figures beside it are linked by name."""
+    plan = load_plan(collection.directory)
+    axes = "; ".join(f"{n} = {', '.join(setting_text(v) for v in vs)}" for n, vs in plan.axes)
+    runs = len(plan.points) * len(plan.seeds)
+    done = sum(1 for p in results["points"] if p["complete"])
+    state = (
+        "every point finished"
+        if results["complete"]
+        else f"{done} of {len(plan.points)} points finished ({len(collection.runs)} of {runs} runs started)"
+    )
+    sections = sweep_sections(results, "md")
+    jobs = f"{len(plan.jobs)} job" + ("" if len(plan.jobs) == 1 else "s")
+    lines = [
+        f"# actlab sweep {collection.name}",
+        "",
+        f"{_data_line(first)}; {len(plan.points)} points ({axes}) x {len(plan.seeds)} seeds "
+        f"({', '.join(map(str, plan.seeds))}) = {runs} runs in {jobs}; {state}.",
+        "",
+        "## Which activation wins where",
+        "",
+        f"![Iterations to the threshold at each point, the winner in each cell]({HEATMAP_PNG})",
+        "",
+        sections["heatmap"],
+        "",
+        "## Accuracy at each point",
+        "",
+        f"![Mean test accuracy over the seeds at each point, thresholds dashed]({ACCURACY_PNG})",
+        "",
+        "Each activation's mean test accuracy over the seeds (shaded: from the lowest seed to the "
+        "highest), up to the last evaluation every seed has (a seed that diverged ends it); the "
+        "thresholds dashed.",
+        "",
+        "## Every point",
+        "",
+        sections["points"],
+    ]
+    if "best_lr" in sections:
+        lines += ["", "## Each activation at its best learning rate", "", sections["best_lr"]]
+    if "statements" in sections:
+        lines += [
+            "",
+            "## Paired by seed",
+            "",
+            "Against the baseline, seed by seed: geometric mean and 95% t interval of the per-seed ratios.",
+            "",
+            sections["statements"],
+        ]
+    if "unfinished" in sections:
+        lines += ["", sections["unfinished"]]
+    swept = {n: vs for n, vs in plan.axes}
+    settings = _settings_rows(plan.base.to_dict(), swept, plan.seeds)
+    lines += ["", "## Settings", "", markdown(settings), ""]
+    return "\n".join(lines)
+
+
+def seeds_markdown(collection: Collection, agg: dict[str, Any] | None, first: dict[str, Any]) -> str:
+    """A seeds or point directory's report text."""
+    what = "seeds" if collection.kind == "seeds" else "sweep point"
+    total = len(collection.runs) + len(collection.missing)
+    finished = len(agg["seeds"]) if agg is not None else 0
+    lines = [
+        f"# actlab {what} {collection.name}",
+        "",
+        f"{_data_line(first)}; {finished} of {total} seeds finished.",
+        "",
+        "## Accuracy",
+        "",
+        f"![Mean test accuracy over the seeds, thresholds dashed]({ACCURACY_PNG})",
+        "",
+        "Each activation's mean test accuracy over the seeds (shaded: from the lowest seed to the "
+        "highest), up to the last evaluation every seed has; the thresholds dashed.",
+        "",
+        "## Over the seeds",
+        "",
+        aggregate_table(agg, "md") if agg is not None else "No seed has finished yet.",
+    ]
+    config = dict(first["config"])
+    seeds_used = agg["seeds"] if agg is not None else [config.get("seed")]
+    lines += ["", "## Settings", "", markdown(_settings_rows(config, {}, seeds_used)), ""]
     return "\n".join(lines)
