@@ -81,7 +81,8 @@ class CompareScreen(SavedScreen):
             note.update("settings: the same in every run")
         else:
             table.fill(difference_rows(self.runs, diff))
-            note.update("dataset used, device used and evaluated every: what the run actually used")
+            used = [k for k in ("dataset used", "device used", "evaluated every") if k in diff]
+            note.update(f"{', '.join(used)}: what the runs actually used" if used else "")
         legend = Text()
         curves = []
         for k, (r, m) in enumerate(self.series):

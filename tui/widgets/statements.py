@@ -38,8 +38,13 @@ class Statements(Static):
     }
     """
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.statements: list[str] = []  # what is shown, without the headings
+
     def show(self, groups: Sequence[tuple[str, Sequence[str]]], empty: str) -> None:
         """groups: (heading, statements); a heading "" puts its statements under no heading."""
+        self.statements = [s for _, statements in groups for s in statements]
         out = Text()
         for heading, statements in groups:
             if not statements:
