@@ -39,3 +39,15 @@ def test_the_app_loads_without_torch() -> None:
     """The UI process: the command line and the app with its screens and widgets."""
     loaded = _loaded_after("import actlab.tui.cli, actlab.tui.app, actlab.tui.screens.help")
     assert "torch" not in loaded
+
+
+def test_the_views_of_sweeps_seeds_and_comparisons_load_without_torch() -> None:
+    """--open on a sweep or seeds directory, and compare --app: read and shown without PyTorch."""
+    loaded = _loaded_after(
+        "import actlab.tui.screens.sweep, actlab.tui.screens.seeds, actlab.tui.screens.compare_view\n"
+        "from actlab.tui.screens.saved import load_saved\n"
+        "from actlab.tui.compare import load_runs\n"
+        "load_saved('tests/fixtures/tui_sweep'); load_saved('tests/fixtures/tui_sweep/lr=0.2,depth=1')\n"
+        "load_runs(['tests/fixtures/tui_sweep/lr=0.2,depth=1'])"
+    )
+    assert "torch" not in loaded

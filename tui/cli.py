@@ -88,7 +88,9 @@ EXIT_USAGE = 2
     "--open",
     "open_dir",
     type=str,
-    help="Show a saved run directory (replays its events.jsonl); with --batch, print its table.",
+    help="Show a saved run directory (replays its events.jsonl), or a --sweep or --seeds directory "
+    "(its tables, heatmap and paired statements; Enter opens a point's seeds and their runs); with "
+    "--batch, print its tables.",
 )
 @click.option("--served", is_flag=True, hidden=True)  # set by `serve` for each browser session
 @config_options
@@ -156,7 +158,12 @@ def cli(
     from .app import create_app
 
     check_data_source(config)
-    app = create_app(config=config, open_dir=open_dir, threads=threads, served=served)
+    opened = None
+    if open_dir:
+        from .screens.saved import load_saved
+
+        opened = load_saved(open_dir)  # a foreign or damaged directory: one line, exit 2
+    app = create_app(config=config, open_dir=open_dir, threads=threads, served=served, opened=opened)
     app.run()
     return app.exit_code
 
@@ -213,8 +220,17 @@ def serve(ctx: click.Context, host: str, port: int) -> int:
     help="Draw the accuracy curves as a text chart. [default: when stdout is a terminal and the "
     "format is table]",
 )
+@click.option(
+    "--app",
+    "in_app",
+    is_flag=True,
+    help="Show the same in the app (Textual): the table, the settings that differ and the curves "
+    "in tabs; Enter on a member replays its run in the lab.",
+)
 @click.pass_context
-def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, chart: bool | None) -> int:
+def compare(
+    ctx: click.Context, directories: tuple[str, ...], fmt: str | None, chart: bool | None, in_app: bool
+) -> int:
     """Saved runs side by side: every member of every run in one table, the settings that
     differ between the runs, and their accuracy curves on one chart. A sweep directory stands
     for every point's seed runs, a --seeds directory or a sweep's point for its seeds; given
@@ -223,12 +239,22 @@ def compare(ctx: click.Context, directories: tuple[str, ...], fmt: str | None, c
     \b
     actlab-tui compare actlab-runs/A actlab-runs/B
     actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
+    actlab-tui compare --app actlab-runs/A actlab-runs/B
     """
     from .compare import accuracy_chart, chart_size, compare_text, load_comparison
 
+    if in_app and (fmt is not None or chart is not None):
+        raise click.UsageError("--app shows the comparison in the app; --format and --chart are for printing")
     fmt = fmt or (ctx.obj or {}).get("format") or "table"
     # a foreign or corrupt directory: one line, exit 2
     runs, collection = load_comparison(list(directories))
+    if in_app:
+        from .app import create_app
+
+        root = ctx.parent.params if ctx.parent is not None else {}
+        app = create_app(config=(ctx.obj or {}).get("config"), compare_runs=runs, threads=root.get("threads"))
+        app.run()
+        return app.exit_code
     click.echo(compare_text(runs, fmt, collection))
     tty = sys.stdout.isatty()
     if chart if chart is not None else (tty and fmt == "table"):

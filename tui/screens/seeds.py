@@ -1,0 +1,148 @@
+"""The seeds view (`--open` on a `--seeds N` directory, or a sweep's point): the comparison
+over seeds with its paired statements, each seed's run (Enter replays it in the lab), and
+every seed's accuracy curves on one chart.
+
+The table is the batch one (`actlab.engine.report.aggregate_rows` and `aggregate_notes`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from actlab.engine.report import aggregate_notes, aggregate_rows
+from actlab.engine.results import ResultsError
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from ..palette import member_color
+from ..widgets.curves import Curve, CurvesChart
+from ..widgets.footer import KeyFooter
+from ..widgets.rows_table import RowsTable
+from ..widgets.statements import Statements
+from .saved import SavedSeeds
+from .views import SavedScreen, where
+
+
+def title_text(saved: SavedSeeds) -> Text:
+    agg = saved.aggregate
+    text = Text.assemble(("Seeds ", "bold"), (where(saved.directory), "bold"), "  ")
+    for i, m in enumerate(agg["members"]):
+        text.append(("" if i == 0 else ", ") + m["activation"], style=f"bold {member_color(i)}")
+    if agg.get("baseline"):
+        text.append(f" (baseline {agg['baseline']})", style="dim")
+    text.append(f"; seeds {', '.join(map(str, saved.seeds))}")
+    if saved.missing:
+        text.append(f"\nNo result yet for seed {', '.join(map(str, saved.missing))}.", style="yellow")
+    return text
+
+
+def run_rows(saved: SavedSeeds) -> list[list[str]]:
+    """One row per seed: its status, iterations and each member's final accuracy."""
+    names = [m["activation"] for m in saved.aggregate["members"]]
+    rows = [["seed", "status", "iterations", *[f"{n} final" for n in names]]]
+    by_seed = {s["config"]["seed"]: s for s in saved.summaries}
+    for seed in saved.seeds:
+        s = by_seed.get(seed)
+        if s is None:
+            rows.append([str(seed), "no result", "", *[""] * len(names)])
+            continue
+        cells = []
+        for m in s["members"]:
+            acc = m["final_accuracy"]
+            cell = "-" if acc is None else f"{acc:.4f}"
+            cells.append(cell + (" (diverged)" if m["status"] == "diverged" else ""))
+        rows.append([str(seed), str(s.get("status", "-")), str(s.get("iterations", "-")), *cells])
+    return rows
+
+
+class SeedsScreen(SavedScreen):
+    """Over seeds, Runs and Curves in tabs. `runs_first`: open on the Runs tab (from a sweep,
+    whose table already holds the figures over seeds)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "show_tab('tab-aggregate')", "Over seeds", tooltip="Mean ± sd and paired statements."),
+        Binding("r", "show_tab('tab-runs')", "Runs", tooltip="Each seed's run; enter replays it."),
+        Binding("c", "show_tab('tab-curves')", "Curves", tooltip="Every seed's accuracy on one chart."),
+    ]
+
+    def __init__(self, saved: SavedSeeds, back: bool = False, runs_first: bool = False) -> None:
+        super().__init__(back)
+        self.saved = saved
+        self.runs_first = runs_first
+
+    def compose(self) -> ComposeResult:
+        yield Static(title_text(self.saved), id="saved-title")
+        initial = "tab-runs" if self.runs_first else "tab-aggregate"
+        with TabbedContent(id="saved-views", initial=initial):
+            with TabPane("Over seeds", id="tab-aggregate"), VerticalScroll():
+                yield RowsTable(id="aggregate", cursor_type="none")
+                yield Static(classes="note", id="aggregate-note")
+                yield Statements(id="seed-statements")
+            with TabPane("Runs", id="tab-runs"), Vertical():
+                yield RowsTable(id="seed-runs")
+                yield Static("enter: replay the seed's run in the lab (escape comes back)", classes="note")
+            with TabPane("Curves", id="tab-curves"), Vertical():
+                yield Static(id="curves-legend")
+                yield CurvesChart(id="curves")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        agg = self.saved.aggregate
+        names = [m["activation"] for m in agg["members"]]
+
+        def head(column: int, label: str) -> str:
+            return f"bold {member_color(column - 1)}" if column >= 1 and label in names else ""
+
+        self.query_one("#aggregate", RowsTable).fill(aggregate_rows(agg), header_style=head)
+        foot, *statements = aggregate_notes(agg)
+        self.query_one("#aggregate-note", Static).update(foot)
+        lines = statements[0].splitlines() if statements else []
+        self.query_one("#seed-statements", Statements).show([("Paired by seed", lines)], "")
+
+        def run_head(column: int, label: str) -> str:
+            return f"bold {member_color(column - 3)}" if column >= 3 else ""
+
+        runs = self.query_one("#seed-runs", RowsTable)
+        runs.fill(
+            run_rows(self.saved), left=2, keys=[str(s) for s in self.saved.seeds], header_style=run_head
+        )
+        legend = Text()
+        for i, n in enumerate(names):
+            legend.append(("  " if i else "") + "━━ ", style=member_color(i))
+            legend.append(n, style=f"bold {member_color(i)}")
+        legend.append("  (one line per seed)", style="dim")
+        self.query_one("#curves-legend", Static).update(legend)
+        (runs if self.runs_first else self.query_one("#aggregate", RowsTable)).focus()
+        self._load_curves()
+
+    @work(thread=True, exclusive=True, group="curves")
+    def _load_curves(self) -> None:
+        """Every seed's evaluations (read from its events.jsonl, checked line by line)."""
+        from ..compare import load_run
+
+        curves: list[Curve] = []
+        thresholds: list[float] = []
+        try:
+            for seed, directory in self.saved.runs.items():
+                run = load_run(directory, f"seed-{seed}")
+                thresholds = thresholds or [float(t) for t in run.summary["config"]["thresholds"]]
+                for i, m in enumerate(run.summary["members"]):
+                    xs, ys = run.curve(i)
+                    curves.append(Curve(f"seed {seed}: {m['activation']}", member_color(i), xs, ys))
+        except ResultsError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot draw the curves", severity="error")
+            return
+        self.app.call_from_thread(self.query_one(CurvesChart).show, curves, thresholds)
+
+    @on(DataTable.RowSelected, "#seed-runs")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        seed = int(event.row_key.value or 0)
+        directory = self.saved.runs.get(seed)
+        if directory is None:
+            self.notify(f"seed {seed} has no result yet", severity="warning")
+            return
+        self.open_run(directory)

@@ -1,0 +1,203 @@
+"""The sweep view (`--open` on a sweep directory): every point, which activation wins where,
+each activation at its best learning rate, and the paired statements; Enter on a point opens
+its seeds (`SeedsScreen`), and from there each seed's run in the lab.
+
+Every table is the batch one (`actlab.engine.report`: sweep_rows, heatmap_rows, best_lr_rows,
+sweep_statements), so the app and `actlab-tui --batch --open DIR` say the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from actlab.engine.report import best_lr_rows, heatmap_rows, setting_text, sweep_rows, sweep_statements
+from actlab.engine.results import ResultsError
+from actlab.engine.sweep import value_text
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from ..palette import member_color
+from ..widgets.footer import KeyFooter
+from ..widgets.rows_table import RowsTable
+from ..widgets.statements import Statements
+from ..widgets.wins import WinsGrid, wins_legend
+from .saved import SavedSweep, load_seeds
+from .seeds import SeedsScreen
+from .views import SavedScreen, where
+
+BEST_LR_NOTE = (
+    "Each activation at its own best learning rate: fewest iterations to the highest threshold it "
+    "reaches in every seed, ties by final accuracy; beside it the shared lr."
+)
+
+
+def point_keys(results: dict[str, Any]) -> list[str]:
+    """The key of each row of `sweep_rows` (after its header): "point:member", or "point:-"
+    for a point not finished."""
+    keys = []
+    for p, point in enumerate(results["points"]):
+        agg = point["aggregate"]
+        keys += [f"{p}:-"] if agg is None else [f"{p}:{m}" for m in range(len(agg["members"]))]
+    return keys
+
+
+def _vs_baseline(results: dict[str, Any], key: str, k: int) -> dict[str, Any] | None:
+    p, _, m = key.partition(":")
+    agg = results["points"][int(p)]["aggregate"]
+    if agg is None or m == "-":
+        return None
+    result: dict[str, Any] | None = agg["members"][int(m)]["thresholds"][k].get("vs_baseline")
+    return result
+
+
+def title_text(saved: SavedSweep) -> Text:
+    r = saved.results
+    axes = " x ".join(f"{n} ({', '.join(value_text(v) for v in vs)})" for n, vs in r["axes"])
+    seeds = r["seeds"]
+    text = Text.assemble(("Sweep ", "bold"), (where(saved.directory), "bold"), f"  {axes}; ")
+    text.append(f"{len(r['points'])} points x {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; ")
+    for i, name in enumerate(r["activations"]):
+        text.append(("" if i == 0 else ", ") + name, style=f"bold {member_color(i)}")
+    if r["baseline"]:
+        text.append(f" (baseline {r['baseline']})", style="dim")
+    if not r["complete"]:
+        text.append("\nUnfinished points: actlab-tui --batch --resume DIR trains them.", style="yellow")
+    return text
+
+
+class SweepScreen(SavedScreen):
+    """A sweep directory: Points, Wins, Best lr (when lr is swept) and Paired, in tabs; on a
+    wide terminal the Points tab has the wins grid beside the table."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "show_tab('tab-points')", "Points", tooltip="Every point and activation."),
+        Binding("w", "show_tab('tab-wins')", "Wins", tooltip="Which activation wins where."),
+        Binding("l", "show_tab('tab-best')", "Best lr", tooltip="Each activation at its best lr."),
+        Binding("s", "show_tab('tab-paired')", "Paired", tooltip="The paired statements of every point."),
+    ]
+
+    def __init__(self, saved: SavedSweep, back: bool = False) -> None:
+        super().__init__(back)
+        self.saved = saved
+        self.results = saved.results
+        self.keys = point_keys(self.results)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_tab" and parameters == ("tab-best",) and not self.results.get("best_lr"):
+            return False  # no lr axis: no such tab, and the key is not shown
+        return super().check_action(action, parameters)
+
+    def compose(self) -> ComposeResult:
+        r = self.results
+        yield Static(title_text(self.saved), id="saved-title")
+        with TabbedContent(id="saved-views"):
+            with TabPane("Points", id="tab-points"), Horizontal(id="points-body"):
+                with Vertical(id="points-main"):
+                    yield RowsTable(id="points")
+                    with VerticalScroll(id="point-detail"):
+                        yield Statements(id="point-statements")
+                with VerticalScroll(id="points-side"):
+                    yield WinsGrid(r, id="side-wins")
+                    yield Static(wins_legend(r["activations"]), classes="wins-legend")
+            with TabPane("Wins", id="tab-wins"), ScrollableContainer(id="wins-body"):
+                yield WinsGrid(r, id="wins")
+                yield Static(wins_legend(r["activations"]), classes="wins-legend")
+                grid = heatmap_rows(r)
+                yield Static(grid[1] if grid else "", classes="note")
+            if r.get("best_lr"):
+                with TabPane("Best lr", id="tab-best"), VerticalScroll():
+                    yield RowsTable(id="best-lr", cursor_type="none")
+                    yield Static(BEST_LR_NOTE, classes="note")
+            with TabPane("Paired", id="tab-paired"), VerticalScroll():
+                yield Statements(id="paired")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        r = self.results
+        axes = len(r["axes"])
+        acts = r["activations"]
+        rows = sweep_rows(r)
+        thresholds = r["thresholds"]
+        shown = (r.get("heatmap") or {}).get("threshold")
+        top = thresholds.index(shown) if shown in thresholds else len(thresholds) - 1
+
+        def style(row: int, column: int, cell: str) -> str:
+            if column == axes:
+                return f"bold {member_color(acts.index(cell))}" if cell in acts else "dim"
+            if column == len(rows[0]) - 1 and len(r["seeds"]) > 1:
+                p = _vs_baseline(r, self.keys[row], top)
+                if p is not None and p.get("clear"):
+                    return "green" if (p["ratio_low"] or 0) > 1 else "red"
+            return ""
+
+        self.query_one("#points", RowsTable).fill(rows, left=axes + 1, keys=self.keys, style=style)
+        best = best_lr_rows(r)
+        if best is not None:
+            others = len(best[0]) - 7
+
+            def best_style(row: int, column: int, cell: str) -> str:
+                return f"bold {member_color(acts.index(cell))}" if column == others and cell in acts else ""
+
+            self.query_one("#best-lr", RowsTable).fill(best, left=others + 1, style=best_style)
+        groups: dict[str, list[str]] = {}
+        for s in sweep_statements(r):
+            point, _, statement = s.partition(": ")
+            groups.setdefault(point, []).append(statement)
+        self.query_one("#paired", Statements).show(
+            list(groups.items()), "No paired statements: one seed per point, or nothing reached."
+        )
+        self._detail(self.keys[0] if self.keys else None)
+        self.query_one("#points", RowsTable).focus()
+
+    @on(DataTable.RowHighlighted, "#points")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail(event.row_key.value)
+
+    def _detail(self, key: str | None) -> None:
+        """Under the table: the highlighted point and activation's paired statements."""
+        box = self.query_one("#point-statements", Statements)
+        if key is None:
+            box.show([], "")
+            return
+        p, _, m = key.partition(":")
+        point = self.results["points"][int(p)]
+        agg = point["aggregate"]
+        name = ", ".join(f"{n}={setting_text(v)}" for n, v in point["values"].items())
+        if agg is None:
+            box.show([], f"{name}: not finished (actlab-tui --batch --resume DIR trains it).")
+            return
+        member = agg["members"][int(m)]
+        act = member["activation"]
+        # as under "Paired": a threshold neither reached in any seed says nothing
+        pairs = [t["vs_baseline"] for t in member["thresholds"] if t.get("vs_baseline")]
+        statements = [p["statement"] for p in pairs if p["neither"] < p["seeds"]]
+        if not statements:
+            why = (
+                "the baseline"
+                if act == agg.get("baseline")
+                else "nothing reached a threshold in any seed"
+                if pairs
+                else "no baseline to pair with"
+            )
+            box.show([], f"{name}, {act}: {why}. Enter: this point's seeds.")
+            return
+        box.show([(f"{name}, {act} (enter: this point's seeds)", statements)], "")
+
+    @on(DataTable.RowSelected, "#points")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value or ""
+        self.open_point(int(key.partition(":")[0]))
+
+    def open_point(self, index: int) -> None:
+        """The point's seeds view, over this one (escape comes back)."""
+        directory = self.saved.point_dir(index)
+        try:
+            seeds = load_seeds(directory, self.results["seeds"])
+        except ResultsError as exc:
+            self.notify(str(exc), title="Cannot open that point", severity="error")
+            return
+        self.app.push_screen(SeedsScreen(seeds, back=True, runs_first=True))
