@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from actlab.engine import RunConfig
+from actlab.engine import RunConfig, threads
 from actlab.engine.data import Dataset, load
 
-# One intra-op thread: results do not depend on it, and on a shared 2-core machine a second
-# OpenMP thread spinning against other processes makes small steps 100x slower.
-torch.set_num_threads(1)
+# One intra-op thread, fixed (no tuner): results do not depend on it, and on a shared 2-core
+# machine a second OpenMP thread spinning against other processes makes small steps 100x slower.
+threads.fixed(1)
 
 
 @pytest.fixture(scope="session")

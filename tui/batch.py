@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import torch
 from actlab.engine import Control, ResultsWriter, RunConfig, run
 from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
@@ -29,6 +28,7 @@ from actlab.engine.events import (
 from actlab.engine.metrics import aggregate
 from actlab.engine.report import aggregate_table, summary_text, threshold_table
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created, write_file
+from actlab.engine.threads import fixed as fix_threads
 from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -53,6 +53,7 @@ class ProgressDisplay:
         self.epochs = 0
         self.t0 = time.perf_counter()
         self.width = 0
+        self.threads: int | None = None  # as the run's tuner last chose them
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -70,6 +71,7 @@ class ProgressDisplay:
             if self.tty:
                 self._status(event.iteration, event.epoch, event.elapsed_s)
         elif isinstance(event, EpochFinished):
+            self.threads = event.threads
             self._status(event.iteration, event.epoch, time.perf_counter() - self.t0, final=not self.tty)
         elif isinstance(event, MemberDiverged):
             self._line(
@@ -84,8 +86,9 @@ class ProgressDisplay:
     def _status(self, it: int, epoch: int, elapsed: float, final: bool = False) -> None:
         rate = it / elapsed if elapsed > 0 else 0.0
         eta = (self.total - it) / rate if rate > 0 else 0.0
+        threads = "" if self.threads is None else f"{self.threads} thread{'s' * (self.threads > 1)}  "
         self._line(
-            f"epoch {epoch}/{self.epochs}  iteration {it}/{self.total}  {rate:,.0f} it/s  "
+            f"epoch {epoch}/{self.epochs}  iteration {it}/{self.total}  {rate:,.0f} it/s  {threads}"
             f"elapsed {_clock(elapsed)}  ETA {_clock(eta)}",
             final=final,
         )
@@ -132,9 +135,10 @@ def run_batch(
     """Run one comparison headless (or `seeds` of them, seed, seed+1, ...); return the exit code.
 
     fmt: how stdout shows the tables (one of report.FORMATS).
-    threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
+    threads: PyTorch's CPU threads, fixed; None: each run chooses them by timing its steps
+    (`engine.threads`)."""
     if threads is not None:
-        torch.set_num_threads(threads)
+        fix_threads(threads)
     err = sys.stderr
     check_data_source(config)
     check_members(config)  # the user's functions imported and checked before anything is written
