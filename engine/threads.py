@@ -17,6 +17,7 @@ so it is tested with made-up ones.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -27,14 +28,16 @@ DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice, taken before 
 _fixed: int | None = None
 
 
-def fixed(n: int | None) -> None:
+def fixed(n: int | None) -> int | None:
     """Fix this process's PyTorch CPU threads at `n` (the tuner stays off), or with None make
-    the count the tuner's again, starting from PyTorch's default."""
+    the count the tuner's again, starting from PyTorch's default. Returns the setting it
+    replaced (`fixed(previous)` restores it)."""
     global _fixed
     if n is not None and n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
-    _fixed = n
+    previous, _fixed = _fixed, n
     torch.set_num_threads(DEFAULT_THREADS if n is None else n)
+    return previous
 
 
 def fixed_count() -> int | None:
@@ -73,7 +76,7 @@ class FixedThreads:
 class ThreadTuner:
     """Chooses the thread count from the durations of training steps.
 
-    Exploring, each candidate (the current choice last) trains one window: a warm-up step that
+    Exploring, each candidate (fewest threads first) trains one window: a warm-up step that
     is not counted (the count just changed), then steps until `window_s` of step time and at
     least `min_steps` steps (at most `max_steps`). The fastest mean step wins; the current
     choice is left only for one at least `margin` faster (hysteresis). Settled, the choice
@@ -83,6 +86,9 @@ class ThreadTuner:
     whose mean step is `drift` times slower or faster than at the choice starts the next
     exploration early (a competitor came or left), once the choice has trained `drift_wait`
     times as long as that exploration took (so a noisy machine cannot keep it exploring).
+    One step `cutoff` times slower than the best mean seen (warm-up included) ends a
+    candidate's window at once: with its threads starved by another process a step at all
+    cores can take 100x the usual, and a full window of those would cost seconds.
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class ThreadTuner:
         cost_factor: float = 20.0,
         drift: float = 1.3,
         drift_wait: float = 5.0,
+        cutoff: float = 10.0,
     ) -> None:
         import time
 
@@ -108,7 +115,7 @@ class ThreadTuner:
         self.clock = clock or time.perf_counter
         self.window_s, self.min_steps, self.max_steps = window_s, min_steps, max_steps
         self.margin, self.cost_factor = margin, cost_factor
-        self.drift, self.drift_wait = drift, drift_wait
+        self.drift, self.drift_wait, self.cutoff = drift, drift_wait, cutoff
         self.base_interval_s, self.max_interval_s = interval_s, max_interval_s
         self.interval_s = interval_s
         start = current if current is not None else torch.get_num_threads()
@@ -144,17 +151,20 @@ class ThreadTuner:
         else:
             self._settle_left -= seconds
             self._settled_s += seconds
-        if self._warm:
-            self._warm = False
-            return
-        self._win_steps += 1
-        self._win_s += seconds
-        full = self._win_steps >= self.max_steps or (
-            self._win_s >= self.window_s and self._win_steps >= self.min_steps
-        )
-        if not full:
-            return
-        mean = self._win_s / self._win_steps
+        if self._queue and seconds > self.cutoff * self._best_known():
+            mean = seconds  # hopeless (threads starved by another process): no more of it
+        else:
+            if self._warm:
+                self._warm = False
+                return
+            self._win_steps += 1
+            self._win_s += seconds
+            full = self._win_steps >= self.max_steps or (
+                self._win_s >= self.window_s and self._win_steps >= self.min_steps
+            )
+            if not full:
+                return
+            mean = self._win_s / self._win_steps
         self._win_steps, self._win_s = 0, 0.0
         if self._queue:
             self.means[self._queue.pop(0)] = mean
@@ -168,9 +178,14 @@ class ThreadTuner:
         ):
             self._explore()
 
+    def _best_known(self) -> float:
+        """The fastest mean step this exploration has seen, else the choice's; inf: none."""
+        known = [*self.means.values(), *([self.reference] if self.reference > 0 else [])]
+        return min(known, default=math.inf)
+
     def _explore(self) -> None:
         self.explorations += 1
-        self._queue = [c for c in self.counts if c != self.choice] + [self.choice]
+        self._queue = list(self.counts)  # 1 first: never starved, it bounds the others
         self.means = {}
         self._explore_spent = 0.0
         self._use(self._queue[0])
@@ -181,9 +196,10 @@ class ThreadTuner:
             self.choice = best
             self.switches += 1
             self.interval_s = self.base_interval_s
-            self._use(best)
         else:
             self.interval_s = min(self.max_interval_s, 2 * self.interval_s)
+        if self.choice != self.counts[-1]:  # the last one timed
+            self._use(self.choice)
         self.reference = self.means[self.choice]
         self._settled_s = 0.0
         self._settle_left = max(self.interval_s, self.cost_factor * self._explore_spent)

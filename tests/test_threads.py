@@ -50,7 +50,7 @@ def test_quiet_machine_keeps_all_cores() -> None:
     tuner = m.tuner()
     m.train(tuner, 1.0)
     assert tuner.choice == 2 and m.threads == 2
-    assert m.sets[:2] == [1, 2]  # the other candidate first, ending on the choice
+    assert m.sets[:2] == [1, 2]  # fewest threads first
     assert tuner.switches == 0
     assert tuner.means[1] == pytest.approx(QUIET[1]) and tuner.means[2] == pytest.approx(QUIET[2])
 
@@ -60,6 +60,25 @@ def test_contended_machine_moves_to_one_thread() -> None:
     tuner = m.tuner()
     m.train(tuner, 0.5)
     assert tuner.choice == 1 and m.threads == 1 and tuner.switches == 1
+
+
+def test_starved_threads_cost_one_step_a_check() -> None:
+    """Another process starving the second thread: a step on 2 threads takes 80x one on 1;
+    each check tries 2 for one step only, and goes back to 1."""
+    m = Machine({1: 1.85e-3, 2: 0.15})
+    tuner = m.tuner()
+    m.train(tuner, 1.0)
+    assert tuner.choice == 1
+    on_two = 0
+    checks = tuner.explorations
+    while tuner.explorations < checks + 3:
+        s = m.step_s[m.threads]
+        on_two += m.threads == 2
+        m.spent += s
+        tuner.record(s)
+    m.train(tuner, 0.1)  # the third check done
+    assert tuner.choice == 1 and m.threads == 1
+    assert on_two == 2  # two checks done, one step each
 
 
 def test_hysteresis_keeps_the_choice_for_a_small_gain() -> None:
