@@ -79,7 +79,7 @@ def create_app(
     open_dir: a saved run directory to show instead of an empty lab.
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
-    threads: PyTorch CPU threads of the engine process (None: all cores).
+    threads: PyTorch CPU threads of the engine process, fixed (None: each run chooses them).
     served: a browser session of `actlab-tui serve`: the form cannot change the data and
         cache folders.
     """

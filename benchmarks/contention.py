@@ -1,0 +1,170 @@
+"""Epoch time when another process competes for the CPU: the engine's default (threads chosen
+by timing the run's own steps, `engine.threads`) against PyTorch's default (one thread per
+core, fixed).
+
+Whole one-epoch runs of the default comparison (3 members, 784-128-128-10, batch 64) on
+MNIST-sized data (60,000 images, 937 steps), each contender in turn, quiet and then with one
+busy single-threaded process (a Python loop) that the benchmark starts before the contended
+turns and kills after them; the order of the contenders alternates each round. The epoch's
+time is the run's own (`EpochFinished.seconds`: training steps, evaluation left out); with
+PyTorch's threads under contention the run stops after 300 steps (it is that slow), and every
+figure compares time per step (--quick: 300-step runs throughout, one round).
+
+Figures: contended epoch / quiet epoch with the default settings (issue 10's bound: 1.5x),
+and the quiet epoch of the default against PyTorch's threads (it must not lose quiet speed:
+within 5%). PyTorch's threads under contention are reported for reference.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from actlab.engine import RunConfig, threads
+from actlab.engine import run as engine_run
+from actlab.engine.data import Dataset
+from actlab.engine.events import EpochFinished, Event
+
+from .common import Figure, Options, Result, full_dataset, median
+
+NAME = "contention"
+TITLE = "Epoch time with one competing busy process: chosen threads vs PyTorch's default"
+
+SPIN = "while True:\n    pass\n"
+
+
+def _busy_s() -> float:
+    """CPU seconds all processes have spent (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@contextmanager
+def competitor() -> Iterator[subprocess.Popen[bytes]]:
+    """One busy single-threaded process for the block's duration."""
+    proc = subprocess.Popen([sys.executable, "-c", SPIN])
+    try:
+        time.sleep(0.2)  # its interpreter started and spinning (a load, not a synchronisation)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def step_time(config: RunConfig, data: Dataset, fixed: int | None) -> tuple[float, int | None]:
+    """One run of one epoch (or its first `max_iterations`): seconds per training step and the
+    thread count it ended on."""
+    threads.fixed(fixed)
+    out: list[EpochFinished] = []
+
+    def listener(event: Event) -> None:
+        if isinstance(event, EpochFinished):
+            out.append(event)
+
+    engine_run(config, listener, data=data)
+    return out[0].seconds / out[0].iterations, out[0].threads if fixed is None else fixed
+
+
+def run(opts: Options) -> Result:
+    res = Result(NAME, TITLE)
+    data = full_dataset(opts.device)
+    config = RunConfig(device=opts.device.type, epochs=1)
+    if opts.quick:
+        config = config.replace(max_iterations=300)
+    # PyTorch's threads under contention: 3-10x slower, so a shorter run (per step alike)
+    reference = config.replace(max_iterations=300)
+    cores = threads.DEFAULT_THREADS
+    default, pytorch = "default (chosen)", f"PyTorch's ({cores} fixed)"
+    contenders = {default: None, pytorch: cores}
+    seconds: dict[tuple[str, str], list[float]] = {}
+    chosen: dict[tuple[str, str], list[int | None]] = {}
+    others: dict[str, list[float]] = {}  # cores other processes kept busy during each turn
+    previous = threads.fixed(None)
+    omp = os.environ.pop("OMP_NUM_THREADS", None)  # it would fix the count (`--threads`)
+    try:
+        step_time(config.replace(max_iterations=100), data, None)  # untimed warm-up
+        for r in range(opts.repeats(4, 1)):
+            order = list(contenders.items())
+            order = order if r % 2 == 0 else order[::-1]
+            for where in ("quiet", "contended"):
+                with competitor() if where == "contended" else nullcontext():
+                    for name, fixed in order:
+                        cfg = reference if (name, where) == (pytorch, "contended") else config
+                        b0, o0, w0 = _busy_s(), _own_s(), time.perf_counter()
+                        s, t = step_time(cfg, data, fixed)
+                        wall = time.perf_counter() - w0
+                        others.setdefault(where, []).append((_busy_s() - b0 - (_own_s() - o0)) / wall)
+                        seconds.setdefault((name, where), []).append(s)
+                        chosen.setdefault((name, where), []).append(t)
+    finally:
+        if omp is not None:
+            os.environ["OMP_NUM_THREADS"] = omp
+        threads.fixed(previous)
+    per_epoch = len(data.train_x) // config.batch_size
+    res.lines.append(
+        f"one epoch = {per_epoch} steps; runs of {config.max_iterations or per_epoch} steps "
+        f"({reference.max_iterations} for PyTorch's threads contended), epoch time = step x {per_epoch}"
+    )
+    res.lines.append(
+        "cores kept busy by other processes during the turns (the competitor included): "
+        + ", ".join(f"{w} {' '.join(f'{x:.2f}' for x in v)}" for w, v in others.items())
+    )
+    busy_quiet = median(others["quiet"])
+    if busy_quiet > 0.25:
+        res.lines.append(
+            f"NOT QUIET: other processes kept {busy_quiet:.2f} cores busy during the quiet turns "
+            "(median); the quiet figures are not what they say: rerun when the machine is idle"
+        )
+    for (name, where), values in seconds.items():
+        res.lines.append(
+            f"{name:<20} {where:<9} epoch {median(values) * per_epoch:6.3f} s "
+            f"[{min(values) * per_epoch:.3f}-{max(values) * per_epoch:.3f}]  "
+            f"step {median(values) * 1e3:.3f} ms  threads at the end {chosen[(name, where)]}"
+        )
+    m = {k: median(v) for k, v in seconds.items()}
+    res.figures += [
+        Figure(
+            "contended / quiet epoch, default settings",
+            m[(default, "contended")] / m[(default, "quiet")],
+            "x",
+            1.5,
+            False,
+            "issue 10",
+            note=f"vs PyTorch's threads quiet: {m[(default, 'contended')] / m[(pytorch, 'quiet')]:.2f}x",
+        ),
+        Figure(
+            "quiet epoch, default / PyTorch's threads",
+            m[(default, "quiet")] / m[(pytorch, "quiet")],
+            "x",
+            1.05,
+            False,
+            "issue 10",
+        ),
+        Figure(
+            "contended / quiet epoch, PyTorch's threads",
+            m[(pytorch, "contended")] / m[(pytorch, "quiet")],
+            "x",
+            note="for reference: what the tuner avoids",
+        ),
+    ]
+    res.details = {
+        "iterations_per_epoch": per_epoch,
+        "step_s": {f"{n}, {w}": v for (n, w), v in seconds.items()},
+        "threads": {f"{n}, {w}": v for (n, w), v in chosen.items()},
+        "others_busy_cores": others,
+    }
+    return res
