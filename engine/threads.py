@@ -81,11 +81,12 @@ class ThreadTuner:
     least `min_steps` steps (at most `max_steps`). The fastest mean step wins; the current
     choice is left only for one at least `margin` faster (hysteresis). Settled, the choice
     trains for `interval_s` of step time (doubled each time a check confirms the choice, up
-    to `max_interval_s`; and at least `cost_factor` times what the last exploration took, so
-    exploring costs a few percent at most), watched in windows of the same size: a window
-    whose mean step is `drift` times slower or faster than at the choice starts the next
-    exploration early (a competitor came or left), once the choice has trained `drift_wait`
-    times as long as that exploration took (so a noisy machine cannot keep it exploring).
+    to `max_interval_s`; and at least `cost_factor` times what the last exploration cost
+    beyond the same steps at the choice, so exploring costs 1/cost_factor at most), watched
+    in windows of the same size: a window whose mean step is `drift` times slower or faster
+    than at the choice starts the next exploration early (a competitor came or left), once
+    the choice has trained `drift_wait` times as long as that exploration took (so a noisy
+    machine cannot keep it exploring).
     One step `cutoff` times slower than the best mean seen (warm-up included) ends a
     candidate's window at once: with its threads starved by another process a step at all
     cores can take 100x the usual, and a full window of those would cost seconds.
@@ -128,6 +129,8 @@ class ThreadTuner:
         self._explore_spent = 0.0
         self._settle_left = 0.0
         self._settled_s = 0.0
+        self._explore_spent = 0.0
+        self._explore_steps = 0
         self._win_steps = 0
         self._win_s = 0.0
         self._warm = True  # the next step is a warm-up, not counted
@@ -148,6 +151,7 @@ class ThreadTuner:
         """One training step took `seconds` at `count` threads."""
         if self._queue:
             self._explore_spent += seconds
+            self._explore_steps += 1
         else:
             self._settle_left -= seconds
             self._settled_s += seconds
@@ -188,6 +192,7 @@ class ThreadTuner:
         self._queue = list(self.counts)  # 1 first: never starved, it bounds the others
         self.means = {}
         self._explore_spent = 0.0
+        self._explore_steps = 0
         self._use(self._queue[0])
 
     def _decide(self) -> None:
@@ -202,7 +207,9 @@ class ThreadTuner:
             self._use(self.choice)
         self.reference = self.means[self.choice]
         self._settled_s = 0.0
-        self._settle_left = max(self.interval_s, self.cost_factor * self._explore_spent)
+        # what the exploration cost beyond the same steps at the choice
+        waste = self._explore_spent - self._explore_steps * self.reference
+        self._settle_left = max(self.interval_s, self.cost_factor * waste)
 
     def _use(self, n: int) -> None:
         self.set_threads(n)

@@ -147,13 +147,21 @@ def test_tuning_costs_a_few_percent_of_the_best_fixed_count(machine: dict[int, f
 
 
 def test_slow_steps_make_the_checks_rarer() -> None:
-    """A 0.5 s step: windows are a few steps, and the time between checks grows to 20 times
-    what a check took."""
+    """A 0.5 s step: a check's windows are a few steps, and the time between checks grows
+    to 20 times what a check cost beyond the choice's steps (1 s here): 5% at most."""
     m = Machine({1: 0.75, 2: 0.5})
     tuner = m.tuner()
-    m.train(tuner, 200.0)
-    assert tuner.choice == 2
-    assert tuner.explorations <= 200.0 / (20 * 8 * 0.5) + 1
+    m.train(tuner, 6.0)
+    assert tuner.choice == 2 and tuner.explorations == 1
+    m.train(tuner, 19.0)
+    assert tuner.explorations == 1  # max(interval 4 s, 20 x 1 s)
+    steps = 0
+    while m.spent < 300.0:
+        m.spent += m.step_s[m.threads]
+        tuner.record(m.step_s[m.threads])
+        steps += 1
+    assert tuner.explorations >= 10
+    assert m.spent / (steps * 0.5 + 25.0) <= 1.06
 
 
 def test_noisy_steps_do_not_keep_it_checking() -> None:
