@@ -262,3 +262,21 @@ def test_a_run_under_the_tuner_reports_its_choice_and_keeps_its_numbers(
     assert made and made[0].switches >= 2
     assert all(t in (1, 2) for t in tuned_threads)
     assert tuned_run == fixed_run
+
+
+def test_batch_progress_line_names_the_chosen_threads() -> None:
+    import io
+
+    from actlab.engine.events import RunStarted
+    from actlab.tui.batch import ProgressDisplay
+
+    out = io.StringIO()
+    show = ProgressDisplay(out)
+    dataset = {"name": "sample", "source": "bundled", "train_size": 40, "test_size": 10, "notice": None}
+    show(RunStarted({"epochs": 3}, ["relu"], "relu", dataset, "cpu", 10, 0, 10, 30))
+    show(EpochFinished(1, 10, 10, 0.5, 0.1))  # fixed threads: nothing said
+    show(EpochFinished(2, 20, 10, 0.5, 0.1, 1))
+    show(EpochFinished(3, 30, 10, 0.5, 0.1, 2))
+    lines = out.getvalue().splitlines()
+    assert "thread" not in lines[1]
+    assert "  1 thread  " in lines[2] and "  2 threads  " in lines[3]
