@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,8 +110,6 @@ class ThreadTuner:
         drift_wait: float = 5.0,
         cutoff: float = 10.0,
     ) -> None:
-        import time
-
         self.counts = sorted(set(counts))
         self.set_threads = set_threads
         self.clock = clock or time.perf_counter
@@ -126,7 +125,6 @@ class ThreadTuner:
         self.explorations = 0
         self.switches = 0
         self._queue: list[int] = []
-        self._explore_spent = 0.0
         self._settle_left = 0.0
         self._settled_s = 0.0
         self._explore_spent = 0.0
