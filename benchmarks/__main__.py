@@ -19,13 +19,40 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from actlab.engine import threads
 
-from . import cohort, costs, diagnostics, evaluation, loop, matmul, memory, scaling, startup, sweep, tui
+from . import (
+    cohort,
+    contention,
+    costs,
+    diagnostics,
+    evaluation,
+    loop,
+    matmul,
+    memory,
+    scaling,
+    startup,
+    sweep,
+    tui,
+)
 from .common import Options, Result
 
 BENCHMARKS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (loop, cohort, startup, matmul, evaluation, memory, scaling, diagnostics, costs, sweep, tui)
+    for m in (
+        loop,
+        cohort,
+        startup,
+        matmul,
+        evaluation,
+        memory,
+        scaling,
+        diagnostics,
+        costs,
+        sweep,
+        tui,
+        contention,
+    )
 }
 
 
@@ -83,7 +110,7 @@ def report(result: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        threads.fixed(args.threads)  # runs' thread tuner off
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # for the subprocess benchmarks
     opts = Options(quick=args.quick, device=torch.device(args.device))
     names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
@@ -106,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             print(f"== {name}: FAILED\n{traceback.format_exc()}", flush=True)
             continue
+        # a run leaves the count where its thread tuner chose it: the next benchmark starts afresh
+        torch.set_num_threads(threads.fixed_count() or threads.DEFAULT_THREADS)
         result.seconds = time.perf_counter() - t0
         result.load = (load_before, os.getloadavg()[0])
         results.append(result)

@@ -48,6 +48,7 @@ from actlab.engine import RunConfig
 from actlab.engine import run as engine_run
 from actlab.engine.data import Dataset, load
 from actlab.engine.events import Event, RunFinished
+from actlab.engine.threads import fixed as fix_threads
 
 from .common import Figure, Options, Result, interleave, median
 
@@ -95,7 +96,7 @@ def finished(turn: Turn) -> Callable[[Event], None]:
 
 
 def headless(config: RunConfig, data: Dataset, threads: int, turns: list[Turn]) -> float:
-    torch.set_num_threads(threads)
+    fix_threads(threads)  # as the app's engine process is given them
     turn = Turn(threads=torch.get_num_threads())
     engine_run(config, finished(turn), data=data)
     turns.append(turn)
@@ -348,6 +349,7 @@ def run(opts: Options) -> Result:
         "app": contender("app", in_app, config, base_threads, 0),
     }
     keys: dict[str, list[Turn]] = {"idle": [], "app": []}
+    previous = fix_threads(base_threads)  # both sides on the same fixed count, as before
     try:
         # untimed warm-up: imports, the app's CSS, torch's kernels, the OS file cache
         warm = config.replace(epochs=1)
@@ -361,7 +363,7 @@ def run(opts: Options) -> Result:
             in_app(long_config, base_threads, presses, keys["app"], idle=idle)
             keys["idle"].append(idle)
     finally:
-        torch.set_num_threads(base_threads)
+        fix_threads(previous)
     return report(res, config, turns, keys)
 
 

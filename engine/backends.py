@@ -411,9 +411,9 @@ def _run_pool(
 
 def _call_in_ray(fn: JobFn, index: int, payload: Any, threads: int, device: str) -> Any:
     """A Ray task: Ray pins it to its GPU (CUDA_VISIBLE_DEVICES); threads set here."""
-    import torch
+    from .threads import fixed
 
-    torch.set_num_threads(threads)
+    fixed(threads)  # the task's CPUs, fixed: no thread tuner inside a Ray task
     return fn(payload, JobContext(index, device, threads, lambda: False))
 
 

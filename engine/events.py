@@ -160,6 +160,7 @@ class EpochFinished(Event):
     iterations: int
     seconds: float
     eval_seconds: float
+    threads: int | None = None  # CPU threads the tuner had chosen at the epoch's end (None: not tuned)
 
 
 @dataclass

@@ -527,6 +527,9 @@ class Comparison:
         self.t_start = 0.0  # moved on by pauses
         self.last_progress = 0.0
         self.costs_measured = False
+        from .threads import for_run
+
+        self.threads = for_run(self.device)  # times the steps and picks the CPU thread count
 
     def emit(self, event: Event) -> None:
         if not isinstance(event, Progress):
@@ -601,7 +604,7 @@ class Comparison:
             if not trainer.members:
                 outcome = "ended"
                 break
-            trainer.step(idx)
+            self.threads.step(trainer.step, idx)
             it = trainer.iteration
             if it % self.eval_every == 0:
                 side_s += self.evaluate(epoch)
@@ -618,7 +621,8 @@ class Comparison:
         seconds = time.perf_counter() - t_epoch - side_s
         trained = trainer.iteration - (epoch - 1) * self.per_epoch
         if trained > 0:
-            self.emit(EpochFinished(epoch, trainer.iteration, trained, round(seconds, 6), round(side_s, 6)))
+            timing = (round(seconds, 6), round(side_s, 6), self.threads.count)
+            self.emit(EpochFinished(epoch, trainer.iteration, trained, *timing))
             if not self.costs_measured and outcome != "stopped":
                 self.measure_costs(seconds / trained)
         return outcome

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
-from actlab.engine import RunConfig
+from actlab.engine import RunConfig, threads
 from actlab.engine.data import Dataset, load
 
-# One intra-op thread: results do not depend on it, and on a shared 2-core machine a second
-# OpenMP thread spinning against other processes makes small steps 100x slower.
-torch.set_num_threads(1)
+# One intra-op thread, fixed (no thread tuner), here and in every process a test starts (the
+# app's engine process, CLI subprocesses): results do not depend on it, and on a shared 2-core
+# machine a second OpenMP thread spinning against other processes makes small steps 100x slower.
+threads.fixed(1)
+os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session")

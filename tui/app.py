@@ -122,7 +122,7 @@ def create_app(
         directory opens its own view (`screens.sweep`, `screens.seeds`).
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
-    threads: PyTorch CPU threads of the engine process (None: all cores).
+    threads: PyTorch CPU threads of the engine process, fixed (None: each run chooses them).
     served: a browser session of `actlab-tui serve`: the form cannot change the data and
         cache folders.
     opened: open_dir's sweep or seeds directory, already read (`screens.saved.load_saved`).

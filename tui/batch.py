@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import torch
 from actlab.engine import Control, ResultsWriter, RunConfig, run
 from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
@@ -46,6 +45,7 @@ from actlab.engine.sweep import (
     write_results,
     write_streams,
 )
+from actlab.engine.threads import fixed as fix_threads
 from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -70,6 +70,7 @@ class ProgressDisplay:
         self.epochs = 0
         self.t0 = time.perf_counter()
         self.width = 0
+        self.threads: int | None = None  # as the run's tuner last chose them
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -90,6 +91,7 @@ class ProgressDisplay:
             if self.tty:
                 self._status(event.iteration, event.epoch, event.elapsed_s)
         elif isinstance(event, EpochFinished):
+            self.threads = event.threads
             self._status(event.iteration, event.epoch, time.perf_counter() - self.t0, final=not self.tty)
         elif isinstance(event, MemberDiverged):
             self._line(
@@ -104,8 +106,9 @@ class ProgressDisplay:
     def _status(self, it: int, epoch: int, elapsed: float, final: bool = False) -> None:
         rate = it / elapsed if elapsed > 0 else 0.0
         eta = (self.total - it) / rate if rate > 0 else 0.0
+        threads = "" if self.threads is None else f"{self.threads} thread{'s' * (self.threads > 1)}  "
         self._line(
-            f"epoch {epoch}/{self.epochs}  iteration {it}/{self.total}  {rate:,.0f} it/s  "
+            f"epoch {epoch}/{self.epochs}  iteration {it}/{self.total}  {rate:,.0f} it/s  {threads}"
             f"elapsed {_clock(elapsed)}  ETA {_clock(eta)}",
             final=final,
         )
@@ -157,10 +160,11 @@ def run_batch(
     """Run one comparison headless (or a sweep: seeds and axes); return the exit code.
 
     fmt: how stdout shows the tables (one of report.FORMATS).
-    threads: PyTorch's CPU threads; None keeps PyTorch's own choice."""
+    threads: PyTorch's CPU threads, fixed; None: each run chooses them by timing its steps
+    (`engine.threads`)."""
     sweep = sweep or SweepOptions(seeds=seeds)
     if threads is not None:
-        torch.set_num_threads(threads)
+        fix_threads(threads)
     if sweep.active:
         return run_sweep(config, out, fmt, quiet, sweep, threads)
     err = sys.stderr

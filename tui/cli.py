@@ -42,8 +42,9 @@ EXIT_USAGE = 2
 @click.option(
     "--threads",
     type=click.IntRange(1, 1024),
-    help="CPU threads for PyTorch (the app's engine process uses as many). [default: PyTorch's, "
-    "all cores] On a machine shared with other busy jobs, 1 can be several times faster.",
+    help="Fix PyTorch's CPU threads (the app's engine process uses as many). [default: chosen "
+    "while training by timing the run's own steps, 1 to all cores, so a run keeps its speed when "
+    "other jobs compete] Fix them for bit-for-bit reproducible runs on many-core machines.",
 )
 @click.option(
     "--seeds",

@@ -52,7 +52,7 @@ class StartRun:
     run_id: int
     config: RunConfig
     run_dir: str | None  # where to store it; None keeps it in memory only
-    threads: int | None  # PyTorch CPU threads; None: PyTorch's default (all cores)
+    threads: int | None  # PyTorch CPU threads, fixed; None: chosen by timing (engine.threads)
 
 
 @dataclass(frozen=True)
@@ -345,13 +345,13 @@ class _Child:
         self.requests.put(None)
 
     def serve(self) -> None:
-        import torch
+        from actlab.engine.threads import fixed
 
         while (request := self.requests.get()) is not None:
             control = self.controls[request.run_id]
             try:
                 if request.threads is not None:
-                    torch.set_num_threads(request.threads)
+                    fixed(request.threads)  # else each run chooses them by timing its steps
                 summary = self._train(request, control)
                 self.conn.send(RunEnded(request.run_id, summary))
             except OSError as exc:
