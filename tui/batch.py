@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -131,6 +132,44 @@ def _fan_out(listeners: list[Listener]) -> Listener:
     return listener
 
 
+class StopSignals:
+    """Ctrl+C, a job manager's TERM and a closing terminal (an SSH session dropping, HUP) all
+    stop the run at its next iteration with its results complete; a second one aborts at once
+    (KeyboardInterrupt). Installed for the `with` block, restored after."""
+
+    def __init__(self, message: str, stop: Callable[[], None]) -> None:
+        self.message = message
+        self.stop = stop
+        self.signum: int | None = None  # the signal that stopped the run
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:  # a second one: stop at once
+            raise KeyboardInterrupt
+        self.signum = signum
+        try:
+            sys.stderr.write(f"\nactlab-tui: {self.message}\n")
+        except OSError:
+            pass  # the terminal is gone
+        self.stop()
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def exit_code(self, failed: bool = False) -> int:
+        """128 + TERM/HUP, 130 after Ctrl+C, else 1 when something failed, else 0."""
+        if self.signum in (signal.SIGTERM, signal.SIGHUP):
+            return 128 + self.signum
+        if self.signum is not None:
+            return EXIT_INTERRUPTED
+        return EXIT_ERROR if failed else EXIT_OK
+
+
 @dataclass
 class SweepOptions:
     """How a batch run repeats: seeds and sweep axes, where its jobs run, what it resumes."""
@@ -177,41 +216,22 @@ def run_batch(
     if data.notice:
         err.write(f"actlab-tui: note: {data.notice}\n")
     control = Control()
-    stopped_by: int | None = None  # the signal that stopped the run
-
-    def on_signal(signum: int, frame: Any) -> None:
-        # Ctrl+C, a job manager's TERM and a closing terminal (an SSH session dropping, HUP)
-        # all stop the run at the next iteration with its results complete
-        nonlocal stopped_by
-        if stopped_by is not None:  # a second one: stop at once
-            raise KeyboardInterrupt
-        stopped_by = signum
-        try:
-            err.write("\nactlab-tui: stopping (Ctrl+C again to abort at once)\n")
-        except OSError:
-            pass  # the terminal is gone
-        control.stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    signals = StopSignals("stopping (Ctrl+C again to abort at once)", control.stop)
     try:
-        writer = ResultsWriter(run_dir)
-        listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
-        try:
-            summary = run(config, _fan_out(listeners), control, data=data)
-        finally:
-            writer.close()
+        with signals:
+            writer = ResultsWriter(run_dir)
+            listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
+            try:
+                summary = run(config, _fan_out(listeners), control, data=data)
+            finally:
+                writer.close()
     except KeyboardInterrupt:
         err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
         return EXIT_INTERRUPTED
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     sys.stdout.write(summary_text(summary, fmt, show_diagnostics) + "\n")
     sys.stdout.flush()
     err.write(f"results: {run_dir}\n")
-    if stopped_by in (signal.SIGTERM, signal.SIGHUP):
-        return 128 + stopped_by
-    return EXIT_INTERRUPTED if control.stopped else EXIT_OK
+    return signals.exit_code()
 
 
 def _job_line(plan: Plan, job: Job, i: int, n: int) -> str:
@@ -264,75 +284,65 @@ def run_sweep(
         clear_job(root, plan, job)  # what an interrupted job left: it runs again from the start
     control = Control()
     stop = threading.Event()
-    stopped_by: int | None = None
     failures: list[str] = []
 
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stopped_by
-        if stopped_by is not None:
-            raise KeyboardInterrupt
-        stopped_by = signum
-        try:
-            err.write("\nactlab-tui: stopping: finished points are kept; --resume runs the rest\n")
-        except OSError:
-            pass
+    def stop_all() -> None:
         control.stop()
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    signals = StopSignals("stopping: finished points are kept; --resume runs the rest", stop_all)
     try:
-        if in_process:
-            for i, job in enumerate(jobs, 1):
-                if control.stopped:
-                    break
-                if not quiet:
-                    err.write(_job_line(plan, job, i, len(jobs)) + "\n")
-                cfg = plan.job_config(job)
-                listeners: list[Listener] = [] if quiet else [ProgressDisplay(err)]
-                result = run_job(plan, job, root, control, job_data(cfg), listeners)
-                if result["status"] == "error":
-                    failures.append(f"job {job.index}")
-        else:
-            from actlab.engine.backends import run_jobs
+        with signals:
+            if in_process:
+                for i, job in enumerate(jobs, 1):
+                    if control.stopped:
+                        break
+                    if not quiet:
+                        err.write(_job_line(plan, job, i, len(jobs)) + "\n")
+                    cfg = plan.job_config(job)
+                    listeners: list[Listener] = [] if quiet else [ProgressDisplay(err)]
+                    result = run_job(plan, job, root, control, job_data(cfg), listeners)
+                    if result["status"] == "error":
+                        failures.append(f"job {job.index}")
+            else:
+                from actlab.engine.backends import error_line, run_jobs
 
-            payloads = [
-                {
-                    "plan": plan.to_dict(),
-                    "job": j.index,
-                    "root": str(root) if opts.backend == "local" else None,
-                }
-                for j in jobs
-            ]
+                payloads = [
+                    {
+                        "plan": plan.to_dict(),
+                        "job": j.index,
+                        "root": str(root) if opts.backend == "local" else None,
+                    }
+                    for j in jobs
+                ]
 
-            def on_done(i: int, result: Any) -> None:
-                job = jobs[i]
-                if result.get("streams") is not None:
-                    write_streams(root, plan, job, result["streams"])
-                if not quiet:
-                    err.write(f"{_job_line(plan, job, i + 1, len(jobs))}: {result['status']}\n")
+                def on_done(i: int, result: Any) -> None:
+                    job = jobs[i]
+                    if result.get("streams") is not None:
+                        write_streams(root, plan, job, result["streams"])
+                    if not quiet:
+                        err.write(f"{_job_line(plan, job, i + 1, len(jobs))}: {result['status']}\n")
 
-            def on_failed(i: int, error: Any) -> None:
-                failures.append(f"job {jobs[i].index}: {error}")
-                err.write(f"actlab-tui: job {jobs[i].index} failed: {error}\n")
+                def on_failed(i: int, error: Any) -> None:
+                    failures.append(f"job {jobs[i].index}: {error_line(error)}")
+                    err.write(f"actlab-tui: job {jobs[i].index} failed: {error_line(error)}\n")
 
-            run_jobs(
-                execute_job,
-                payloads,
-                backend=opts.backend,
-                workers=opts.workers,
-                threads=threads,
-                device=plan.base.device,
-                ray_address=opts.ray_address,
-                on_done=on_done,
-                on_failed=on_failed,
-                stop=stop,
-            )
+                run_jobs(
+                    execute_job,
+                    payloads,
+                    backend=opts.backend,
+                    workers=opts.workers,
+                    threads=threads,
+                    device=plan.base.device,
+                    ray_address=opts.ray_address,
+                    on_done=on_done,
+                    on_failed=on_failed,
+                    stop=stop,
+                )
     except KeyboardInterrupt:
         err.write(f"actlab-tui: aborted; finished points are kept in {root}; --resume {root} runs the rest\n")
         return EXIT_INTERRUPTED
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         remove_created(created)  # only when nothing at all was written
     results = write_results(root, plan)
     if plan.axes:
@@ -346,10 +356,6 @@ def run_sweep(
             sys.stdout.write(seeds_text(aggregate(summaries), summaries, fmt) + "\n")
     sys.stdout.flush()
     err.write(f"results: {root}\n")
-    if not results["complete"] and not (control.stopped or stop.is_set()) and not failures:
+    if not results["complete"] and not failures and signals.signum is None:
         failures.append("unfinished points")
-    if stopped_by in (signal.SIGTERM, signal.SIGHUP):
-        return 128 + stopped_by
-    if control.stopped or stop.is_set():
-        return EXIT_INTERRUPTED
-    return EXIT_ERROR if failures else EXIT_OK
+    return signals.exit_code(failed=bool(failures))
