@@ -315,8 +315,9 @@ class Trainer:
                 decayed = torch._foreach_add([grads[i] for i in which], [params[i] for i in which], alpha=wd)
             else:
                 views = self.views("weight_decay")
-                penalty = torch._foreach_mul([params[i] for i in which], [views[i] for i in which])
-                decayed = torch._foreach_add([grads[i] for i in which], penalty)
+                decayed = torch._foreach_addcmul(
+                    [grads[i] for i in which], [params[i] for i in which], [views[i] for i in which]
+                )
             grads = list(grads)
             for i, g in zip(which, decayed):
                 grads[i] = g
