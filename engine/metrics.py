@@ -204,6 +204,8 @@ class SummaryBuilder:
             "eval_every": s.eval_every if s else None,
             "diagnostics_every": s.diagnostics_every if s else None,
             "baseline": s.baseline if s else None,
+            # trained in a larger cohort (seeds, sweep points): its size; epoch times are its
+            "cohort": s.cohort if s else None,
             "iterations_per_epoch": s.iterations_per_epoch if s else None,
             "iterations": self.iteration,
             "epochs_completed": self.last_epoch,

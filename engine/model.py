@@ -197,7 +197,7 @@ class Cohort:
 
     def keep(self, index: list[int]) -> None:
         """Drop every member not in `index` (used to retire diverged members)."""
-        idx = torch.tensor(index, device=self.device)
+        idx = torch.tensor(index, dtype=torch.long, device=self.device)
         for layer in self.layers:
             layer.weight = layer.weight.index_select(layer.member_dim, idx).contiguous()
             layer.bias = layer.bias.index_select(0, idx).contiguous()

@@ -41,6 +41,15 @@ def status_text(member: dict[str, Any]) -> str:
     return str(member["status"])
 
 
+def value_text(v: Any) -> str:
+    """A swept value as names and tables show it: short (0.1, 1e-05, 0) where that reads back
+    as the same number, else in full, so two values never share a name."""
+    if isinstance(v, float):
+        short = f"{v:g}"
+        return short if float(short) == v else repr(v)
+    return str(v)
+
+
 def setting_text(value: Any) -> str:
     """A setting's value as a cell: lists comma-joined, None as "-", booleans lower case."""
     if value is None:
@@ -133,8 +142,15 @@ def threshold_foot(summary: dict[str, Any]) -> str:
     members = summary.get("members") or []
     lockstep = summary.get("epoch_time_s")
     cost = summary.get("cost_measurement")
+    cohort = summary.get("cohort") or {}
     if lockstep is not None:
-        foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
+        if cohort.get("members"):  # trained with other seeds or points: the time is the cohort's
+            foot += (
+                f"\nTraining time of 1 epoch of the whole cohort of {cohort['members']} members this run "
+                f"was trained in (its seeds and points together, in lockstep): {lockstep:.4f} s"
+            )
+        else:
+            foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
         if cost:
             foot += (
                 f"; each member alone: the fastest of {cost['rounds']} interleaved rounds of "
@@ -417,7 +433,7 @@ def sweep_rows(results: dict[str, Any]) -> list[list[str]]:
         head.append(f"vs {results['baseline']} at {thresholds[top]:g}")
     rows = [head]
     for p in results["points"]:
-        values = [setting_text(p["values"][n]) for n in axes]
+        values = [value_text(p["values"][n]) for n in axes]
         agg = p["aggregate"]
         if agg is None:
             rows.append([*values, "(unfinished)", *[""] * (len(head) - len(values) - 1)])
@@ -445,9 +461,9 @@ def heatmap_rows(results: dict[str, Any]) -> tuple[list[list[str]], str] | None:
     if not h:
         return None
     seeds = len(results["seeds"])
-    rows = [["", *[f"{h['column_axis']}={setting_text(v)}" for v in h["columns"]]]]
+    rows = [["", *[f"{h['column_axis']}={value_text(v)}" for v in h["columns"]]]]
     for r in h["rows"]:
-        name = ",".join(f"{n}={setting_text(v)}" for n, v in r["values"].items())
+        name = ",".join(f"{n}={value_text(v)}" for n, v in r["values"].items())
         cells = []
         for c in r["cells"]:
             if c["state"] == "unfinished":
@@ -476,14 +492,14 @@ def best_lr_rows(results: dict[str, Any]) -> list[list[str]] | None:
     shared = best[0]["shared_lr"]
     rows = [
         [*others, "activation", "best lr", "threshold", "iterations", "final acc",
-         f"at lr={setting_text(shared)}: iterations", "final acc"]
+         f"at lr={value_text(shared)}: iterations", "final acc"]
     ]  # fmt: skip
     for b in best:
         rows.append(
             [
-                *[setting_text(b["values"][n]) for n in others],
+                *[value_text(b["values"][n]) for n in others],
                 b["activation"],
-                setting_text(b["best_lr"]),
+                value_text(b["best_lr"]),
                 "-" if b["threshold"] is None else f"{b['threshold']:g}",
                 _fmt(b["iterations"], 0),
                 _fmt(b["final_accuracy"], 4),

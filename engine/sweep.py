@@ -35,7 +35,7 @@ from typing import Any
 from .config import ConfigError, RunConfig, host_memory_bytes, network_memory_bytes
 from .events import Diagnostics, Evaluation, Event, Listener, MemberCosts, MemberDiverged, RunStarted
 from .metrics import aggregate
-from .report import seeds_text, sweep_text
+from .report import seeds_text, sweep_text, value_text
 from .results import ResultsError, ResultsWriter, write_file
 
 PLAN_VERSION = 1
@@ -114,10 +114,6 @@ def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
     return axes
 
 
-def value_text(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 # ------------------------------------------------------------------------------ the plan
 
 
@@ -159,9 +155,16 @@ class Plan:
                 jobs[key] = Job(len(jobs), shape, [])
             job = jobs[key]
             name = ",".join(f"{n}={value_text(v)}" for n, v in values.items())
+            if "/" in name or "\0" in name or name.startswith("."):
+                raise SweepError(f"sweep point {name!r}: not a usable directory name")
+            base.replace(**values).validate()  # every value, whatever its source (a stored plan)
             job.points.append(len(plan.points))
             plan.points.append(Point(name, values, job.index))
+        names = [p.name for p in plan.points]
+        if len(set(names)) != len(names):
+            raise SweepError(f"sweep: two points would share a name ({_first_repeat(names)})")
         plan.jobs = list(jobs.values())
+        _check_effective(base, axes)
         for job in plan.jobs:
             cfg = plan.job_config(job)
             cfg.validate()
@@ -170,7 +173,8 @@ class Plan:
             available = host_memory_bytes()
             if available and need > available:
                 raise SweepError(
-                    f"job {job.index} ({_shape_text(job.shape)}): {k * len(cfg.activations)} members need "
+                    f"job {job.index + 1} of {len(plan.jobs)} ({_shape_text(job.shape)}): "
+                    f"{k * len(cfg.activations)} members need "
                     f"~{need / 1e9:.3g} GB, more than this machine has; use fewer seeds or points"
                 )
         return plan
@@ -223,6 +227,23 @@ class Plan:
         if plan.to_dict() != d:
             raise SweepError(f"{where}: the plan does not match its own axes and seeds (edited?)")
         return plan
+
+
+def _first_repeat(names: list[str]) -> str:
+    return next(n for i, n in enumerate(names) if n in names[:i])
+
+
+def _check_effective(base: RunConfig, axes: list[tuple[str, list[Any]]]) -> None:
+    """Refuse an axis whose values cannot change anything: every point would be the same run."""
+    swept = dict(axes)
+    clips = swept.get("clip", [base.clip])
+    if "clip_threshold" in swept and all(c == "none" for c in clips):
+        raise SweepError(
+            "sweep axis clip_threshold: no effect without clipping; add --clip l2, l1, inf or value"
+        )
+    optimizers = swept.get("optimizer", [base.optimizer])
+    if "momentum" in swept and all(o == "adam" for o in optimizers):
+        raise SweepError("sweep axis momentum: adam ignores it; use --optimizer sgd")
 
 
 def _stored(name: str, v: Any) -> Any:
@@ -467,12 +488,14 @@ _RUN_FILES = ("events.jsonl", "config.json", "summary.json", "summary.csv")
 def clear_job(root: Path, plan: Plan, job: Job) -> None:
     """Remove what an unfinished job left (its runs are trained again from the start). Only
     the files a run writes are removed; anything else stops the resume with one line."""
+    inside = root.resolve()
     for point, seed in plan.job_runs(job):
         d = root / point.run_dir(seed)
         if not os.path.lexists(d):
             continue
-        if d.is_symlink() or not d.is_dir():
-            raise ResultsError(f"{d}: not a run directory; move it away to resume")
+        links = [p for p in (d, d.parent) if p.is_symlink()]
+        if links or not d.is_dir() or not d.resolve().is_relative_to(inside):
+            raise ResultsError(f"{d}: not a run directory of this sweep; move it away to resume")
         names = sorted(os.listdir(d))
         strange = [n for n in names if n not in _RUN_FILES and not n.startswith(".tmp")]
         if strange:
@@ -546,18 +569,28 @@ def _iterations(member: dict[str, Any], k: int, seeds: int) -> float | None:
 
 
 def heatmap_threshold(plan: Plan, points: list[dict[str, Any]]) -> int | None:
-    """The highest threshold some activation reaches (in every seed) at some point."""
+    """The threshold the grid shows: the highest that some activation reaches (in every seed)
+    at at least half of the finished points, so that one good point does not leave the rest
+    of the grid blank; failing that (few points), the highest reached at any point."""
     n = len(plan.seeds)
-    best = None
+    reached: list[set[int]] = []  # per finished point: the thresholds someone reached there
     for p in points:
         agg = p["aggregate"]
-        if agg is None:
-            continue
-        for m in agg["members"]:
-            for k in range(len(m["thresholds"])):
-                if _iterations(m, k, n) is not None and (best is None or k > best):
-                    best = k
-    return best
+        if agg is not None:
+            reached.append(
+                {
+                    k
+                    for m in agg["members"]
+                    for k in range(len(m["thresholds"]))
+                    if _iterations(m, k, n) is not None
+                }
+            )
+    if not reached:
+        return None
+    counts = {k: sum(k in r for r in reached) for k in set.union(*reached)}
+    common = [k for k, c in counts.items() if 2 * c >= len(reached)]
+    best = common or list(counts)
+    return max(best) if best else None
 
 
 def heatmap(plan: Plan, points: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -671,15 +704,18 @@ def unfinished(root: Path, plan: Plan) -> Iterator[Job]:
 
 
 def saved_sweep_text(directory: str, fmt: str) -> str | None:
-    """The tables of a stored sweep or seeds directory (None: not one)."""
+    """The tables of a stored sweep, seeds directory or sweep point (None: none of those)."""
     root = Path(directory)
-    if not (root / PLAN_FILE).is_file():
+    if (root / PLAN_FILE).is_file():
+        plan = load_plan(root)
+        if plan.axes:
+            return sweep_text(sweep_results(root, plan), fmt)
+        seeds = plan.seeds
+    elif (root / "aggregate.json").is_file() and not (root / "events.jsonl").exists():
+        seeds = sorted(int(d.name[5:]) for d in root.glob("seed-*") if d.name[5:].isdigit())
+    else:
         return None
-    plan = load_plan(root)
-    results = sweep_results(root, plan)
-    if plan.axes:
-        return sweep_text(results, fmt)
-    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
+    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in seeds) if s is not None]
     if not summaries:
         raise SweepError(f"{root}: no seed has a result yet")
     return seeds_text(aggregate(summaries), summaries, fmt)

@@ -359,7 +359,9 @@ class Trainer:
         if y.dim() == 2:  # a batch per seed group: each member's labels
             y = y.index_select(0, cohort.group_index)
         rate = self.uniform["dropout"]
-        dropout: float | Tensor = rate if rate is not None else self.hp["dropout"]
+        # one rate for all and one seed: one mask; else each seed group draws its own masks
+        one_mask = rate is not None and (rate == 0 or cohort.groups == 1)
+        dropout: float | Tensor = rate if one_mask and rate is not None else self.hp["dropout"]
         logits, cache = cohort.forward(x, dropout, self.dropout_gens)
         loss, dlogits = self.loss_and_grad(logits, y)
         gw, gb, gs = cohort.backward(x, cache, dlogits)
@@ -418,7 +420,7 @@ class Trainer:
 
     def _retire(self, keep: list[int]) -> None:
         self.cohort.keep(keep)
-        idx = torch.tensor(keep, device=self.device)
+        idx = torch.tensor(keep, dtype=torch.long, device=self.device)
         dims = self._member_dims()
         self.state = [t.index_select(d, idx) for t, d in zip(self.state, dims)]
         self.state2 = [t.index_select(d, idx) for t, d in zip(self.state2, dims)]

@@ -33,6 +33,7 @@ CASES: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
     ),
     ({}, [{"l1": 0.0, "init": "default"}, {"l1": 1e-3, "init": "recommended"}]),
     ({}, [{"seed": 0, "dropout": 0.0}, {"seed": 0, "dropout": 0.3}, {"seed": 5, "dropout": 0.3}]),
+    ({"dropout": 0.3}, [{"seed": 0}, {"seed": 1}]),  # one rate, several seeds: each seed's own masks
 ]
 
 
@@ -121,3 +122,13 @@ def test_a_diverged_stacked_member_is_retired_and_the_others_go_on(
 def test_only_per_member_settings_may_vary(tiny_config: RunConfig) -> None:
     with pytest.raises(ConfigError, match="per-member setting.*depth"):
         member_configs(tiny_config, [{"depth": 3}])
+
+
+def test_a_run_whose_members_all_diverge_ends_as_diverged_not_as_an_error(
+    sample: Dataset, tiny_config: RunConfig
+) -> None:
+    from actlab.engine.train import run
+
+    summary = run(tiny_config.replace(activations=("relu", "elu"), lr=1e30), data=sample)
+    assert summary["status"] == "done"
+    assert [m["status"] for m in summary["members"]] == ["diverged", "diverged"]

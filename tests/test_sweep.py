@@ -283,6 +283,7 @@ def test_bad_sweep_options_are_one_line_and_write_nothing(cache_dir: Path, tmp_p
         ("--batch", "--resume", str(tmp_path), "--out", str(out)): "drop --out",
         ("--batch", "--resume", str(tmp_path)): "not a sweep or seeds directory",
         ("--batch", "--sweep", "width=0", "--out", str(out)): "width 0: must be an integer >= 1",
+        ("--batch", "--resume", str(tmp_path), "--epochs", "9"): "drop --epochs",
     }
     for args, message in cases.items():
         r = _cli(*args, cache_dir=cache_dir)
@@ -304,3 +305,51 @@ def test_the_tuned_preset_sweeps_the_learning_rate_and_shows_each_at_its_best(
     assert plan["axes"] == [["lr", [0.01, 0.03, 0.1, 0.3, 1.0]]] and plan["base"]["depth"] == 1
     assert "best lr" in r.stdout and "at lr=0.1: iterations" in r.stdout
     assert len(list(out.glob("lr=*/seed-0/events.jsonl"))) == 5
+
+
+def test_a_crafted_plan_cannot_reach_outside_its_directory(small: RunConfig, tmp_path: Path) -> None:
+    """Point names come from values; a stored plan whose values are not valid settings (here an
+    init that walks up the tree) is refused before anything is removed."""
+    victim = tmp_path / "victim" / "seed-0"
+    victim.mkdir(parents=True)
+    (victim / "summary.json").write_text("{}")
+    root = tmp_path / "sweeps" / "evil"
+    root.mkdir(parents=True)
+    plan = Plan.build(small, [("init", ["default", "xavier_normal"])], [0]).to_dict()
+    crafted = json.loads(json.dumps(plan).replace("xavier_normal", "x/../../../victim"))
+    (root / "sweep.json").write_text(json.dumps(crafted))
+    (root / "init=x").mkdir()
+    with pytest.raises(SweepError, match="not a usable directory name"):
+        run_batch(small, None, "table", False, True, sweep=SweepOptions(resume=str(root)))
+    assert (victim / "summary.json").is_file()
+
+
+def test_values_that_print_alike_keep_their_own_names(small: RunConfig) -> None:
+    axes = parse_sweep("lr=0.1234567,0.12345671 weight_decay=1000000,1000001", small)
+    names = [p.name for p in Plan.build(small, axes, [0]).points]
+    assert len(set(names)) == 4 and names[0] == "lr=0.1234567,weight_decay=1e+06"
+    assert names[1] == "lr=0.1234567,weight_decay=1000001.0"  # as 1e+06 it would collide: in full
+    assert names[2] == "lr=0.12345671,weight_decay=1e+06"
+    assert Plan.build(small, parse_sweep("lr=0.1,1e-05", small), [0]).points[1].name == "lr=1e-05"
+
+
+def test_an_axis_that_cannot_change_anything_is_refused(small: RunConfig) -> None:
+    with pytest.raises(SweepError, match="clip_threshold: no effect without clipping"):
+        Plan.build(small, parse_sweep("clip_threshold=0.1,1", small), [0])
+    Plan.build(small, parse_sweep("clip_threshold=0.1,1 clip=none,l2", small), [0])  # l2 uses it
+    with pytest.raises(SweepError, match="momentum: adam ignores it"):
+        Plan.build(small.replace(optimizer="adam"), parse_sweep("momentum=0,0.9", small), [0])
+
+
+def test_a_stored_point_prints_its_seeds_table(small: RunConfig, sample: Dataset, tmp_path: Path) -> None:
+    from actlab.engine.sweep import saved_sweep_text, write_results
+
+    plan = Plan.build(small, [("lr", [0.02, 0.2])], [0, 1])
+    tmp_path.joinpath("s").mkdir()
+    root = tmp_path / "s"
+    save_plan(root, plan)
+    run_job(plan, plan.jobs[0], root, Control(), sample)
+    write_results(root, plan)
+    text = saved_sweep_text(str(root / "lr=0.2"), "table")
+    assert text is not None and "Function (2 seeds)" in text and "of 2 seeds" in text
+    assert saved_sweep_text(str(root / "lr=0.2" / "seed-0"), "table") is None  # a run: not a sweep

@@ -28,7 +28,7 @@ from actlab.engine.events import (
     RunStarted,
 )
 from actlab.engine.metrics import aggregate
-from actlab.engine.report import seeds_text, summary_text, sweep_text
+from actlab.engine.report import seeds_text, summary_text, sweep_text, value_text
 from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created
 from actlab.engine.sweep import (
     Job,
@@ -42,7 +42,6 @@ from actlab.engine.sweep import (
     run_summary,
     save_plan,
     unfinished,
-    value_text,
     write_results,
     write_streams,
 )

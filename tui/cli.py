@@ -150,6 +150,8 @@ def cli(
 
         if resume is not None and out is not None:
             raise click.UsageError("--resume writes into the directory it resumes; drop --out")
+        if resume is not None:
+            _refuse_settings_with_resume(ctx, [*values, "preset", "seeds", "sweep"])
         if ray_address is not None and backend != "ray":
             raise click.UsageError("--ray-address goes with --backend ray")
         if sweep is None and preset is not None:
@@ -304,6 +306,20 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "backend": ("--backend", "local"),
     "ray_address": ("--ray-address", None),
 }
+
+
+def _refuse_settings_with_resume(ctx: click.Context, names: list[str]) -> None:
+    """--resume trains the sweep as planned (its sweep.json): settings given beside it would
+    be silently ignored, so they are refused."""
+    given = [
+        max(p.opts, key=len)
+        for p in ctx.command.params
+        if p.name in names and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"--resume trains the sweep with its own settings (its sweep.json); drop {', '.join(given)}"
+        )
 
 
 def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
