@@ -118,6 +118,17 @@ class Summary:
     failed: list[int] = field(default_factory=list)
     not_run: list[int] = field(default_factory=list)  # never started, or cancelled (Ray)
 
+    def deliver(self, i: int, done: OnDone, failed: OnFailed, call: Callable[..., Any], *args: Any) -> None:
+        """Job i's result (`call(*args)`), or its error, to the caller's callback; recorded."""
+        try:
+            result = call(*args)
+        except Exception as exc:
+            self.failed.append(i)
+            failed(i, exc)
+        else:
+            self.done.append(i)
+            done(i, result)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -272,14 +283,8 @@ def _run_here(
             if stop.is_set():
                 summary.not_run.extend(range(i, len(payloads)))
                 break
-            try:
-                result = fn(payload, JobContext(i, plan.device, plan.threads, stop.is_set))
-            except Exception as exc:
-                summary.failed.append(i)
-                failed(i, exc)
-            else:
-                summary.done.append(i)
-                done(i, result)
+            context = JobContext(i, plan.device, plan.threads, stop.is_set)
+            summary.deliver(i, done, failed, fn, payload, context)
     finally:
         torch.set_num_threads(before)
     return summary
@@ -509,15 +514,8 @@ def _run_ray(
                 running[task.remote(fn, i, payloads[i], threads, device)] = i
             finished, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
             for ref in finished:
-                i = running.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception as exc:  # RayTaskError (the job raised), WorkerCrashedError...
-                    summary.failed.append(i)
-                    failed(i, exc)
-                else:
-                    summary.done.append(i)
-                    done(i, result)
+                # an error: RayTaskError (the job raised), WorkerCrashedError...
+                summary.deliver(running.pop(ref), done, failed, ray.get, ref)
     finally:
         for ref in running:  # only after an error (a callback raised, an abort): nothing left behind
             ray.cancel(ref)

@@ -262,7 +262,7 @@ def _shape_text(shape: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ splitting
 
 
-def project(event: Event, first: int, count: int, started: RunStarted | None = None) -> Event | None:
+def project(event: Event, first: int, count: int) -> Event | None:
     """The part of a cohort's event that concerns members first..first+count-1, renumbered
     from 0 (None: the event is about another member)."""
     sl = slice(first, first + count)
@@ -281,8 +281,6 @@ def project(event: Event, first: int, count: int, started: RunStarted | None = N
         if not first <= event.member < first + count:
             return None
         return dataclasses.replace(event, member=event.member - first)
-    if isinstance(event, RunStarted) and started is not None:
-        return started
     return event
 
 
@@ -311,7 +309,11 @@ class SplitWriter:
         if isinstance(event, RunStarted):
             self.started = [self._started(event, p, s) for p, s in self.runs]
         for v in range(len(self.runs)):
-            part = project(event, v * self.width, self.width, self.started[v] if self.started else None)
+            part = (
+                self.started[v]
+                if isinstance(event, RunStarted)
+                else project(event, v * self.width, self.width)
+            )
             if part is None:
                 continue
             if self.writers:

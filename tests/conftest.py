@@ -43,3 +43,21 @@ def tiny_config(cache_dir: Path) -> RunConfig:
         cache_dir=str(cache_dir),
         device="cpu",
     )
+
+
+@pytest.fixture(scope="session")
+def small(cache_dir: Path) -> RunConfig:
+    """Two members, 16 units, 30 iterations: the runs of the sweep tests."""
+    return RunConfig(
+        activations=("sigmoid", "relu"),
+        depth=2,
+        width=16,
+        batch_size=32,
+        epochs=1,
+        max_iterations=30,
+        eval_every=10,
+        diagnostics_every=0,
+        dataset="sample",
+        cache_dir=str(cache_dir),
+        device="cpu",
+    )

@@ -17,52 +17,27 @@ from pathlib import Path
 
 import pytest
 from actlab.engine import RunConfig
-from actlab.engine.control import Control
 from actlab.engine.data import Dataset
-from actlab.engine.sweep import Plan, run_job, save_plan, sweep_results, write_results
+from actlab.engine.sweep import sweep_results
 from actlab.tui.run_report import HEATMAP_PNG, _heatmap_figure, _pyplot
+from sweeps import finished_sweep
 from test_compare_report import run_cli
 
 POINTS = ["lr=0.02,depth=1", "lr=0.02,depth=2", "lr=0.2,depth=1", "lr=0.2,depth=2"]
 
 
-def _build(root: Path, config: RunConfig, axes: list[tuple[str, list[object]]], sample: Dataset) -> Path:
-    plan = Plan.build(config, axes, [0, 1])
-    root.mkdir()
-    save_plan(root, plan)
-    for job in plan.jobs:
-        run_job(plan, job, root, Control(), sample)
-    write_results(root, plan)
+@pytest.fixture(scope="module")
+def stored_sweep(small: RunConfig, sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("s") / "grid"
+    finished_sweep(root, small, [("lr", [0.02, 0.2]), ("depth", [1, 2])], [0, 1], sample)
     return root
 
 
 @pytest.fixture(scope="module")
-def small(cache_dir: Path) -> RunConfig:
-    return RunConfig(
-        activations=("sigmoid", "relu"),
-        depth=2,
-        width=16,
-        batch_size=32,
-        epochs=1,
-        max_iterations=30,
-        eval_every=10,
-        diagnostics_every=0,
-        dataset="sample",
-        cache_dir=str(cache_dir),
-        device="cpu",
-    )
-
-
-@pytest.fixture(scope="module")
-def stored_sweep(small: RunConfig, sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(
-        tmp_path_factory.mktemp("s") / "grid", small, [("lr", [0.02, 0.2]), ("depth", [1, 2])], sample
-    )
-
-
-@pytest.fixture(scope="module")
 def stored_seeds(small: RunConfig, sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("s") / "paired", small, [], sample)
+    root = tmp_path_factory.mktemp("s") / "paired"
+    finished_sweep(root, small, [], [0, 1], sample)
+    return root
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,8 @@ from actlab.engine.sweep import (
     save_plan,
 )
 from actlab.tui.batch import SweepOptions, run_batch
-
-
-@pytest.fixture
-def small(tiny_config: RunConfig) -> RunConfig:
-    return tiny_config.replace(
-        activations=("sigmoid", "relu"), width=16, max_iterations=30, diagnostics_every=0
-    )
+from sweeps import finished_sweep
+from test_cli import cli
 
 
 def test_parse_reads_axes_and_checks_every_value(small: RunConfig) -> None:
@@ -259,13 +252,6 @@ def test_jobs_run_alike_on_worker_processes_and_on_a_local_ray(
     assert results["local"] == results["ray"]
 
 
-def _cli(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "actlab.tui", *args], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
 def test_bad_sweep_options_are_one_line_and_write_nothing(cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "never"
     cases = {
@@ -286,7 +272,7 @@ def test_bad_sweep_options_are_one_line_and_write_nothing(cache_dir: Path, tmp_p
         ("--batch", "--resume", str(tmp_path), "--epochs", "9"): "drop --epochs",
     }
     for args, message in cases.items():
-        r = _cli(*args, cache_dir=cache_dir)
+        r = cli(*args, cache_dir=cache_dir)
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
         assert not out.exists()
@@ -296,7 +282,7 @@ def test_the_tuned_preset_sweeps_the_learning_rate_and_shows_each_at_its_best(
     cache_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "tuned"
-    r = _cli(
+    r = cli(
         "--batch", "--preset", "tuned", "-d", "sample", "--epochs", "1", "--max-iterations", "20",
         "--eval-every", "10", "-q", "--out", str(out), cache_dir=cache_dir,
     )  # fmt: skip
@@ -342,14 +328,10 @@ def test_an_axis_that_cannot_change_anything_is_refused(small: RunConfig) -> Non
 
 
 def test_a_stored_point_prints_its_seeds_table(small: RunConfig, sample: Dataset, tmp_path: Path) -> None:
-    from actlab.engine.sweep import saved_sweep_text, write_results
+    from actlab.engine.sweep import saved_sweep_text
 
-    plan = Plan.build(small, [("lr", [0.02, 0.2])], [0, 1])
-    tmp_path.joinpath("s").mkdir()
     root = tmp_path / "s"
-    save_plan(root, plan)
-    run_job(plan, plan.jobs[0], root, Control(), sample)
-    write_results(root, plan)
+    finished_sweep(root, small, [("lr", [0.02, 0.2])], [0, 1], sample)
     text = saved_sweep_text(str(root / "lr=0.2"), "table")
     assert text is not None and "Function (2 seeds)" in text and "of 2 seeds" in text
     assert saved_sweep_text(str(root / "lr=0.2" / "seed-0"), "table") is None  # a run: not a sweep

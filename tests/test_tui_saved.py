@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 from actlab.engine import RunConfig
-from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.report import sweep_rows
-from actlab.engine.sweep import Plan, load_plan, run_job, save_plan, sweep_results, write_results
+from actlab.engine.sweep import load_plan, sweep_results
 from actlab.tui.app import create_app
 from actlab.tui.compare import load_runs
 from actlab.tui.screens.compare_view import CompareScreen
@@ -36,31 +35,12 @@ from actlab.tui.widgets.statements import Statements
 from actlab.tui.widgets.table import ThresholdTable
 from actlab.tui.widgets.wins import WinsGrid
 from pilots import until
+from sweeps import finished_sweep
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
 
 SWEEP = Path(__file__).parent / "fixtures" / "tui_sweep"
-
-
-@pytest.fixture
-def small(tiny_config: RunConfig) -> RunConfig:
-    return tiny_config.replace(
-        activations=("sigmoid", "relu"), width=16, max_iterations=30, diagnostics_every=0
-    )
-
-
-def make(
-    root: Path, config: RunConfig, axes: list[tuple[str, list[object]]], seeds: list[int], data: Dataset
-) -> Plan:
-    """A finished sweep (or seeds directory, without axes) as `--batch` leaves it."""
-    plan = Plan.build(config, axes, seeds)  # type: ignore[arg-type]
-    root.mkdir(parents=True, exist_ok=True)
-    save_plan(root, plan)
-    for job in plan.jobs:
-        run_job(plan, job, root, Control(), data)
-    write_results(root, plan)
-    return plan
 
 
 def cli(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -90,7 +70,7 @@ def test_a_sweep_made_by_the_engine_opens_in_the_sweep_view(
     small: RunConfig, sample: Dataset, tmp_path: Path
 ) -> None:
     root = tmp_path / "sweep"
-    plan = make(root, small, [("lr", [0.02, 0.2]), ("depth", [1, 2])], [0, 1], sample)
+    plan = finished_sweep(root, small, [("lr", [0.02, 0.2]), ("depth", [1, 2])], [0, 1], sample)
     saved = load_saved(str(root))
     assert isinstance(saved, SavedSweep)
 
@@ -152,7 +132,7 @@ def test_a_seeds_directory_opens_with_its_paired_statements(
     small: RunConfig, sample: Dataset, tmp_path: Path
 ) -> None:
     root = tmp_path / "seeds"
-    make(root, small.replace(thresholds=(0.3, 0.6)), [], [0, 1, 2], sample)
+    finished_sweep(root, small.replace(thresholds=(0.3, 0.6)), [], [0, 1, 2], sample)
     saved = load_saved(str(root))
     assert isinstance(saved, SavedSeeds) and saved.seeds == [0, 1, 2] and not saved.missing
     statement = saved.aggregate["members"][1]["thresholds"][0]["vs_baseline"]["statement"]

@@ -72,15 +72,6 @@ def labels_for(directories: list[str]) -> list[str]:
     return [n if names.count(n) == 1 else d for n, d in zip(names, directories)]
 
 
-def expand_seeds(directory: str) -> list[str]:
-    """A `--seeds N` directory (aggregate.json and seed-S/ sub-runs, no events.jsonl of its
-    own) stands for its sub-runs, in seed order; any other directory for itself."""
-    d = Path(directory)
-    if (d / "events.jsonl").exists() or not (d / "aggregate.json").is_file():
-        return [directory]
-    return [str(p) for p in _seed_dirs(d)] or [directory]
-
-
 def _seed_dirs(d: Path) -> list[Path]:
     subs = [p for p in d.glob("seed-*") if p.is_dir() and p.name[5:].lstrip("-").isdigit()]
     return sorted(subs, key=lambda p: int(p.name[5:]))
