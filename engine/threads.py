@@ -1,18 +1,25 @@
-"""CPU threads for training: fixed by the user, or chosen by timing the run's own steps.
+"""CPU threads for training: a fixed count by default, or chosen by timing the run's own steps.
 
-PyTorch's default, one intra-op thread per core, is the fastest on a quiet machine and
-collapses on a shared one: its OpenMP threads wait for each other at every parallel region,
-and a thread that another process has pushed off its core holds all of them up. On a 2-core
-machine with one other busy process an epoch took 3.4-4.8x its quiet time on 2 threads and
-kept its quiet time on 1.
+By default a run trains on a fixed count: the user's (`--threads N`, a sweep worker's share,
+OMP_NUM_THREADS in the environment) or else PyTorch's own default (one intra-op thread per
+core). A fixed count makes a run reproducible: the same command and seed on the same machine
+give the same numbers bit for bit, whether the machine is quiet or busy. Two different counts
+need not: on a 2-core Intel Xeon, 1 and 2 threads gave test losses 0.383757 and 0.383756 at
+iteration 40 (the reductions split differently), so a count that follows the machine's load
+makes the results follow it too.
 
-Unless the user fixed the count (`fixed(n)`: `--threads N`, a sweep worker's share, or
-OMP_NUM_THREADS in the environment), a CPU run trains under a `ThreadTuner`. It times the
-run's own training steps (evaluation, diagnostics and pauses are never inside a timed step)
-in short windows at each candidate count, keeps the fastest, and checks again now and then,
-and at once when the steps at its choice get much slower or faster than when it chose: a
-competitor that comes or goes moves the choice. The decision logic sees step durations only,
-so it is tested with made-up ones.
+PyTorch's default is the fastest on a quiet machine and collapses on a shared one: its OpenMP
+threads wait for each other at every parallel region, and a thread that another process has
+pushed off its core holds all of them up. On a 2-core machine with one other busy process an
+epoch took 3.4-4.8x its quiet time on 2 threads and kept its quiet time on 1.
+
+So the user can opt in to speed under contention (`auto()`: `--threads auto`): the run trains
+under a `ThreadTuner`. It times the run's own training steps (evaluation, diagnostics and
+pauses are never inside a timed step) in short windows at each candidate count, keeps the
+fastest, and checks again now and then, and at once when the steps at its choice get much
+slower or faster than when it chose: a competitor that comes or goes moves the choice. Such a
+run is not bit-reproducible, and says so. The decision logic sees step durations only, so it
+is tested with made-up ones.
 """
 
 from __future__ import annotations
@@ -26,27 +33,54 @@ from typing import Any
 import torch
 
 DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice, taken before anyone changes it
+AUTO = "auto"  # the word that turns the tuner on (`--threads auto`)
+NOT_REPRODUCIBLE = (
+    "threads: chosen while training by timing the steps (--threads auto); the count follows the "
+    "machine's load, so results are not bit-for-bit reproducible (fix --threads N for that)"
+)
 _fixed: int | None = None
+_auto = False
 
 
 def fixed(n: int | None) -> int | None:
-    """Fix this process's PyTorch CPU threads at `n` (the tuner stays off), or with None make
-    the count the tuner's again, starting from PyTorch's default. Returns the setting it
-    replaced (`fixed(previous)` restores it)."""
-    global _fixed
+    """Fix this process's PyTorch CPU threads at `n`, or with None at PyTorch's default (the
+    tuner stays off either way). Returns the setting it replaced (`fixed(previous)` restores
+    it)."""
+    global _fixed, _auto
     if n is not None and n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
-    previous, _fixed = _fixed, n
+    previous, _fixed, _auto = _fixed, n, False
     torch.set_num_threads(DEFAULT_THREADS if n is None else n)
     return previous
 
 
+def auto() -> None:
+    """Let each CPU run of this process choose its thread count by timing its steps (opt-in:
+    not bit-reproducible)."""
+    global _fixed, _auto
+    _fixed, _auto = None, True
+    torch.set_num_threads(DEFAULT_THREADS)
+
+
+def configure(setting: int | str | None) -> None:
+    """Apply a `--threads` setting: a count, "auto", or None (PyTorch's default, fixed)."""
+    if setting == AUTO:
+        auto()
+    else:
+        fixed(None if setting is None else int(setting))
+
+
 def fixed_count() -> int | None:
-    """The count the user fixed: by `fixed(n)`, else OMP_NUM_THREADS; None: adaptive."""
+    """The count the user fixed: by `fixed(n)`, else OMP_NUM_THREADS; None: not fixed."""
     if _fixed is not None:
         return _fixed
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(env) if env.isdigit() and int(env) > 0 else None
+
+
+def tuned() -> bool:
+    """Whether CPU runs of this process choose their thread count (opted in, nothing fixed)."""
+    return _auto and fixed_count() is None
 
 
 def worker_threads(jobs: int, cores: int | None = None) -> int:
@@ -216,7 +250,8 @@ class ThreadTuner:
 
 
 def for_run(device: torch.device) -> ThreadTuner | FixedThreads:
-    """What a run trains under: a tuner on a CPU with more than one core and no fixed count."""
-    if device.type != "cpu" or fixed_count() is not None or len(candidates(DEFAULT_THREADS)) < 2:
+    """What a run trains under: a fixed count, unless the user opted in to the tuner (`auto()`)
+    and the run is on a CPU with more than one core."""
+    if device.type != "cpu" or not tuned() or len(candidates(DEFAULT_THREADS)) < 2:
         return FixedThreads()
     return ThreadTuner(candidates(DEFAULT_THREADS))

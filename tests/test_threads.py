@@ -188,21 +188,43 @@ def test_many_cores_try_a_few_counts() -> None:
     assert threads.worker_threads(32, cores=16) == 1
 
 
-def test_fixed_count_turns_the_tuner_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tuner_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default a run trains on a fixed count (reproducible); `--threads auto` opts in to the
+    tuner, and a fixed count (the user's, OMP_NUM_THREADS, one core) turns it off again."""
     monkeypatch.setattr(threads, "DEFAULT_THREADS", 2)
     monkeypatch.setattr(threads, "_fixed", None)
+    monkeypatch.setattr(threads, "_auto", False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert isinstance(threads.for_run(torch.device("cpu")), ThreadTuner)
-    assert isinstance(threads.for_run(torch.device("cuda")), FixedThreads)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert threads.fixed_count() == 1
-    assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.setattr(threads, "_fixed", 3)
-    assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)
-    monkeypatch.setattr(threads, "DEFAULT_THREADS", 1)
-    monkeypatch.setattr(threads, "_fixed", None)
-    assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)  # one core: nothing to choose
+    assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)  # the default
+    try:
+        threads.configure("auto")
+        assert threads.tuned()
+        assert isinstance(threads.for_run(torch.device("cpu")), ThreadTuner)
+        assert isinstance(threads.for_run(torch.device("cuda")), FixedThreads)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert threads.fixed_count() == 1
+        assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.setattr(threads, "DEFAULT_THREADS", 1)
+        assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)  # one core: no choice
+        monkeypatch.setattr(threads, "DEFAULT_THREADS", 2)
+        threads.configure(3)
+        assert not threads.tuned() and threads.fixed_count() == 3
+        assert isinstance(threads.for_run(torch.device("cpu")), FixedThreads)
+    finally:
+        threads.fixed(1)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "2.5", "", "1025"])
+def test_bad_threads_are_one_line_and_exit_2(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from actlab.tui.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--batch", "-d", "sample", "--threads", text])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--threads" in err and "allowed a whole number 1..1024 or 'auto'" in err
 
 
 def test_epoch_finished_without_threads_still_reads() -> None:
@@ -232,9 +254,10 @@ def _run(config: RunConfig, sample: Dataset) -> tuple[list[list[float | None]], 
 def test_a_run_under_the_tuner_reports_its_choice_and_keeps_its_numbers(
     tiny_config: RunConfig, sample: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A run whose thread count switches between 1 and 2 every few steps computes what the
-    fixed run computes, bit for bit: true on this project's hosts (MKL, OpenMP), which the
-    README's claim rests on; PyTorch does not promise it everywhere."""
+    """A run whose thread count switches between 1 and 2 every few steps reports each choice,
+    and computes what the fixed run computes up to rounding: bit for bit on an AMD EPYC host,
+    not on an Intel Xeon (1 and 2 threads split the reductions differently: test loss 0.383757
+    vs 0.383756). That is why the tuner is opt-in and the default count is fixed."""
     config = tiny_config.replace(epochs=2, max_iterations=None, eval_every=20)
     fixed_run, fixed_threads = _run(config, sample)
     assert set(fixed_threads) == {None}
@@ -261,7 +284,9 @@ def test_a_run_under_the_tuner_reports_its_choice_and_keeps_its_numbers(
         threads.fixed(1)
     assert made and made[0].switches >= 2
     assert all(t in (1, 2) for t in tuned_threads)
-    assert tuned_run == fixed_run
+    flat_tuned = [x for row in tuned_run for x in row]
+    flat_fixed = [x for row in fixed_run for x in row]
+    assert flat_tuned == pytest.approx(flat_fixed, rel=1e-4, abs=1e-5)
 
 
 def test_batch_progress_line_names_the_chosen_threads() -> None:

@@ -37,7 +37,7 @@ class ActlabApp(App[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
-        threads: int | None = None,
+        threads: int | str | None = None,
         served: bool = False,
         opened: Saved | None = None,
         compare_runs: list[SavedRun] | None = None,
@@ -110,7 +110,7 @@ def create_app(
     *,
     runs_root: str | Path | None = None,
     save_runs: bool = True,
-    threads: int | None = None,
+    threads: int | str | None = None,
     served: bool = False,
     opened: Saved | None = None,
     compare_runs: list[SavedRun] | None = None,
@@ -122,7 +122,8 @@ def create_app(
         directory opens its own view (`screens.sweep`, `screens.seeds`).
     runs_root: where runs started in the app are saved (default: ./actlab-runs/<time>).
     save_runs: False keeps runs in memory only (tests).
-    threads: PyTorch CPU threads of the engine process, fixed (None: each run chooses them).
+    threads: PyTorch CPU threads of the engine process: a count, "auto" (tuned), or None
+        (PyTorch's default, fixed).
     served: a browser session of `actlab-tui serve`: the form cannot change the data and
         cache folders.
     opened: open_dir's sweep or seeds directory, already read (`screens.saved.load_saved`).

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actlab.engine import Control, ResultsWriter, RunConfig, run
+from actlab.engine import threads as cpu_threads
 from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
 from actlab.engine.events import (
@@ -45,7 +46,6 @@ from actlab.engine.sweep import (
     write_results,
     write_streams,
 )
-from actlab.engine.threads import fixed as fix_threads
 from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -192,19 +192,23 @@ def run_batch(
     show_diagnostics: bool,
     quiet: bool,
     seeds: int = 1,
-    threads: int | None = None,
+    threads: int | str | None = None,
     sweep: SweepOptions | None = None,
 ) -> int:
     """Run one comparison headless (or a sweep: seeds and axes); return the exit code.
 
     fmt: how stdout shows the tables (one of report.FORMATS).
-    threads: PyTorch's CPU threads, fixed; None: each run chooses them by timing its steps
-    (`engine.threads`)."""
+    threads: PyTorch's CPU threads: a count, "auto" (each run chooses them by timing its steps,
+    `engine.threads`: not bit-reproducible, said on stderr) or None (this process's count as it
+    is: PyTorch's default unless OMP_NUM_THREADS or a caller fixed it)."""
     sweep = sweep or SweepOptions(seeds=seeds)
     if threads is not None:
-        fix_threads(threads)
+        cpu_threads.configure(threads)
+        if cpu_threads.tuned() and not quiet:
+            sys.stderr.write(cpu_threads.NOT_REPRODUCIBLE + "\n")
     if sweep.active:
-        return run_sweep(config, out, fmt, quiet, sweep, threads)
+        # workers and Ray tasks fix their share of the cores; "auto" tunes in-process jobs only
+        return run_sweep(config, out, fmt, quiet, sweep, threads if isinstance(threads, int) else None)
     err = sys.stderr
     check_data_source(config)
     check_members(config)  # the user's functions imported and checked before anything is written

@@ -16,6 +16,25 @@ from .options import build_config, config_options
 EXIT_USAGE = 2
 
 
+class ThreadsParam(click.ParamType):
+    """`--threads`: a whole number 1..1024, or "auto" (the thread tuner, opt-in)."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int):
+            number = value
+        elif str(value).strip().lower() == "auto":
+            return "auto"
+        elif str(value).strip().isdigit():
+            number = int(str(value).strip())
+        else:
+            self.fail(f"{value!r}: allowed a whole number 1..1024 or 'auto'", param, ctx)
+        if not 1 <= number <= 1024:
+            self.fail(f"{value!r}: allowed a whole number 1..1024 or 'auto'", param, ctx)
+        return number
+
+
 @click.group(
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -41,10 +60,12 @@ EXIT_USAGE = 2
 @click.option("--quiet", "-q", is_flag=True, help="With --batch: no progress on stderr.")
 @click.option(
     "--threads",
-    type=click.IntRange(1, 1024),
-    help="Fix PyTorch's CPU threads (the app's engine process uses as many). [default: chosen "
-    "while training by timing the run's own steps, 1 to all cores, so a run keeps its speed when "
-    "other jobs compete] Fix them for bit-for-bit reproducible runs on many-core machines.",
+    type=ThreadsParam(),
+    help="PyTorch's CPU threads for training (the app's engine process uses as many). A fixed count "
+    "is reproducible: the same command and seed give the same numbers on this machine, quiet or busy. "
+    "'auto' chooses the count while training by timing the run's own steps, so a run keeps its speed "
+    "when other jobs compete, but its numbers are then not bit-for-bit reproducible. "
+    "[default: PyTorch's default count, fixed (OMP_NUM_THREADS, else one per core)]",
 )
 @click.option(
     "--seeds",
@@ -104,7 +125,7 @@ def cli(
     as_json: bool,
     show_diagnostics: bool,
     quiet: bool,
-    threads: int | None,
+    threads: int | str | None,
     seeds: int,
     sweep: str | None,
     resume: str | None,

@@ -52,7 +52,7 @@ class StartRun:
     run_id: int
     config: RunConfig
     run_dir: str | None  # where to store it; None keeps it in memory only
-    threads: int | None  # PyTorch CPU threads, fixed; None: chosen by timing (engine.threads)
+    threads: int | str | None  # PyTorch CPU threads: a count, "auto" (tuned), None (PyTorch's, fixed)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class RunHost:
     control method returns at once: the message is on its way.
     """
 
-    def __init__(self, post: Post, threads: int | None = None) -> None:
+    def __init__(self, post: Post, threads: int | str | None = None) -> None:
         self.post = post
         self.threads = threads
         self._lock = threading.Lock()  # guards the process, the connection and `active`
@@ -345,13 +345,13 @@ class _Child:
         self.requests.put(None)
 
     def serve(self) -> None:
-        from actlab.engine.threads import fixed
+        from actlab.engine.threads import configure
 
         while (request := self.requests.get()) is not None:
             control = self.controls[request.run_id]
             try:
                 if request.threads is not None:
-                    fixed(request.threads)  # else each run chooses them by timing its steps
+                    configure(request.threads)  # else PyTorch's default (or OMP_NUM_THREADS), fixed
                 summary = self._train(request, control)
                 self.conn.send(RunEnded(request.run_id, summary))
             except OSError as exc:

@@ -106,7 +106,7 @@ class LabScreen(Screen[None]):
         open_dir: str | None = None,
         runs_root: str | Path | None = None,
         save_runs: bool = True,
-        threads: int | None = None,
+        threads: int | str | None = None,
     ) -> None:
         super().__init__()
         self.initial_config = config
