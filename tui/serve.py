@@ -9,12 +9,17 @@ A browser reaches the server only with the token printed at start (in the page U
 the websocket path the page is given), and only from a page of this server (Origin check);
 every other page open in the same browser is refused, as are requests naming another host
 (DNS rebinding).
+
+The server's log is one short line per record, never a traceback (textual-serve's handler
+prints each frame's local variables, the raw request and its token among them) and never the
+token: a request aiohttp cannot parse is one "rejected a malformed request" line.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import secrets
 import shlex
 import socket
@@ -23,7 +28,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from actlab.engine import RunConfig
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from textual_serve.server import Server
 
 from .options import CONFIG_OPTIONS
@@ -33,6 +38,11 @@ WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 # Public files of textual-serve's page (script, styles, fonts), and downloads the app hands to
 # the browser, named by a random key (uuid4) that only the session's page was told.
 OPEN_PREFIXES = ("/static/", "/download/")
+# A token, right or wrong, in a query string or a websocket path: a wrong one may be a typo of
+# the right one, so neither is written to a log.
+TOKEN_IN_URL = re.compile(r"(token=|/ws/)[^\s&#/?:\"'<>]*")
+LOG_LINE_LIMIT = 300
+log = logging.getLogger("actlab.serve")
 
 
 def app_argv(
@@ -120,6 +130,56 @@ def refusal(
     return None
 
 
+def redact(text: str, token: str) -> str:
+    """`text` without `token` nor any other token a URL in it carries."""
+    return TOKEN_IN_URL.sub(r"\1…", text.replace(token, "…") if token else text)
+
+
+def malformed(exc: http_exceptions.HttpProcessingError) -> str:
+    """What was wrong with a request aiohttp could not parse, in a few words that quote none of
+    it (its own message quotes the offending line)."""
+    if isinstance(exc, http_exceptions.LineTooLong):
+        return "request line or header too large"
+    if isinstance(exc, http_exceptions.BadHttpMethod):
+        return "unknown method"
+    if isinstance(exc, http_exceptions.BadStatusLine):
+        return "bad request line"
+    if isinstance(exc, http_exceptions.InvalidHeader):
+        return "bad header"
+    if isinstance(exc, http_exceptions.InvalidURLError):
+        return "bad URL"
+    return f"{type(exc).__name__} (HTTP {exc.code})"
+
+
+class OneLine(logging.Filter):
+    """Turns every record into one short line without the token: an exception is named by its
+    type only (its message and traceback may hold the request), and the message is cut."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, http_exceptions.HttpProcessingError):
+            # aiohttp: "Error handling request from %s", the client's address
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
+            message = f"rejected a malformed request from {remote}: {malformed(exc)}"
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a record whose arguments do not fit its format
+                message = str(record.msg)
+            if exc is not None:
+                message = f"{message} ({type(exc).__name__})"
+        message = " ".join(redact(message, self.token).split())
+        if len(message) > LOG_LINE_LIMIT:
+            message = message[: LOG_LINE_LIMIT - 1] + "…"
+        record.msg, record.args = message, ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 class LabServer(Server):
     """textual-serve's server with every request checked by `refusal`."""
 
@@ -137,8 +197,19 @@ class LabServer(Server):
         return f"http://{name}:{self.port}/?token={self.token}"
 
     def initialize_logging(self) -> None:
-        super().initialize_logging()
-        # aiohttp's access log would print every page and websocket URL, token included
+        """One handler for every logger (aiohttp's, asyncio's, textual-serve's, ours), each
+        record through `OneLine`. Replaces textual-serve's rich handler, whose tracebacks show
+        every frame's local variables: the raw request, token included."""
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("actlab: %(message)s"))
+        handler.addFilter(OneLine(self.token))
+        root = logging.getLogger()
+        for old in root.handlers[:]:
+            root.removeHandler(old)
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        # aiohttp's access line is long (time, user agent) and lists every page asset: the guard
+        # writes a short one instead
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def _make_app(self) -> web.Application:
@@ -158,8 +229,12 @@ class LabServer(Server):
                 hosts=self.hosts,
             )
             if reason is not None:
+                log.info("%s %s %s 403 refused: %s", request.remote, request.method, request.path, reason)
                 raise web.HTTPForbidden(text=f"actlab: refused: {reason}\n")
             response: web.StreamResponse = await handler(request)
+            if not request.path.startswith(OPEN_PREFIXES):  # the page's assets would be noise
+                # the path only, redacted by the handler's filter: a query may hold the token
+                log.info("%s %s %s %d", request.remote, request.method, request.path, response.status)
             if not response.prepared:  # a websocket has sent its headers already
                 response.headers["Referrer-Policy"] = "no-referrer"
                 response.headers["Cache-Control"] = "no-store"
