@@ -15,9 +15,11 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .config import ConfigError
 from .events import (
     Diagnostics,
     EpochFinished,
@@ -300,12 +302,12 @@ class EventReader:
 
     def __init__(self, directory: str | Path) -> None:
         d = Path(directory)
-        if not d.is_dir():
-            what = "no such directory" if not os.path.lexists(d) else "not a directory"
-            raise ResultsError(f"{directory}: {what}; expected an actlab run directory")
-        self.path = d / "events.jsonl"
-        if not self.path.is_file():
-            raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
+        with reading(directory):  # a directory we may not read: one line
+            if not d.is_dir():
+                raise ResultsError(f"{directory}: {why_not_a_directory(d)}; expected an actlab run directory")
+            self.path = d / "events.jsonl"
+            if not self.path.is_file():
+                raise ResultsError(f"{directory}: no events.jsonl here; is it an actlab run directory?")
         self.check = _StreamCheck()
         self.offset = 0  # bytes read and taken
         self.line = 0
@@ -350,15 +352,24 @@ class EventReader:
 
     def being_written(self) -> bool:
         """Whether a writer still holds the file's lock: it is alive and may add more."""
-        try:
-            with open(self.path, "rb") as f:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return True
-        except OSError:
-            pass
+        return held_by_writer(self.path)
+
+
+def held_by_writer(events: Path) -> bool:
+    """Whether a ResultsWriter (of any process) still holds the lock on this events.jsonl."""
+    try:
+        fd = os.open(events, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
         return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass  # a file system without flock: nobody can be told to be writing
+    finally:
+        os.close(fd)  # and with it the shared lock just taken
+    return False
 
 
 def _parse_line(raw: bytes) -> Event:
@@ -442,6 +453,70 @@ class _StreamCheck:
 def _short(v: Any) -> str:
     text = repr(v)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+MAX_JSON_BYTES = 64 * 2**20  # a plan of the largest sweep allowed is well under 1 MiB, a summary too
+
+
+def read_json(path: str | Path, refusal: str, error: type[Exception] = ResultsError) -> Any:
+    """A JSON file that anyone may have written (a run's summary, a sweep's plan), parsed with
+    the bounds of an events line: size, nesting (a 100,000-deep list would otherwise end in a
+    RecursionError), UTF-8. Anything wrong is one `error`: the file, `refusal` ("not a
+    readable summary") and why. FileNotFoundError passes through: the caller knows what a
+    missing file means."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise error(f"{path}: {refusal} (larger than {MAX_JSON_BYTES // 2**20} MiB)")
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: {refusal} (not UTF-8 text, byte {exc.start})") from None
+    except RecursionError:
+        raise error(f"{path}: {refusal} (nested too deep)") from None
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+        raise error(f"{path}: {refusal} ({_one_line(exc)})") from None
+    if _depth(obj) > MAX_NESTING:
+        raise error(f"{path}: {refusal} (nested too deep)")
+    return obj
+
+
+@contextmanager
+def reading(what: str | Path) -> Iterator[None]:
+    """Around a command's reading of a directory it was given: what the file system or the
+    data can throw at any step of it (a directory or file we may not read, a link loop, data
+    nested too deep or not a value it should be) becomes one ResultsError naming the path,
+    instead of a traceback. Used once per entry point (compare, report, --open, --resume)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else what
+        raise ResultsError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise ResultsError(f"{what}: cannot read it (nested too deep)") from None
+    except ValueError as exc:
+        if isinstance(exc, (ConfigError, EventError)):
+            raise  # already one line of ours (a plan or an event refused)
+        raise ResultsError(f"{what}: damaged or not an actlab directory ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def why_not_a_directory(path: Path) -> str:
+    """Why `path` (not a directory) cannot be read as one."""
+    if not os.path.lexists(path):
+        return "no such directory"
+    if path.is_symlink() and not path.exists():
+        return "a symbolic link that leads nowhere (or to itself)"
+    return "not a directory"
 
 
 def replay(directory: str | Path, listener: Listener) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from .config import ConfigError, RunConfig, host_memory_bytes, network_memory_by
 from .events import Diagnostics, Evaluation, Event, Listener, MemberCosts, MemberDiverged, RunStarted
 from .metrics import aggregate
 from .report import seeds_text, sweep_text, value_text
-from .results import ResultsError, ResultsWriter, write_file
+from .results import ResultsError, ResultsWriter, read_json, why_not_a_directory, write_file
 
 PLAN_VERSION = 1
 PLAN_FILE = "sweep.json"
@@ -440,24 +440,27 @@ def save_plan(root: Path, plan: Plan) -> None:
     write_file(root / PLAN_FILE, json.dumps(plan.to_dict(), indent=2) + "\n", replace=False)
 
 
-def load_plan(directory: str | Path) -> Plan:
-    """The plan of a sweep directory; a foreign or damaged one is one line (SweepError)."""
+def check_sweep_dir(directory: str | Path) -> Path:
+    """A directory --resume can take: it exists and holds a plan (looked at, not read)."""
     root = Path(directory)
     if not root.is_dir():
-        raise SweepError(f"{root}: no such directory")
-    path = root / PLAN_FILE
-    if not path.is_file():
+        raise SweepError(f"{root}: {why_not_a_directory(root)}")
+    if not (root / PLAN_FILE).is_file():
         what = "a single run" if (root / "events.jsonl").exists() else "not a sweep or seeds directory"
         raise SweepError(
             f"{root}: {what} (no {PLAN_FILE}); --resume takes a directory made by --sweep or --seeds"
         )
+    return root
+
+
+def load_plan(directory: str | Path) -> Plan:
+    """The plan of a sweep directory; a foreign or damaged one is one line (SweepError)."""
+    root = check_sweep_dir(directory)
+    path = root / PLAN_FILE
     try:
-        raw = path.read_bytes()
-        if len(raw) > 64 * 2**20:
-            raise SweepError(f"{path}: larger than 64 MiB, not a sweep plan")
-        d = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SweepError(f"{path}: not readable as a sweep plan ({exc})") from None
+        d = read_json(path, "not readable as a sweep plan", SweepError)
+    except FileNotFoundError:  # removed since it was looked at
+        raise SweepError(f"{path}: no longer there") from None
     return Plan.from_dict(d, str(path))
 
 
@@ -465,11 +468,9 @@ def run_summary(root: Path, rel: str) -> dict[str, Any] | None:
     """A run's stored summary, None when it has none (not started, or removed)."""
     path = root / rel / "summary.json"
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = read_json(path, "not a readable summary")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: not a readable summary ({exc})") from None
     if not isinstance(d, dict) or not isinstance(d.get("members"), list):
         raise ResultsError(f"{path}: not a run summary")
     return d

@@ -9,7 +9,7 @@ import click
 from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
 from actlab.engine.config import PRESET_SWEEPS, check_data_source
 from actlab.engine.report import FORMATS, summary_text
-from actlab.engine.results import replay
+from actlab.engine.results import EventReader, reading, replay
 
 from .options import build_config, config_options
 
@@ -186,7 +186,10 @@ def cli(
     if open_dir:
         from .screens.saved import load_saved
 
-        opened = load_saved(open_dir)  # a foreign or damaged directory: one line, exit 2
+        with reading(open_dir):  # a foreign, damaged or unreadable directory: one line, exit 2
+            opened = load_saved(open_dir)
+            if opened is None:  # a run: its directory and first event looked at before the app starts
+                next(EventReader(open_dir).events(final=False), None)
     app = create_app(config=config, open_dir=open_dir, threads=threads, served=served, opened=opened)
     app.run()
     return app.exit_code
@@ -270,8 +273,9 @@ def compare(
     if in_app and (fmt is not None or chart is not None):
         raise click.UsageError("--app shows the comparison in the app; --format and --chart are for printing")
     fmt = fmt or (ctx.obj or {}).get("format") or "table"
-    # a foreign or corrupt directory: one line, exit 2
-    runs, collection = load_comparison(list(directories))
+    # a foreign, corrupt or unreadable directory: one line, exit 2
+    with reading(" ".join(directories)):
+        runs, collection = load_comparison(list(directories))
     if in_app:
         from .app import create_app
 
@@ -279,7 +283,9 @@ def compare(
         app = create_app(config=(ctx.obj or {}).get("config"), compare_runs=runs, threads=root.get("threads"))
         app.run()
         return app.exit_code
-    click.echo(compare_text(runs, fmt, collection))
+    with reading(" ".join(directories)):  # a collection's tables read its summaries again
+        text = compare_text(runs, fmt, collection)
+    click.echo(text)
     tty = sys.stdout.isatty()
     if chart if chart is not None else (tty and fmt == "table"):
         width, height = chart_size()
@@ -304,7 +310,8 @@ def report(directory: str, out: str | None) -> int:
     from .run_report import ReportError, write_report
 
     try:
-        path = write_report(directory, out)
+        with reading(directory):
+            path = write_report(directory, out)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"report: {path}")
@@ -346,12 +353,11 @@ def _refuse_settings_with_resume(ctx: click.Context, names: list[str]) -> None:
 def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
     from actlab.engine.sweep import saved_sweep_text
 
-    text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables
-    if text is not None:
-        click.echo(text)
-        return 0
-    summary = replay(directory, lambda e: None)
-    click.echo(summary_text(summary, fmt, show_diagnostics))
+    with reading(directory):  # a foreign, damaged or unreadable directory: one line, exit 2
+        text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables
+        if text is None:
+            text = summary_text(replay(directory, lambda e: None), fmt, show_diagnostics)
+    click.echo(text)
     return 0
 
 

@@ -15,6 +15,7 @@ A damaged sweep.json is one SweepError, a damaged summary one ResultsError.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +69,14 @@ def load_run(directory: str, label: str) -> SavedRun:
 
 def labels_for(directories: list[str]) -> list[str]:
     """Each run's folder name, or the path as given where two names collide."""
-    names = [_name(Path(d).resolve()) for d in directories]
+    names = [_name(_real(d)) for d in directories]
     return [n if names.count(n) == 1 else d for n, d in zip(names, directories)]
+
+
+def _real(path: str | Path) -> Path:
+    """The path with its links followed, as far as they lead: a link loop (`ln -s x x`) stays
+    as it is, for the reader to refuse in one line (Path.resolve raises RuntimeError on it)."""
+    return Path(os.path.realpath(path))
 
 
 def _seed_dirs(d: Path) -> list[Path]:
@@ -97,7 +104,7 @@ class Collection:
 
     @property
     def name(self) -> str:
-        return Path(self.directory).resolve().name or self.directory
+        return _real(self.directory).name or self.directory
 
     def results(self) -> dict[str, Any]:
         """A sweep's results (engine.sweep.sweep_results: every point over its seeds, the
@@ -134,7 +141,7 @@ def open_collection(directory: str) -> Collection | None:
         for point in plan.points:
             for seed in plan.seeds:
                 rel = point.run_dir(seed)
-                label = rel if point.name else f"{_name(d.resolve())}/{rel}"
+                label = rel if point.name else f"{_name(_real(d))}/{rel}"
                 if (d / rel).is_dir():
                     runs.append((str(d / rel), label))
                 else:
@@ -144,7 +151,7 @@ def open_collection(directory: str) -> Collection | None:
         seeds = _seed_dirs(d)
         if not seeds or not ((d / "aggregate.json").is_file() or (d.parent / PLAN_FILE).is_file()):
             return None
-        point = _name(d.resolve())
+        point = _name(_real(d))
         collection = Collection("point", directory, [(str(p), f"{point}/{p.name}") for p in seeds])
     if not collection.runs:
         raise ResultsError(f"{directory}: a {collection.kind} directory with no run yet")
@@ -157,7 +164,7 @@ def expand(directory: str) -> tuple[list[tuple[str, str]], Collection | None]:
     collection = open_collection(directory)
     if collection is not None:
         return collection.runs, collection
-    return [(directory, _name(Path(directory).resolve()))], None
+    return [(directory, _name(_real(directory)))], None
 
 
 def load_comparison(directories: list[str]) -> tuple[list[SavedRun], Collection | None]:
