@@ -23,6 +23,8 @@ of its own members, renumbered, with its own settings in its config.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
 import itertools
 import json
 import math
@@ -36,7 +38,14 @@ from .config import ConfigError, RunConfig, host_memory_bytes, network_memory_by
 from .events import Diagnostics, Evaluation, Event, Listener, MemberCosts, MemberDiverged, RunStarted
 from .metrics import aggregate
 from .report import seeds_text, sweep_text, value_text
-from .results import ResultsError, ResultsWriter, read_json, why_not_a_directory, write_file
+from .results import (
+    ResultsError,
+    ResultsWriter,
+    held_by_writer,
+    read_json,
+    why_not_a_directory,
+    write_file,
+)
 
 PLAN_VERSION = 1
 PLAN_FILE = "sweep.json"
@@ -57,6 +66,12 @@ SHAPE_AXES = (
     "epochs",
 )
 AXES = MEMBER_AXES + SHAPE_AXES
+
+# Runs (points x seeds) one sweep may hold. Each is a directory of four files, a summary
+# builder in memory and an open events file while its job trains, and a line or more in the
+# tables; 10,000 points made 20,000 directories and gigabytes of memory before the first
+# step. A thousand is already more than the tables can be read for (the seeds' own cap).
+MAX_RUNS = 1000
 
 
 class SweepError(ConfigError):
@@ -91,7 +106,13 @@ def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
             raise SweepError(f"sweep axis {name!r} is given twice")
         kind = _field_type(name)
         values: list[Any] = []
-        for raw in values_text.split(","):
+        raws = values_text.split(",")
+        if len(raws) > MAX_RUNS:  # refused before each value is checked: that alone takes a while
+            raise SweepError(
+                f"sweep axis {name!r}: {len(raws):,} values, more than the {MAX_RUNS:,} runs one sweep "
+                "may hold; use fewer values, or split it into several sweeps"
+            )
+        for raw in raws:
             raw = raw.strip()
             if not raw:
                 raise SweepError(f"sweep axis {name!r}: an empty value in {values_text!r}")
@@ -145,6 +166,7 @@ class Plan:
     @classmethod
     def build(cls, base: RunConfig, axes: list[tuple[str, list[Any]]], seeds: list[int]) -> Plan:
         plan = cls(base, axes, seeds)
+        _check_size(axes, seeds)  # before the product is built: it may be huge
         names = [n for n, _ in axes]
         jobs: dict[tuple[Any, ...], Job] = {}
         for combo in itertools.product(*(vs for _, vs in axes)):
@@ -229,6 +251,17 @@ class Plan:
         return plan
 
 
+def _check_size(axes: list[tuple[str, list[Any]]], seeds: list[int]) -> None:
+    points = math.prod(len(vs) for _, vs in axes)
+    runs = points * len(seeds)
+    if runs > MAX_RUNS:
+        shape = " x ".join(f"{len(vs)} {n}" for n, vs in axes)
+        raise SweepError(
+            f"sweep: {points:,} points ({shape}) x {len(seeds)} seed(s) = {runs:,} runs, more than the "
+            f"{MAX_RUNS:,} one sweep may hold; use fewer values or seeds, or split it into several sweeps"
+        )
+
+
 def _first_repeat(names: list[str]) -> str:
     return next(n for i, n in enumerate(names) if n in names[:i])
 
@@ -287,27 +320,35 @@ def project(event: Event, first: int, count: int) -> Event | None:
 class SplitWriter:
     """A listener on a job's cohort stream that writes one run directory per (point, seed),
     each with the events of its own members. `root` None: keep the events in memory
-    (`streams`) instead, for a job that runs where the results directory is not."""
+    (`streams`) instead, for a job that runs where the results directory is not.
+
+    The run directories are made when the job starts writing (its run_started), not before:
+    a job that fails while its data or its cohort are made leaves nothing behind."""
 
     def __init__(self, plan: Plan, job: Job, root: Path | None) -> None:
         self.plan = plan
         self.job = job
+        self.root = root
         self.runs = plan.job_runs(job)
         self.width = len(plan.base.activations)
         self.writers: list[ResultsWriter] = []
         self.streams: list[list[dict[str, Any]]] = [[] for _ in self.runs]
         self.started: list[RunStarted] = []
-        if root is not None:
-            try:
-                for point, seed in self.runs:
-                    self.writers.append(ResultsWriter(root / point.run_dir(seed)))
-            except BaseException:
-                self.close()
-                raise
+
+    def _open_writers(self, root: Path) -> None:
+        _room_for_files(len(self.runs))
+        try:
+            for point, seed in self.runs:
+                self.writers.append(ResultsWriter(root / point.run_dir(seed)))
+        except BaseException:
+            self.close()  # the ones made so far saw no event: they remove what they made
+            raise
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.started = [self._started(event, p, s) for p, s in self.runs]
+            if self.root is not None and not self.writers:
+                self._open_writers(self.root)
         for v in range(len(self.runs)):
             part = (
                 self.started[v]
@@ -342,6 +383,26 @@ class SplitWriter:
     def close(self) -> None:
         for w in self.writers:
             w.close()
+
+
+def _room_for_files(n: int) -> None:
+    """Each run of a job keeps its events.jsonl open while the job trains: lift this process's
+    soft limit of open files, where the hard limit allows, so that a job of MAX_RUNS runs fits
+    under the common 1,024."""
+    try:
+        import resource
+    except ImportError:  # not a Unix: no such limit to lift
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256  # and what the process has open besides (libraries, data, a terminal)
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        pass  # left as it is: a job too large for it fails with one line naming the file
 
 
 # ------------------------------------------------------------------------------ running a job
@@ -464,6 +525,60 @@ def load_plan(directory: str | Path) -> Plan:
     return Plan.from_dict(d, str(path))
 
 
+class SweepLock:
+    """The lock of a sweep directory: held by the one process that writes the sweep (a new
+    sweep from before its plan is written, --resume from before it reads anything) until it
+    ends, so that a second --resume cannot delete or train again what the first is writing.
+    It is a flock on the directory itself: nothing is written for it, and it goes with the
+    process that held it, however that process ends. Readers (--open, compare, report) take
+    no lock: every file they read is replaced whole, never written in place."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+
+    def acquire(self, root: Path) -> None:
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(root, flags)
+        except OSError as exc:
+            raise SweepError(f"{root}: cannot open it ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)  # a file system without flock: the sweep goes on unguarded, as before
+                return
+            pid = _flock_holder(fd)
+            os.close(fd)
+            who = f"another process (pid {pid})" if pid else "another process"
+            raise SweepError(f"sweep {root} is being written by {who}; wait for it or stop it") from None
+        self.release()
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the last descriptor releases the flock
+            self.fd = None
+
+
+def _flock_holder(fd: int) -> int | None:
+    """The pid that holds a flock on `fd`'s file, from /proc/locks (Linux); None elsewhere,
+    or when it cannot be told (a process of another pid namespace shows as 0)."""
+    st = os.fstat(fd)
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; a waiter's line has "->" after "1:"
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == key and parts[4].isdigit():
+            return int(parts[4]) or None
+    return None
+
+
 def run_summary(root: Path, rel: str) -> dict[str, Any] | None:
     """A run's stored summary, None when it has none (not started, or removed)."""
     path = root / rel / "summary.json"
@@ -485,29 +600,83 @@ def job_done(root: Path, plan: Plan, job: Job) -> bool:
     return True
 
 
+# set per host or per job where a run trains (a Ray task's GPU): may differ from the plan's
+_WHERE_IT_RAN = ("device",)
+
+
+def check_finished_runs(root: Path, plan: Plan) -> None:
+    """Refuse to go on with a plan that is not the one the finished runs were trained with
+    (a sweep.json edited since): the table would mix them. Each kept run's stored settings
+    are compared with those the plan gives its point and seed. Settings a run does not store
+    (written by an older actlab) are not compared."""
+    for job in plan.jobs:
+        if not job_done(root, plan, job):
+            continue  # trained again from the start on resume: nothing of it is kept
+        for point, seed in plan.job_runs(job):
+            rel = point.run_dir(seed)
+            stored = (run_summary(root, rel) or {}).get("config")
+            if not isinstance(stored, dict):
+                raise ResultsError(f"{root / rel / 'summary.json'}: not a run summary (no config)")
+            planned = plan.run_config(point, seed).to_dict()
+            for name, value in planned.items():
+                if name in _WHERE_IT_RAN or name not in stored or stored[name] == value:
+                    continue
+                raise SweepError(
+                    f"{root / PLAN_FILE} says {name}={_json(value)} but {rel} was trained with "
+                    f"{name}={_json(stored[name])}; refusing to mix them in one table (put "
+                    f"{PLAN_FILE} back as it was, or start a new sweep)"
+                )
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 _RUN_FILES = ("events.jsonl", "config.json", "summary.json", "summary.csv")
 
 
+def clear_jobs(root: Path, plan: Plan, jobs: list[Job]) -> None:
+    """Remove what unfinished jobs left (their runs are trained again from the start). Every
+    run is looked at before anything is removed: only the files a run writes go, and a run
+    that is not this sweep's, holds other files or is still being written (its writer holds
+    the lock on its events.jsonl) stops the resume with one line, nothing removed."""
+    inside = Path(os.path.realpath(root))
+    found: list[tuple[Path, list[str]]] = []
+    for job in jobs:
+        for point, seed in plan.job_runs(job):
+            d = root / point.run_dir(seed)
+            if not os.path.lexists(d):
+                continue
+            links = [p for p in (d, d.parent) if p.is_symlink()]
+            if links or not d.is_dir() or not Path(os.path.realpath(d)).is_relative_to(inside):
+                raise ResultsError(f"{d}: not a run directory of this sweep; move it away to resume")
+            try:
+                names = sorted(os.listdir(d))
+            except OSError as exc:
+                raise ResultsError(f"{d}: cannot read it ({exc.strerror or exc})") from None
+            strange = [n for n in names if n not in _RUN_FILES and not n.startswith(".tmp")]
+            if strange:
+                raise ResultsError(
+                    f"{d}: holds {', '.join(strange[:3])}, which a run does not write; move it away"
+                )
+            if "events.jsonl" in names and held_by_writer(d / "events.jsonl"):
+                raise SweepError(
+                    f"{d} is being written by another process; wait for it or stop it, then resume"
+                )
+            found.append((d, names))
+    for d, names in found:
+        try:
+            for n in names:
+                (d / n).unlink()
+            d.rmdir()
+        except OSError as exc:
+            raise ResultsError(f"{d}: cannot remove what it holds ({exc.strerror or exc})") from None
+
+
 def clear_job(root: Path, plan: Plan, job: Job) -> None:
-    """Remove what an unfinished job left (its runs are trained again from the start). Only
-    the files a run writes are removed; anything else stops the resume with one line."""
-    inside = root.resolve()
-    for point, seed in plan.job_runs(job):
-        d = root / point.run_dir(seed)
-        if not os.path.lexists(d):
-            continue
-        links = [p for p in (d, d.parent) if p.is_symlink()]
-        if links or not d.is_dir() or not d.resolve().is_relative_to(inside):
-            raise ResultsError(f"{d}: not a run directory of this sweep; move it away to resume")
-        names = sorted(os.listdir(d))
-        strange = [n for n in names if n not in _RUN_FILES and not n.startswith(".tmp")]
-        if strange:
-            raise ResultsError(
-                f"{d}: holds {', '.join(strange[:3])}, which a run does not write; move it away"
-            )
-        for n in names:
-            (d / n).unlink()
-        d.rmdir()
+    """What one unfinished job left, removed (see clear_jobs)."""
+    clear_jobs(root, plan, [job])
 
 
 # ------------------------------------------------------------------------------ results

@@ -30,11 +30,14 @@ from actlab.engine.events import (
 )
 from actlab.engine.metrics import aggregate
 from actlab.engine.report import seeds_text, summary_text, sweep_text, value_text
-from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, remove_created
+from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, reading, remove_created
 from actlab.engine.sweep import (
     Job,
     Plan,
-    clear_job,
+    SweepLock,
+    check_finished_runs,
+    check_sweep_dir,
+    clear_jobs,
     execute_job,
     job_data,
     load_plan,
@@ -251,11 +254,32 @@ def run_sweep(
     config: RunConfig, out: str | None, fmt: str, quiet: bool, opts: SweepOptions, threads: int | None
 ) -> int:
     """Seeds and sweep points, planned as cohorts (jobs), run here one after another or on
-    workers / Ray, stored as one run per point and seed; then the tables."""
+    workers / Ray, stored as one run per point and seed; then the tables. The sweep's
+    directory is locked (SweepLock) from before anything in it is read or written to the end."""
+    lock = SweepLock()
+    try:
+        return _run_sweep(config, out, fmt, quiet, opts, threads, lock)
+    finally:
+        lock.release()
+
+
+def _run_sweep(
+    config: RunConfig,
+    out: str | None,
+    fmt: str,
+    quiet: bool,
+    opts: SweepOptions,
+    threads: int | None,
+    lock: SweepLock,
+) -> int:
     err = sys.stderr
     if opts.resume is not None:
-        root = Path(opts.resume)
-        plan = load_plan(root)  # a foreign or damaged directory: one line, exit 2
+        with reading(opts.resume):
+            root = check_sweep_dir(opts.resume)
+        lock.acquire(root)  # another process writing it: one line, exit 2, nothing read or removed
+        with reading(root):  # a foreign, damaged or unreadable directory: one line, exit 2
+            plan = load_plan(root)
+            check_finished_runs(root, plan)  # a sweep.json edited since: refused, not mixed
     else:
         axes = parse_sweep(opts.sweep, config) if opts.sweep else []
         plan = Plan.build(config, axes, [config.seed + i for i in range(opts.seeds)])
@@ -263,7 +287,8 @@ def run_sweep(
         check_run_dir(root)
     check_data_source(plan.base)
     check_members(plan.base)
-    jobs = list(unfinished(root, plan)) if opts.resume is not None else list(plan.jobs)
+    with reading(root):
+        jobs = list(unfinished(root, plan)) if opts.resume is not None else list(plan.jobs)
     if opts.resume is not None:
         done = len(plan.jobs) - len(jobs)
         err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
@@ -282,9 +307,13 @@ def run_sweep(
     created: list[Path] = []
     if opts.resume is None:
         created = claim_run_dir(root)
+        try:
+            lock.acquire(root)
+        except BaseException:
+            remove_created(created)
+            raise
         save_plan(root, plan)
-    for job in jobs:
-        clear_job(root, plan, job)  # what an interrupted job left: it runs again from the start
+    clear_jobs(root, plan, jobs)  # what interrupted jobs left: they run again from the start
     control = Control()
     stop = threading.Event()
     failures: list[str] = []
