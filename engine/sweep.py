@@ -600,8 +600,9 @@ def job_done(root: Path, plan: Plan, job: Job) -> bool:
     return True
 
 
-# set per host or per job where a run trains (a Ray task's GPU): may differ from the plan's
-_WHERE_IT_RAN = ("device",)
+# where a run trained and where its data lie, not what it trained: the device is set per job
+# (a Ray task's GPU), and a sweep moved to another machine may point at its own data and cache
+_WHERE_IT_RAN = ("device", "data_dir", "cache_dir")
 
 
 def check_finished_runs(root: Path, plan: Plan) -> None:

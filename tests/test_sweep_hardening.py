@@ -222,7 +222,8 @@ def test_resume_refuses_a_plan_edited_since_its_runs_were_trained(
         "refusing to mix them" in err
     )
     assert snapshot(root) == before  # the stopped job's files are still there
-    stored["base"]["epochs"] = 2  # put back: resumes
+    stored["base"]["epochs"] = 2  # put back: resumes, also with its data cached elsewhere
+    stored["base"]["cache_dir"] = str(tmp_path / "another-cache")
     plan_file.write_text(json.dumps(stored, indent=2) + "\n")
     code, _, err = run_cli(["--batch", "-q", "--resume", str(root)], capsys)
     assert code == 0, err
