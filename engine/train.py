@@ -460,6 +460,7 @@ def time_alone(
     steps: int,
     rounds: int = 5,
     budget_s: float | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> tuple[list[float], int]:
     """Seconds per training step of each spec alone, and the rounds timed: a one-member
     cohort per spec, at the run's shapes (network, batch, optimizer, clipping, dropout) on
@@ -467,7 +468,8 @@ def time_alone(
     one untimed warm-up step each, `rounds` rounds time `steps` steps of every member in
     turn (the order rotating), so noise from the machine hits all alike; the fastest round
     counts (interference only ever adds time). Past `budget_s`, no further round starts once
-    two are done. The run's own members are untouched: these are separate trainers with
+    two are done; once `stopped()` (the run was stopped: it must end soon), none after the
+    first. The run's own members are untouched: these are separate trainers with
     their own generators."""
     started = time.perf_counter()
     device = data.train_x.device
@@ -484,6 +486,8 @@ def time_alone(
     for r in range(rounds):
         if budget_s is not None and r >= 2 and time.perf_counter() - started > budget_s:
             break  # a busy machine: what is measured so far stands
+        if stopped is not None and r >= 1 and stopped():
+            break
         for j in range(len(specs)):
             k = (j + r) % len(specs)
             sync()
@@ -643,7 +647,10 @@ class Comparison:
         rounds = 5
         steps = (int(budget / (alone_guess * len(timed))) - 1) // rounds
         steps = max(1, min(50, steps))
-        per_step, done = time_alone(self.config, self.data, timed, steps, rounds, budget_s=budget)
+        # a stop (the user's, or the app gone) ends the measurement after its first round
+        per_step, done = time_alone(
+            self.config, self.data, timed, steps, rounds, budget, lambda: self.control.stopped
+        )
         alone = [round(s * self.per_epoch, 6) for s in per_step]
         self.sync()
         self.emit(

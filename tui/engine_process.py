@@ -10,16 +10,24 @@ Parent side: `RunHost`, owned by the app. A reader thread turns what the child s
 Textual messages (`..messages`); a child that dies is reported as the end of its run, and
 the next start brings a fresh one.
 
-Child side: `python -P -m actlab.tui.engine_process FD`. `-P` keeps the user's working
-directory off its import path (a stray `numpy.py` there must not be imported). Its main
-thread trains; a reader thread takes requests and acts on control messages at once. Nothing
-here imports Textual; the child's own output goes to a log file (the terminal is the app's).
+Child side: `python -P -m actlab.tui.engine_process FD APP_PID`. `-P` keeps the user's
+working directory off its import path (a stray `numpy.py` there must not be imported). Its
+main thread trains; a reader thread takes requests and acts on control messages at once.
+Nothing here imports Textual; the child's own output goes to a log file (the terminal is the
+app's).
+
+The child never outlives the app: when the app's end of the socket closes (the app exited,
+crashed or was killed with -9) or a SIGTERM arrives (sent by the app, by the user, or by the
+kernel when the app dies: PR_SET_PDEATHSIG), the run stops, is stored as stopped, and the
+child leaves within ORPHAN_GRACE_S; at once when no run is going.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
+import select
 import signal
 import socket
 import subprocess
@@ -27,6 +35,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -37,9 +46,13 @@ from actlab.engine.config import RunConfig
 from actlab.engine.control import Control
 from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
 
+MODULE = "actlab.tui.engine_process"
 LOG_NAME = "engine-process.log"
 BATCH_S = 0.25  # the most time an event waits in the child before it goes up to the app
 QUIT_WAIT_S = 5.0  # for the child to end its run and exit when the app quits
+ORPHAN_GRACE_S = 2.0  # for an orphaned child to store its stopped run before it leaves anyway
+TERM_WAIT_S = 0.5  # for a terminated child, before it is killed
+LOCK_WAIT_S = 0.2  # for the host's lock, from a thread that must not wait on a stuck one
 
 
 # --- what crosses the process boundary ------------------------------------------------------
@@ -116,6 +129,7 @@ class RunHost:
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self.active: set[int] = set()  # runs sent and not yet ended
+        _HOSTS.add(self)
 
     @property
     def pid(self) -> int | None:
@@ -169,6 +183,35 @@ class RunHost:
         with self._lock:
             self._discard()
 
+    def quit_now(self) -> None:
+        """From any thread, without waiting: ask the child to stop its run, store it and exit
+        (the app is going away without its event loop: `hangup`)."""
+        if not self._lock.acquire(timeout=LOCK_WAIT_S):
+            return  # held by a stuck thread: `end_by` terminates the child, which stops as well
+        try:
+            if self._conn is not None:
+                self._send(Quit())
+        except OSError:
+            pass
+        finally:
+            self._lock.release()
+
+    def end_by(self, deadline: float) -> None:
+        """From any thread: give the child until `deadline` (time.monotonic()) to exit, then
+        terminate it (it stores its stopped run on TERM too), then kill it."""
+        proc = self._proc  # read once, without the lock: a stuck thread may hold it
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+        try:
+            proc.wait(timeout=TERM_WAIT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
     # --- inside -----------------------------------------------------------------------------
 
     def _control(self, message: SetPaused | StopRun) -> None:
@@ -196,8 +239,10 @@ class RunHost:
         except OSError:
             out = subprocess.DEVNULL
         try:
+            # started from the loop's thread, which lives as long as the app: the child's
+            # PR_SET_PDEATHSIG fires when the thread that started it ends
             proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "actlab.tui.engine_process", str(theirs.fileno())],
+                [sys.executable, "-P", "-m", MODULE, str(theirs.fileno()), str(os.getpid())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -258,6 +303,23 @@ class RunHost:
             )
 
 
+# Every host of this process, for `stop_all` and `end_all` (the terminal guard's, `hangup`)
+_HOSTS: weakref.WeakSet[RunHost] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Ask every engine process of this process to stop its run and exit; returns at once."""
+    for host in list(_HOSTS):
+        host.quit_now()
+
+
+def end_all(deadline: float) -> None:
+    """Every engine process of this process ended by `deadline` (time.monotonic()), a little
+    after at worst (the time to terminate and kill one)."""
+    for host in list(_HOSTS):
+        host.end_by(deadline)
+
+
 def log_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "actlab" / LOG_NAME
@@ -278,10 +340,11 @@ class _Sender:
     """The run's listener in the child: events go up at most BATCH_S late, at once when they
     start, end or change a run, and when the run pauses (the app then shows where it stands)."""
 
-    def __init__(self, conn: Connection, run_id: int, control: Control) -> None:
+    def __init__(self, conn: Connection, run_id: int, control: Control, gone: threading.Event) -> None:
         self.conn = conn
         self.run_id = run_id
         self.control = control
+        self.gone = gone  # the app is gone: nothing is sent, the run stops and is stored
         self.pending: list[Event] = []
         self.progress: Progress | None = None
         self.progress_paused = False  # `progress` was reported while paused
@@ -303,7 +366,14 @@ class _Sender:
             # sent between the pause and the loop noticing it, such as the member costs after
             # an epoch, does not say where the loop will hold)
             paused = self.progress is not None and self.progress_paused and self.control.paused
-            self.conn.send(RunEvents(self.run_id, self.pending, self.progress, paused))
+            if not self.gone.is_set():
+                try:
+                    self.conn.send(RunEvents(self.run_id, self.pending, self.progress, paused))
+                except OSError:
+                    # the app is gone: stop here, so that the run is stored as stopped (an error
+                    # raised into the loop would store it as failed)
+                    self.gone.set()
+                    self.control.stop()
             self.pending, self.progress = [], None
         self.last = time.monotonic()
 
@@ -317,6 +387,8 @@ class _Child:
         self.controls: dict[int, Control] = {}  # runs sent and not yet ended
         self.data_key: tuple[Any, ...] | None = None
         self.data: Any = None
+        self.gone = threading.Event()  # the app is gone: nothing more is sent to it
+        self._leaving = threading.Lock()
 
     def read(self) -> None:
         """Reader thread: runs go to the trainer's queue; control acts on its run at once."""
@@ -339,10 +411,41 @@ class _Child:
                 elif isinstance(message, Quit):
                     break
         except (EOFError, OSError):
-            pass  # the app is gone
+            self.leave(app_gone=True)
+            return
         for control in list(self.controls.values()):
             control.stop()
         self.requests.put(None)
+
+    def leave(self, app_gone: bool) -> None:
+        """The app is gone (its end of the socket closed) or TERM came (from the app, the user,
+        or the kernel when the app died): every run stops and is stored as stopped by the
+        trainer, which then exits (telling an app still there); this leaves anyway after
+        ORPHAN_GRACE_S, and at once when no run is going (nothing is waited for, not even the
+        import of PyTorch)."""
+        if app_gone:
+            self.gone.set()
+        if not self._leaving.acquire(blocking=False):
+            return  # the other watcher got there first
+        controls = list(self.controls.values())
+        for control in controls:
+            control.stop()
+        self.requests.put(None)
+        if controls:
+            threading.Event().wait(ORPHAN_GRACE_S)  # the trainer's own exit ends this wait
+        _leave()
+
+    def watch_signals(self, wake: int) -> None:
+        """Watcher thread: SIGTERM, from the wakeup pipe (see `main`): stop, store, leave."""
+        while True:
+            select.select([wake], [], [])
+            try:
+                data = os.read(wake, 64)
+            except BlockingIOError:
+                continue
+            if signal.SIGTERM in data:
+                self.leave(app_gone=False)
+                return
 
     def serve(self) -> None:
         from actlab.engine.threads import configure
@@ -353,6 +456,8 @@ class _Child:
                 if request.threads is not None:
                     configure(request.threads)  # else PyTorch's default (or OMP_NUM_THREADS), fixed
                 summary = self._train(request, control)
+                if self.gone.is_set():
+                    return  # stored; nobody to tell
                 self.conn.send(RunEnded(request.run_id, summary))
             except OSError as exc:
                 if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
@@ -371,7 +476,7 @@ class _Child:
         if control.stopped:  # stopped while it waited for the run before it
             _remove_if_empty(request.run_dir)
             return None
-        sender = _Sender(self.conn, request.run_id, control)
+        sender = _Sender(self.conn, request.run_id, control, self.gone)
         device = resolve_device(config.device)
         key = (
             config.dataset,
@@ -433,15 +538,43 @@ def _remove_if_empty(directory: str | None) -> None:
             pass  # not empty, or already gone
 
 
-def main(argv: list[str]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app decides when a run stops
-    conn = Connection(int(argv[1]))
-    child = _Child(conn)
-    threading.Thread(target=child.read, name="actlab-engine-reader", daemon=True).start()
-    child.serve()
+def _leave() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # the run's files are closed; PyTorch's teardown would only delay the app's exit
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_app(app_pid: int | None) -> bool:
+    """Have the kernel send SIGTERM when the app dies (Linux); False when it already has: its
+    pid is no longer this process's parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the socket's end still tells
+    return app_pid is None or os.getppid() == app_pid
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app decides when a run stops
+    # SIGTERM reaches the watcher thread through a pipe written at C level, so that a main
+    # thread busy in PyTorch (or importing it) does not delay the stop
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    conn = Connection(int(argv[1]))
+    child = _Child(conn)
+    watcher = threading.Thread(target=child.watch_signals, args=(wake_r,), name="actlab-signals", daemon=True)
+    watcher.start()
+    if not _die_with_app(int(argv[2]) if len(argv) > 2 else None):
+        _leave()  # the app died before the kernel was told to say so
+    threading.Thread(target=child.read, name="actlab-engine-reader", daemon=True).start()
+    child.serve()
+    _leave()
 
 
 if __name__ == "__main__":
