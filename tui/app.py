@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from actlab.engine.config import RunConfig
 from textual.app import App
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from .compare import SavedRun
+    from .hangup import TerminalGuard
     from .screens.saved import Saved
 
 
@@ -52,18 +52,50 @@ class ActlabApp(App[None]):
         self.failure: str | None = None  # the last run or saved run that failed, for the exit code
         self.opened = opened  # the sweep or seeds directory at open_dir, when the caller read it
         self.compare_runs = compare_runs
+        self._guard_loop: asyncio.AbstractEventLoop | None = None  # for the terminal guard's thread
+        self.ended_by: int | None = None  # 128 + the signal that ended the app (129: hangup)
+        self._guard: TerminalGuard | None = None  # while `run` runs
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """`App.run`, guarded: a terminal closing (an SSH session dropping) or a job manager's
+        TERM or HUP ends the app the way ctrl+q does (the run stops and is stored, the engine
+        process ends, the terminal is restored; the exit code is 128 + the signal, 129 for a
+        hangup), and within 5 s even when the event loop is stuck (`hangup`)."""
+        from . import engine_process
+        from .hangup import TerminalGuard
+
+        guard = TerminalGuard(
+            self._exit_from_thread,
+            engine_process.stop_all,
+            engine_process.end_all,
+            lambda: getattr(getattr(self, "_driver", None), "attrs_before", None),
+        )
+        guard.arm()
+        self._guard = guard
+        try:
+            super().run(*args, **kwargs)
+        finally:
+            self.ended_by = guard.code
+            self._guard = None
+            guard.disarm()
+
+    def _exit_from_thread(self, code: int) -> bool:
+        """Ask the app to exit with `code` from another thread; False when its loop is not
+        running (not started yet, or already closed)."""
+        loop = self._guard_loop
+        if loop is None or loop.is_closed():
+            return False
+        try:
+            loop.call_soon_threadsafe(self.exit, None, code)
+        except RuntimeError:
+            return False
+        return True
 
     def on_mount(self) -> None:
+        self._guard_loop = asyncio.get_running_loop()
+        if self._guard is not None:
+            self._guard.reclaim_signals()  # the driver, started by now, may have taken them
         self.push_screen(self._first_screen())
-        # A terminal closing (an SSH session dropping) or a job manager's TERM ends the app the
-        # way ctrl+q does: the run stops and is stored, the engine process ends, the terminal
-        # is restored; the exit code says which signal it was.
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                loop.add_signal_handler(sig, self.exit, None, 128 + sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread, or not a POSIX system
 
     def _first_screen(self) -> Screen[None]:
         """The compare view, a sweep or seeds view for such a directory, else the lab (on a
@@ -97,8 +129,11 @@ class ActlabApp(App[None]):
 
     @property
     def exit_code(self) -> int:
-        """The process's exit code: the app's own (1 after a crash), else 1 if the last run
-        failed and 2 if a saved run could not be read."""
+        """The process's exit code: 128 + the signal that ended it (129 when its terminal
+        closed: Textual may also report the dead terminal as a crash), else the app's own (1
+        after a crash), else 1 if the last run failed and 2 if a saved run could not be read."""
+        if self.ended_by is not None:
+            return self.ended_by
         if self.return_code:
             return self.return_code
         return 0 if self.failure is None else (2 if self.failure == "open" else 1)
