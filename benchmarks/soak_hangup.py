@@ -302,22 +302,25 @@ def soak(repetitions: int = 50, seed: int = 0, echo: bool = False) -> dict[str, 
                 shutil.rmtree(workdir, ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    exits = [o.exit_s for o in outcomes if o.exit_s is not None]
-    gone = [o.gone_s for o in outcomes if o.gone_s is not None]
+    exits = sorted(o.exit_s for o in outcomes if o.exit_s is not None)
+    gone = sorted(o.gone_s for o in outcomes if o.gone_s is not None)
+    left = sum(len(o.left) for o in outcomes)
     return {
+        "repetitions": repetitions,  # of each moment
         "launches": len(outcomes),
-        "repetitions": repetitions,
         "seed": seed,
         "exited_within_limit": sum(1 for o in outcomes if o.exit_s is not None and o.exit_s <= EXIT_LIMIT_S),
         "hangs": sum(1 for o in outcomes if o.exit_s is None),
-        "leftover_processes": sum(len(o.left) for o in outcomes),
+        "leftovers": left,
+        "leftover_processes": left,
         "mid_run_not_stopped": sum(1 for o in outcomes if o.moment == "mid-run" and o.status != "stopped"),
         "failures": sum(1 for o in outcomes if not o.ok),
-        "slowest_exit_s": max(exits, default=None),
-        "slowest_all_gone_s": max(gone, default=None),
-        "median_exit_s": sorted(exits)[len(exits) // 2] if exits else None,
+        "median_exit_s": round(exits[len(exits) // 2], 2) if exits else None,
+        "slowest_exit_s": round(exits[-1], 2) if exits else None,
+        "slowest_all_gone_s": round(gone[-1], 2) if gone else None,
         "exit_codes": sorted({o.returncode for o in outcomes if o.returncode is not None}),
         "limit_s": EXIT_LIMIT_S,
+        "ok": all(o.ok for o in outcomes),
     }
 
 
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"repetitions {args.repetitions}: give 1 or more")
     summary = soak(args.repetitions, args.seed, echo=True)
     print(json.dumps(summary, indent=2))
-    return 1 if summary["failures"] else 0
+    return 0 if summary["ok"] else 1
 
 
 if __name__ == "__main__":
