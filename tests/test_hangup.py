@@ -178,6 +178,17 @@ def test_a_stuck_event_loop_does_not_keep_the_app_alive(how: str, tmp_path: Path
             f"asked to exit with {code}",
             "engines ended, by a deadline to come: True",
         ]
+        if how == "TERM":  # the terminal is still there: it gets its normal screen back
+            after = b""
+            while select.select([master], [], [], 0)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # nobody has the terminal open any more: all was read
+                    break
+                if not chunk:
+                    break
+                after += chunk
+            assert b"\x1b[?1049l" in after and b"\x1b[?25h" in after
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -192,7 +192,7 @@ class TerminalGuard:
     def _restore_terminal(self) -> None:
         """Best effort, and never blocking: a terminal still there after a TERM gets its mode
         and its screen back; a hung-up one is left alone."""
-        for fd in self._ttys[:1]:
+        for fd in sorted(self._ttys, reverse=True)[:1]:  # stderr first: Textual draws there
             ready = select.poll()
             ready.register(fd, select.POLLOUT)
             events = ready.poll(0)
