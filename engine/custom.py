@@ -14,6 +14,14 @@ Before a run, `check` refuses (one line naming the spec and the reason) a functi
 cannot be imported, is not callable, is not elementwise, changes shape or dtype, is not
 finite on [-50, 50], or is not differentiable. Its properties are then measured on that
 range (`measure`), as plain data the PyTorch-free UI can use (`activations.from_description`).
+
+The user's code must leave PyTorch's global settings alone: a module that changes the default
+dtype, device, threads, grad mode or numerics when imported or called would change the other
+members' results too, so it is refused (the settings restored). The global random state is
+restored after its import and calls, so drawing numbers there changes no one's results.
+
+`main` is the check helper: the app and batch mode run the checks in a child process
+(`custom_process`), bounded in time, where the user's output cannot reach the answers.
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ import importlib.util
 import math
 import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +63,16 @@ class Loaded:
 
 _LOADED: dict[str, Loaded] = {}
 _RESOLVED: dict[str, Activation] = {}
+_DESCRIBED: dict[str, dict[str, Any]] = {}  # measured descriptions, by canonical spec
+_REFUSED: dict[str, str] = {}  # specs refused on import (a second import would be silent)
 
 
 def _fail(spec: str, reason: str) -> SpecError:
     return SpecError(f"activation {spec!r}: {reason}")
+
+
+class _Meddles(SpecError):
+    """The user's code changed PyTorch's global settings (they have been put back)."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -63,6 +80,81 @@ def _first_line(exc: BaseException) -> str:
     line = text[0] if text else ""
     line = line if len(line) <= 160 else line[:157] + "..."
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+# --- PyTorch's global settings ---------------------------------------------------------------
+#
+# Each: what the refusal calls it, how to read it, how to put it back. Members share one
+# process, so a change here (float64 by default, another default device, fewer threads, grad
+# off, other matmul numerics) would reach every member, not only the user's.
+
+
+def _set_cudnn(flags: tuple[bool, bool, bool, bool]) -> None:
+    cudnn = torch.backends.cudnn
+    cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = flags
+
+
+def _set_deterministic(mode: tuple[bool, bool]) -> None:
+    torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
+
+
+_SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any]], ...] = (
+    ("default dtype", torch.get_default_dtype, torch.set_default_dtype),
+    ("default device", torch.get_default_device, torch.set_default_device),
+    ("number of threads", torch.get_num_threads, torch.set_num_threads),
+    ("grad mode", torch.is_grad_enabled, torch.set_grad_enabled),
+    ("anomaly detection", torch.is_anomaly_enabled, torch.set_anomaly_enabled),
+    (
+        "deterministic-algorithms mode",
+        lambda: (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
+        _set_deterministic,
+    ),
+    ("float32 matmul precision", torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
+    (
+        "cuDNN flags",
+        lambda: (
+            torch.backends.cudnn.enabled,
+            torch.backends.cudnn.benchmark,
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.allow_tf32,
+        ),
+        _set_cudnn,
+    ),
+)
+
+
+def _shown(value: Any) -> str:
+    return str(value).replace("torch.", "")
+
+
+@contextmanager
+def _guarded(spec: str, when: str) -> Iterator[None]:
+    """Run the user's code (`when`: "on import", "when called"): PyTorch's global random
+    state is put back afterwards (the user's code may draw numbers: that changes nothing for
+    the members), and a changed global setting is put back and the spec refused."""
+    before = [get() for _, get, _ in _SETTINGS]
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        changed = []
+        for (what, get, put), old in zip(_SETTINGS, before, strict=True):
+            new = get()
+            if new != old:
+                put(old)
+                changed.append(f"changes torch's {what} from {_shown(old)} to {_shown(new)} {when}")
+    if changed:
+        # one reason is enough to refuse it; the first is the one the user most likely meant
+        raise _Meddles(
+            f"activation {spec!r}: {changed[0]}; not allowed (it would change the other members' results too)"
+        )
 
 
 def _import_module(spec: str, module: str) -> Any:
@@ -108,8 +200,16 @@ def load(spec: str) -> Loaded:
         raise _fail(spec, "not a custom activation")
     if ms.name in _LOADED:
         return _LOADED[ms.name]
+    if ms.name in _REFUSED:
+        raise _Meddles(_REFUSED[ms.name])
     module_name, _, attr = ms.target.rpartition(":")
-    module = _import_module(ms.name, module_name)
+    try:
+        with _guarded(ms.name, "on import"):
+            module = _import_module(ms.name, module_name)
+    except _Meddles as exc:
+        # imported once, it would be imported silently the next time: remember the refusal
+        _REFUSED[ms.name] = str(exc)
+        raise
     if not hasattr(module, attr):
         raise _fail(ms.name, f"{module_name!r} has no attribute {attr!r}")
     fn = getattr(module, attr)
@@ -321,22 +421,43 @@ def measure(
 
 
 def describe(spec: str) -> dict[str, Any]:
-    """A checked custom activation as plain data: properties, curves, formula and note."""
-    loaded = check(spec)
-    ops = torch_ops_of(loaded.spec)
+    """A checked custom activation as plain data: properties, curves, formula and note;
+    measured once per process (or adopted from the check helper, `adopt`)."""
+    name = member_spec(spec).name
+    if name not in _DESCRIBED:
+        with _guarded(name, "when called"):
+            loaded = check(name)
+            ops = torch_ops_of(loaded.spec)
 
-    def derivative(z: Tensor) -> Tensor:
-        return ops.derivative(z, z)
+            def derivative(z: Tensor) -> Tensor:
+                return ops.derivative(z, z)
 
-    d = measure(loaded.spec, loaded.fn, derivative)
-    doc = (getattr(loaded.fn, "__doc__", None) or "").strip().splitlines()
-    ms = member_spec(loaded.spec)
-    d["formula"] = doc[0] if doc else ms.target
-    source = f"entry point {ms.entry_point} ({ms.target})" if ms.entry_point else ms.target
-    how = "given" if loaded.derivative is not None else "by autograd"
-    d["note"] = f"Your function, from {source}; f' {how}; properties measured on [-50, 50]."
-    d["cost"] = "measured in a run"
-    return d
+            d = measure(loaded.spec, loaded.fn, derivative)
+        doc = (getattr(loaded.fn, "__doc__", None) or "").strip().splitlines()
+        ms = member_spec(loaded.spec)
+        d["formula"] = doc[0] if doc else ms.target
+        source = f"entry point {ms.entry_point} ({ms.target})" if ms.entry_point else ms.target
+        how = "given" if loaded.derivative is not None else "by autograd"
+        d["note"] = f"Your function, from {source}; f' {how}; properties measured on [-50, 50]."
+        d["cost"] = "measured in a run"
+        _DESCRIBED[name] = d
+    return dict(_DESCRIBED[name])
+
+
+def adopt(description: dict[str, Any]) -> Activation:
+    """Take a description the check helper measured in its own process (`custom_process`):
+    the function is imported here (its import guarded like the helper's) but not called
+    again before training, so its checks and their time limit stay in the helper."""
+    name = member_spec(str(description["name"])).name
+    load(name)
+    _DESCRIBED[name] = dict(description)
+    _RESOLVED[name] = remember(description)
+    return _RESOLVED[name]
+
+
+def resolved(spec: str) -> bool:
+    """Whether this process has checked (or adopted) a custom spec already."""
+    return member_spec(spec).name in _RESOLVED
 
 
 def resolve(spec: str) -> Activation:
@@ -350,20 +471,49 @@ def resolve(spec: str) -> Activation:
     return _RESOLVED[ms.name]
 
 
+# --- the check helper ---------------------------------------------------------------------------
+
+ORPHAN_POLL_S = 0.5  # how often the helper looks whether the process that started it is gone
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A helper whose parent is gone (killed, crashed) ends itself, even while the user's code
+    loops: nobody waits for its answer any more. Python switches threads while pure Python
+    code loops, so this thread gets its turn."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_S)
+    os._exit(3)
+
+
 def main(argv: list[str]) -> int:
-    """`python -P -m actlab.engine.custom SPEC...`: each spec's description as one JSON line
-    ({"error": ...} for a spec that fails its checks). The app runs this in a short-lived
-    process, so its own process never imports PyTorch or the user's code."""
+    """`python -P -m actlab.engine.custom SPEC...`: the check helper (`custom_process` runs
+    it). For each spec it writes a JSON line {"checking": spec} when the user's code is about
+    to run, then {"spec", "description"} or {"spec", "error"} (one line). The answers go to
+    the stdout it was given; the user's code gets stderr as its stdout, at the descriptor
+    level (print and C code alike), so nothing it prints can reach the answers."""
     import json
 
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(1)
+
+    def answer(message: dict[str, Any]) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
     for spec in argv:
+        answer({"checking": spec})
         try:
-            out: dict[str, Any] = describe(spec)
+            out: dict[str, Any] = {"spec": spec, "description": describe(spec)}
         except SpecError as exc:
             out = {"spec": spec, "error": str(exc)}
-        sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+        except BaseException as exc:  # the user's code escaped the checks (SystemExit in measure)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            out = {"spec": spec, "error": f"activation {spec!r}: measuring it raised {_first_line(exc)}"}
+        answer(out)
     return 0
 
 

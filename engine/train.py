@@ -755,14 +755,36 @@ def run(
     return Comparison(config, listener, control or Control(), data, variants).run()
 
 
-def check_members(config: RunConfig) -> None:
+def check_members(
+    config: RunConfig, isolated: bool = False, stopped: Callable[[], bool] | None = None
+) -> bool:
     """Import and check every custom member (once per process); ConfigError names the first
-    that fails, in one line."""
+    that fails, in one line. `isolated` (batch mode, the app's engine process): the checks
+    run in a helper process first, bounded in time (`custom_process`), and only their answers
+    come back here, with the import of the function; False when `stopped()` turned true
+    meanwhile (nothing checked), else True."""
+    if isolated:
+        from .activations import member_spec
+        from .custom_process import Stopped, check_in_child
+
+        todo = [s for s in config.activations if member_spec(s).kind == "custom" and not custom.resolved(s)]
+        try:
+            answers = check_in_child(todo, stopped)
+            for answer in answers:  # in the members' order: the first bad one is named
+                if "error" in answer:
+                    raise ConfigError(str(answer["error"]))
+            for answer in answers:
+                custom.adopt(answer["description"])
+        except Stopped:
+            return False
+        except custom.SpecError as exc:
+            raise ConfigError(str(exc)) from None
     for spec in config.activations:
         try:
             custom.resolve(spec)
         except custom.SpecError as exc:
             raise ConfigError(str(exc)) from None
+    return True
 
 
 def _rounded(values: list[float | None]) -> list[float | None]:
