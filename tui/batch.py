@@ -6,11 +6,13 @@ Ctrl+C stops the run cleanly, keeps what it has and exits with 130.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -209,12 +211,64 @@ def run_batch(
         cpu_threads.configure(threads)
         if cpu_threads.tuned() and not quiet:
             sys.stderr.write(cpu_threads.NOT_REPRODUCIBLE + "\n")
-    if sweep.active:
-        # workers and Ray tasks fix their share of the cores; "auto" tunes in-process jobs only
-        return run_sweep(config, out, fmt, quiet, sweep, threads if isinstance(threads, int) else None)
+    with _tables_apart():
+        if sweep.active:
+            # workers and Ray tasks fix their share of the cores; "auto" tunes in-process jobs only
+            return run_sweep(config, out, fmt, quiet, sweep, threads if isinstance(threads, int) else None)
+        return _run_one(config, out, fmt, show_diagnostics, quiet)
+
+
+_tables: TextIO | None = None  # the real stdout while `_tables_apart` lends it to stderr
+
+
+def _stdout() -> TextIO:
+    """Where the tables go: stdout, also while the user's code has stderr for its stdout."""
+    return _tables or sys.stdout
+
+
+@contextmanager
+def _tables_apart() -> Iterator[None]:
+    """The user's activations run in this process (imported, then called at every training
+    step) and may print: what they print goes to stderr, at the descriptor level where stdout
+    is one (print, C code and worker processes alike), so stdout holds only the tables and
+    `--format json` stays JSON."""
+    global _tables
+    real = sys.stdout
+    if real is None or _tables is not None:
+        yield
+        return
+    real.flush()
+    try:
+        fd: int | None = real.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None  # not a descriptor (a test's capture): Python-level prints only
+    saved = os.dup(1) if fd == 1 else None
+    if saved is not None:
+        os.dup2(2, 1)
+        _tables = open(saved, "w", encoding=real.encoding or "utf-8", closefd=False)  # noqa: SIM115
+    else:
+        _tables = real
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        try:
+            _tables.flush()
+        finally:
+            if saved is not None:
+                _tables.close()
+                os.dup2(saved, 1)
+                os.close(saved)
+            _tables = None
+
+
+def _run_one(config: RunConfig, out: str | None, fmt: str, show_diagnostics: bool, quiet: bool) -> int:
+    """One comparison: checked, trained, stored, its table on stdout."""
     err = sys.stderr
     check_data_source(config)
-    check_members(config)  # the user's functions imported and checked before anything is written
+    # the user's functions checked (in a helper, bounded in time) before anything is written
+    check_members(config, isolated=True)
     run_dir = Path(out) if out else default_run_dir()
     check_run_dir(run_dir)  # refused before anything is loaded or written
     device = resolve_device(config.device)
@@ -234,8 +288,8 @@ def run_batch(
     except KeyboardInterrupt:
         err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
         return EXIT_INTERRUPTED
-    sys.stdout.write(summary_text(summary, fmt, show_diagnostics) + "\n")
-    sys.stdout.flush()
+    _stdout().write(summary_text(summary, fmt, show_diagnostics) + "\n")
+    _stdout().flush()
     err.write(f"results: {run_dir}\n")
     return signals.exit_code()
 
@@ -286,7 +340,7 @@ def _run_sweep(
         root = Path(out) if out else default_run_dir()
         check_run_dir(root)
     check_data_source(plan.base)
-    check_members(plan.base)
+    check_members(plan.base, isolated=True)
     with reading(root):
         jobs = list(unfinished(root, plan)) if opts.resume is not None else list(plan.jobs)
     if opts.resume is not None:
@@ -378,15 +432,15 @@ def _run_sweep(
         remove_created(created)  # only when nothing at all was written
     results = write_results(root, plan)
     if plan.axes:
-        sys.stdout.write(sweep_text(results, fmt) + "\n")
+        _stdout().write(sweep_text(results, fmt) + "\n")
     else:
         point = results["points"][0]
         summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
         if point["aggregate"] is not None:
-            sys.stdout.write(seeds_text(point["aggregate"], summaries, fmt) + "\n")
+            _stdout().write(seeds_text(point["aggregate"], summaries, fmt) + "\n")
         elif summaries:
-            sys.stdout.write(seeds_text(aggregate(summaries), summaries, fmt) + "\n")
-    sys.stdout.flush()
+            _stdout().write(seeds_text(aggregate(summaries), summaries, fmt) + "\n")
+    _stdout().flush()
     err.write(f"results: {root}\n")
     if not results["complete"] and not failures and signals.signum is None:
         failures.append("unfinished points")
