@@ -1,67 +1,49 @@
 """Custom activations measured outside the app's process.
 
 The app's process imports neither PyTorch nor the user's code, yet its list, preview and
-properties tab need a custom activation's figures. `describe` runs a short-lived process
-(`python -P -m actlab.engine.custom SPEC...`) with the environment the engine process gets
-(the same import path, the working directory not on it, the same working directory), which
-imports, checks and measures each function and prints its description as JSON; the figures
-come back as plain data (`activations.remember`). The command line uses it before the app
-opens (a bad function is one line and exit 2); the palette uses it when adding one.
+properties tab need a custom activation's figures. `describe` runs the check helper
+(`engine.custom_process`: a short-lived process with the engine process's import path and
+working directory, each spec's check bounded in time, the user's output kept off its
+answers), which imports, checks and measures each function; the figures come back as plain
+data (`activations.remember`). The command line uses it before the app opens (a bad
+function is one line and exit 2); the palette uses it when adding one.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from collections.abc import Callable
 from typing import Any
 
-from actlab.engine.activations import entry_points, member_spec, remember
+from actlab.engine.activations import SpecError, entry_points, member_spec, remember
 from actlab.engine.config import ConfigError, RunConfig
+from actlab.engine.custom_process import Stopped, check_in_child
 
-from .engine_process import _child_env
-
-TIMEOUT_S = 120.0
+__all__ = ["Stopped", "custom_specs", "describe", "describe_entry_points"]
 
 
 def custom_specs(config: RunConfig) -> list[str]:
     return [a for a in config.activations if member_spec(a).kind == "custom"]
 
 
-def describe(specs: list[str]) -> list[dict[str, Any]]:
+def describe(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
     """Each spec's measured description, remembered in this process; ConfigError (one
-    line) for the first that fails its checks."""
+    line) for the first that fails its checks or overruns their time limit; Stopped when
+    `stopped()` turns true meanwhile (the helper is killed)."""
     out = []
-    for d in _measured(specs):
+    for d in _measured(specs, stopped):
         if "error" in d:
             raise ConfigError(str(d["error"]))
-        remember(d)
-        out.append(d)
+        remember(d["description"])
+        out.append(d["description"])
     return out
 
 
-def _measured(specs: list[str]) -> list[dict[str, Any]]:
-    """What the helper process prints: a description, or {"spec", "error"}, per spec."""
-    if not specs:
-        return []
+def _measured(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    """The helper's answer per spec: {"spec", "description"} or {"spec", "error"}."""
     try:
-        done = subprocess.run(
-            [sys.executable, "-P", "-m", "actlab.engine.custom", *specs],
-            capture_output=True,
-            text=True,
-            env=_child_env(),
-            timeout=TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(
-            f"activations {', '.join(specs)}: checking them took over {TIMEOUT_S:g} s"
-        ) from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or len(lines) != len(specs):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"activations {', '.join(specs)}: the check failed: {last}")
-    return [json.loads(line) for line in lines]
+        return check_in_child(specs, stopped)
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def describe_entry_points(config: RunConfig) -> None:
@@ -74,4 +56,4 @@ def describe_entry_points(config: RunConfig) -> None:
         return
     for d in found:
         if "error" not in d:
-            remember(d)
+            remember(d["description"])

@@ -469,12 +469,25 @@ class _Child:
                 self.controls.pop(request.run_id, None)
 
     def _train(self, request: StartRun, control: Control) -> dict[str, Any] | None:
+        try:
+            return self._run(request, control)
+        finally:
+            # the app made the run's folder at Start: a run that failed (a function refused by
+            # its check, data that cannot be read) or was stopped before it wrote anything
+            # leaves no folder behind
+            _remove_if_empty(request.run_dir)
+
+    def _run(self, request: StartRun, control: Control) -> dict[str, Any] | None:
         from actlab.engine import ResultsWriter, run
         from actlab.engine.data import check_fits, load, resolve_device
+        from actlab.engine.train import check_members
 
         config = request.config
         if control.stopped:  # stopped while it waited for the run before it
-            _remove_if_empty(request.run_dir)
+            return None
+        # the user's functions, checked in a helper bounded in time (a Stop or the app closing
+        # ends the check at once), before any data is loaded
+        if not check_members(config, isolated=True, stopped=lambda: control.stopped):
             return None
         sender = _Sender(self.conn, request.run_id, control, self.gone)
         device = resolve_device(config.device)
@@ -493,7 +506,6 @@ class _Child:
         else:  # the same split again, for other settings
             check_fits(config, len(self.data.train_x), self.data.n_features, device)
         if control.stopped:  # loading can take seconds; the user may have moved on
-            _remove_if_empty(request.run_dir)
             return None
         writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
         failure: list[BaseException] = []
@@ -530,7 +542,8 @@ class _Child:
 
 
 def _remove_if_empty(directory: str | None) -> None:
-    """The app makes each run's folder up front; one that never ran leaves nothing behind."""
+    """The app makes each run's folder up front; one that never ran leaves nothing behind
+    (the results writer removes the files of a run that ended before its first iteration)."""
     if directory is not None:
         try:
             os.rmdir(directory)

@@ -119,6 +119,7 @@ class LabScreen(Screen[None]):
         self.run_id = 0  # the run shown; messages of any other run are stale and ignored
         self.training: int | None = None  # the run sent to the engine and not yet ended
         self._follow_stop = threading.Event()  # ends the saved run being read, if any
+        self._leaving = threading.Event()  # the screen is going: checks still running are killed
         self.status = RunStatus()
         self.history: list[Event] = []  # every event of the run shown, for views added later
         self.form_config: RunConfig | None = config
@@ -171,6 +172,7 @@ class LabScreen(Screen[None]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the screen leaves behind can be collected again
         self._follow_stop.set()
+        self._leaving.set()  # a check helper still running (a function that hangs) is killed
         self.host.close()  # a run still going stops and is stored before the engine ends
 
     def _pace(self, force: bool = False) -> None:
@@ -394,14 +396,17 @@ class LabScreen(Screen[None]):
 
     @work(thread=True, group="describe")
     def _describe_and_add(self, spec: str) -> None:
-        from ..describe import describe
+        from ..describe import Stopped, describe
 
         try:
-            describe([spec])
+            describe([spec], stopped=self._leaving.is_set)
+        except Stopped:
+            return  # the app is closing: nobody to tell, and its exit does not wait for the check
         except ConfigError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Not added", severity="error")
             return
-        self.app.call_from_thread(self.query_one(ControlsPanel).add_member, spec)
+        if not self._leaving.is_set():
+            self.app.call_from_thread(self.query_one(ControlsPanel).add_member, spec)
 
     def _new_source(self) -> None:
         """Leave whatever feeds the views now (a run, a saved run being read): whatever it
