@@ -50,8 +50,8 @@ class TerminalGuard:
 
     `request_exit(code)` is called from the guard's thread; it should ask the app to exit
     with `code` and return True, or return False when it cannot (no loop yet): the guard then
-    ends the process at once. `ending()` (any thread) does the essentials of a stop that need
-    no loop: it is called first, and `finish(deadline)` before a hard exit.
+    goes straight to the hard exit, without the grace. `ending()` does the essentials of a stop
+    that need no loop: it is called first; `finish(deadline)` before the hard exit.
     """
 
     def __init__(
