@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip
 
-.PHONY: install run test test-snapshot-update bench lint format clean
+.PHONY: install run test test-snapshot-update bench soak lint format clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test-snapshot-update: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# issue 16's soak: reproducible numbers under load, kill -9'd sweep workers, dropped terminals
+soak: install
+	$(BIN)/python -m benchmarks.soak
 
 lint: install
 	$(BIN)/ruff check engine tui tests benchmarks
