@@ -35,7 +35,39 @@ class ThreadsParam(click.ParamType):
         return number
 
 
+# `--help` in groups: an option's group by its parameter name, in this order; anything not
+# named here falls under "Other".
+HELP_GROUPS: dict[str, tuple[str, ...]] = {
+    "What to run": ("batch", "open_dir", "preset", "threads"),
+    "The comparison": ("activations", "depth", "width", "init", "seed"),
+    "Training": ("optimizer", "lr", "momentum", "batch_size", "epochs", "max_iterations", "loss"),
+    "Regularization and clipping": ("weight_decay", "l1", "dropout", "clip", "clip_threshold"),
+    "Evaluation": ("thresholds", "eval_every", "diagnostics_every"),
+    "Data and device": ("dataset", "data_dir", "cache_dir", "fallback", "input_scaling", "device"),
+    "With --batch: output": ("out", "fmt", "as_json", "show_diagnostics", "quiet"),
+    "With --batch: seeds and sweeps": ("seeds", "sweep", "resume", "workers", "backend", "ray_address"),
+}
+
+
+class GroupedHelp(click.Group):
+    """The root command, its `--help` options shown in HELP_GROUPS' sections."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: dict[str, list[tuple[str, str]]] = {title: [] for title in HELP_GROUPS}
+        where = {name: title for title, names in HELP_GROUPS.items() for name in names}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                rows.setdefault(where.get(param.name or "", "Other"), []).append(record)
+        for title, records in rows.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+        self.format_commands(ctx, formatter)
+
+
 @click.group(
+    cls=GroupedHelp,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -47,17 +79,17 @@ class ThreadsParam(click.ParamType):
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="With --batch (and compare): how tables print: aligned text, Markdown (for slides), CSV "
+    help="How tables print (also for compare): aligned text, Markdown (for slides), CSV "
     "figures or the JSON summary. [default: table]",
 )
-@click.option("--json", "as_json", is_flag=True, help="With --batch: the same as --format json.")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option(
     "--diagnostics",
     "show_diagnostics",
     is_flag=True,
-    help="With --batch: also print per-layer gradient norms, saturated and dead fractions.",
+    help="Also print per-layer gradient norms, saturated and dead fractions.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="With --batch: no progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.option(
     "--threads",
     type=ThreadsParam(),
@@ -71,12 +103,12 @@ class ThreadsParam(click.ParamType):
     "--seeds",
     type=click.IntRange(1, 1000),
     default=1,
-    help="With --batch: repeat the comparison with seeds S, S+1, ... and print mean and spread.",
+    help="Repeat the comparison with seeds S, S+1, ... and print mean and spread.",
 )
 @click.option(
     "--sweep",
     type=str,
-    help='With --batch: repeat the comparison over a cross product of settings, e.g. "lr=0.01,0.1 '
+    help='Repeat the comparison over a cross product of settings, e.g. "lr=0.01,0.1 '
     'depth=1,2". Per-member settings (lr, momentum, weight_decay, l1, clip_threshold, dropout, init) '
     "and the seeds train in one cohort; depth, width, batch_size, optimizer, loss, clip, input_scaling, "
     "dataset and epochs make separate jobs.",
@@ -86,20 +118,20 @@ class ThreadsParam(click.ParamType):
     "resume",
     type=str,
     metavar="DIR",
-    help="With --batch: finish an interrupted --sweep/--seeds directory: only its unfinished jobs run "
+    help="Finish an interrupted --sweep/--seeds directory: only its unfinished jobs run "
     "(its own settings are used).",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 1024),
-    help="With --batch: sweep jobs run at once, each with cores/workers threads (never more threads "
+    help="Sweep jobs run at once, each with cores/workers threads (never more threads "
     "than cores; one job per GPU). [default: 1, in this process; with Ray, as many as it schedules]",
 )
 @click.option(
     "--backend",
     type=click.Choice(("local", "ray")),
     default="local",
-    help="With --batch: where sweep jobs run: here, or as Ray tasks (needs actlab[ray]). [default: local]",
+    help="Where sweep jobs run: here, or as Ray tasks (needs actlab[ray]). [default: local]",
 )
 @click.option(
     "--ray-address",
