@@ -2,8 +2,9 @@
 
 UI-free by design: nothing here imports textual, rich or click. The names below load on
 first use (PEP 562), so `from actlab.engine import RunConfig` does not load PyTorch: the
-app's UI process reads the config, events, results and the activation registry without it,
-and only training code (`run`) brings PyTorch in.
+app's UI process reads the config, events and the activation registry without it, and only
+training code (`run`) brings PyTorch in. Runs, seeds and sweeps on disk (writing, reading,
+replaying, tables) are the layer above, `actlab.engine.experiments`: nothing here imports it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from .config import PRESETS, ConfigError, RunConfig
     from .control import Control
     from .errors import DataError
-    from .results import ResultsError, ResultsWriter, read_events, replay
     from .train import run
 
 # public name -> the module that defines it
@@ -27,10 +27,6 @@ _HOMES = {
     "PRESETS": "config",
     "RunConfig": "config",
     "DataError": "errors",
-    "ResultsError": "results",
-    "ResultsWriter": "results",
-    "read_events": "results",
-    "replay": "results",
     "Control": "control",
     "run": "train",  # the only one that loads PyTorch
 }
@@ -42,11 +38,7 @@ __all__ = [
     "Control",
     "DataError",
     "PRESETS",
-    "ResultsError",
-    "ResultsWriter",
     "RunConfig",
-    "read_events",
-    "replay",
     "run",
 ]
 

@@ -36,16 +36,11 @@ from typing import Any
 
 from .config import ConfigError, RunConfig, host_memory_bytes, network_memory_bytes
 from .events import Diagnostics, Evaluation, Event, Listener, MemberCosts, MemberDiverged, RunStarted
+from .experiments.report import value_text
+from .experiments.report_sweeps import seeds_text, sweep_text
+from .experiments.results import ResultsWriter, held_by_writer
+from .experiments.store import ResultsError, read_json, why_not_a_directory, write_file
 from .metrics import aggregate
-from .report import seeds_text, sweep_text, value_text
-from .results import (
-    ResultsError,
-    ResultsWriter,
-    held_by_writer,
-    read_json,
-    why_not_a_directory,
-    write_file,
-)
 
 PLAN_VERSION = 1
 PLAN_FILE = "sweep.json"

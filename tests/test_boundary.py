@@ -1,16 +1,21 @@
 """The engine stays UI-free: importing it pulls in no textual, rich or click. The UI stays
-PyTorch-free: the app's process reads the engine's config, events and registry without it."""
+PyTorch-free: the app's process reads the engine's config, events and registry without it.
+The experiments layer (`actlab.engine.experiments`) is neither UI nor training: each of its
+modules imports without textual, rich, click and PyTorch."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def test_engine_imports_no_ui_packages() -> None:
     code = (
-        "import sys, actlab.engine, actlab.engine.train, actlab.engine.results, actlab.engine.report, "
-        "actlab.engine.diagnostics\n"
+        "import sys, actlab.engine, actlab.engine.train, actlab.engine.experiments.results, "
+        "actlab.engine.experiments.report, actlab.engine.diagnostics\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'click'))\n"
         "print(','.join(bad))"
     )
@@ -28,8 +33,8 @@ def test_config_events_results_and_registry_load_without_torch() -> None:
     """The app's UI process reads these; PyTorch is for the engine process and batch mode."""
     loaded = _loaded_after(
         "import actlab.engine, actlab.engine.config, actlab.engine.events, actlab.engine.metrics, "
-        "actlab.engine.report, actlab.engine.results, actlab.engine.errors, actlab.engine.activations\n"
-        "from actlab.engine import ACTIVATIONS, ConfigError, Control, DataError, ResultsError, RunConfig\n"
+        "actlab.engine.errors, actlab.engine.activations\n"
+        "from actlab.engine import ACTIVATIONS, ConfigError, Control, DataError, RunConfig\n"
         "RunConfig().validate()"
     )
     assert "torch" not in loaded
@@ -51,3 +56,23 @@ def test_the_views_of_sweeps_seeds_and_comparisons_load_without_torch() -> None:
         "load_runs(['tests/fixtures/tui_sweep/lr=0.2,depth=1'])"
     )
     assert "torch" not in loaded
+
+
+EXPERIMENTS = sorted(
+    f"actlab.engine.experiments.{p.stem}"
+    for p in (Path(__file__).parent.parent / "engine" / "experiments").glob("*.py")
+    if p.stem != "__init__"
+)
+
+
+def test_every_experiments_module_is_checked() -> None:
+    assert "actlab.engine.experiments.results" in EXPERIMENTS and len(EXPERIMENTS) >= 4
+
+
+@pytest.mark.parametrize("module", EXPERIMENTS)
+def test_an_experiments_module_imports_neither_torch_nor_ui(module: str) -> None:
+    """Each module alone, in a fresh interpreter: what it pulls in is its own doing."""
+    loaded = _loaded_after(f"import {module}")
+    assert not loaded & {"torch", "textual", "rich", "click"}, (
+        f"{module} imported {loaded & {'torch', 'textual', 'rich', 'click'}}"
+    )

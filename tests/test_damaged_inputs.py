@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.results import ResultsError, read_json
+from actlab.engine.experiments.store import ResultsError, read_json
 from actlab.tui.cli import main
 from streams import lines, write_run
 from sweeps import finished_sweep

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from actlab.engine import read_events
 from actlab.engine.events import Diagnostics, Event, RunStarted
+from actlab.engine.experiments.results import read_events
 from actlab.tui.widgets.diagnostics import (
     MEMBER_COLORS,
     ActivationFunctionsView,

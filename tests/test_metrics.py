@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from actlab.engine.events import EpochFinished, Evaluation, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.experiments.report import crossing_text, speedup_text, threshold_table
 from actlab.engine.metrics import SummaryBuilder, ThresholdTracker
-from actlab.engine.report import crossing_text, speedup_text, threshold_table
 
 
 def test_first_and_sustained_crossing() -> None:
@@ -91,8 +91,8 @@ def test_speedup_text() -> None:
 
 
 def test_aggregate_over_seeds() -> None:
+    from actlab.engine.experiments.report_sweeps import aggregate_table
     from actlab.engine.metrics import aggregate
-    from actlab.engine.report import aggregate_table
 
     def summary(seed: int, final: float | None, sustained: int | None, status: str = "done") -> dict:
         th = [{"threshold": 0.9, "first": sustained, "sustained": sustained, "speedup": None}]
@@ -161,8 +161,8 @@ def test_paired_speedup_against_an_independent_computation() -> None:
 
 
 def test_paired_speedup_counts_seeds_where_one_or_neither_reached() -> None:
+    from actlab.engine.experiments.report_sweeps import aggregate_table
     from actlab.engine.metrics import aggregate
-    from actlab.engine.report import aggregate_table
 
     runs = [
         {"sigmoid": 100, "relu": 50},

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from actlab.engine import ResultsError, replay
 from actlab.engine.config import ConfigError, RunConfig
 from actlab.engine.data import DataError, load_idx_dir, write_idx
-from actlab.engine.report import diagnostics_table, threshold_table
+from actlab.engine.experiments.report import diagnostics_table, threshold_table
+from actlab.engine.experiments.results import replay
+from actlab.engine.experiments.store import ResultsError
 from actlab.tui import batch as batch_mod
 from actlab.tui.cli import main
 from hypothesis import HealthCheck, given, settings

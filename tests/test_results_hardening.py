@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from actlab.engine import ResultsError, ResultsWriter, read_events, replay
-from actlab.engine import results as results_mod
 from actlab.engine.events import EpochFinished, RunFinished
-from actlab.engine.results import MAX_LINE_BYTES, MAX_NESTING, write_file
+from actlab.engine.experiments import results as results_mod
+from actlab.engine.experiments.results import MAX_LINE_BYTES, ResultsWriter, read_events, replay
+from actlab.engine.experiments.store import MAX_NESTING, ResultsError, write_file
 from actlab.tui.cli import main
 from streams import events, lines, write_run
 

@@ -13,8 +13,8 @@ from actlab.engine import RunConfig
 from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
+from actlab.engine.experiments.results import read_events, replay
 from actlab.engine.metrics import aggregate
-from actlab.engine.results import read_events, replay
 from actlab.engine.sweep import (
     Plan,
     SweepError,

@@ -17,7 +17,7 @@ from actlab.engine import RunConfig
 from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
-from actlab.engine.results import ResultsWriter
+from actlab.engine.experiments.results import ResultsWriter
 from actlab.engine.sweep import (
     MAX_RUNS,
     Plan,

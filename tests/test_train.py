@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from actlab.engine import Control, ResultsWriter, RunConfig, replay, run
+from actlab.engine import Control, RunConfig, run
 from actlab.engine.data import Dataset
 from actlab.engine.events import (
     Diagnostics,
@@ -19,6 +19,7 @@ from actlab.engine.events import (
     RunFinished,
     RunStarted,
 )
+from actlab.engine.experiments.results import ResultsWriter, replay
 from actlab.engine.train import Trainer
 
 
@@ -133,7 +134,7 @@ def test_interrupted_run_leaves_readable_files(
 def test_results_writer_refuses_a_used_directory(
     sample: Dataset, tiny_config: RunConfig, tmp_path: Path
 ) -> None:
-    from actlab.engine import ResultsError
+    from actlab.engine.experiments.store import ResultsError
 
     run(tiny_config.replace(max_iterations=5), ResultsWriter(tmp_path), data=sample)
     with pytest.raises(ResultsError, match="already holds a run"):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.report import sweep_rows
+from actlab.engine.experiments.report_sweeps import sweep_rows
 from actlab.engine.sweep import load_plan, sweep_results
 from actlab.tui.app import create_app
 from actlab.tui.compare import load_runs

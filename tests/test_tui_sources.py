@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from actlab.engine import ResultsWriter, read_events
 from actlab.engine.events import RunFinished
+from actlab.engine.experiments.results import ResultsWriter, read_events
 from actlab.tui.app import create_app
 from actlab.tui.screens.lab import LabScreen
 from actlab.tui.state import Phase

@@ -101,7 +101,7 @@ class ActlabApp(App[None]):
         """The compare view, a sweep or seeds view for such a directory, else the lab (on a
         saved run, or empty)."""
         from actlab.engine.config import ConfigError
-        from actlab.engine.results import ResultsError
+        from actlab.engine.experiments.store import ResultsError
 
         from .screens.saved import SavedSweep, load_saved
 

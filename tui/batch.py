@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from actlab.engine import Control, ResultsWriter, RunConfig, run
+from actlab.engine import Control, RunConfig, run
 from actlab.engine import threads as cpu_threads
 from actlab.engine.config import check_data_source
 from actlab.engine.data import load, resolve_device
@@ -30,9 +30,17 @@ from actlab.engine.events import (
     RunFinished,
     RunStarted,
 )
+from actlab.engine.experiments.report import summary_text, value_text
+from actlab.engine.experiments.report_sweeps import seeds_text, sweep_text
+from actlab.engine.experiments.results import ResultsWriter
+from actlab.engine.experiments.store import (
+    check_run_dir,
+    claim_run_dir,
+    default_run_dir,
+    reading,
+    remove_created,
+)
 from actlab.engine.metrics import aggregate
-from actlab.engine.report import seeds_text, summary_text, sweep_text, value_text
-from actlab.engine.results import check_run_dir, claim_run_dir, default_run_dir, reading, remove_created
 from actlab.engine.sweep import (
     Job,
     Plan,

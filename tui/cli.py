@@ -6,10 +6,11 @@ import sys
 from typing import Any
 
 import click
-from actlab.engine import ConfigError, DataError, ResultsError, RunConfig
+from actlab.engine import ConfigError, DataError, RunConfig
 from actlab.engine.config import PRESET_SWEEPS, check_data_source
-from actlab.engine.report import FORMATS, summary_text
-from actlab.engine.results import EventReader, reading, replay
+from actlab.engine.experiments.report import FORMATS, summary_text
+from actlab.engine.experiments.results import EventReader, replay
+from actlab.engine.experiments.store import ResultsError, reading
 
 from .options import build_config, config_options
 

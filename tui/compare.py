@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.events import Evaluation, Event
-from actlab.engine.metrics import aggregate
-from actlab.engine.report import (
+from actlab.engine.experiments.report import (
     THRESHOLD_CSV_COLUMNS,
-    aggregate_table,
     as_text,
     crossing_text,
     csv_text,
     setting_text,
     status_text,
-    sweep_text,
     threshold_csv_rows,
 )
-from actlab.engine.results import ResultsError, replay
+from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_text
+from actlab.engine.experiments.results import replay
+from actlab.engine.experiments.store import ResultsError
+from actlab.engine.metrics import aggregate
 from actlab.engine.sweep import PLAN_FILE, load_plan, run_summary, sweep_results
 
 

@@ -478,8 +478,9 @@ class _Child:
             _remove_if_empty(request.run_dir)
 
     def _run(self, request: StartRun, control: Control) -> dict[str, Any] | None:
-        from actlab.engine import ResultsWriter, run
+        from actlab.engine import run
         from actlab.engine.data import check_fits, load, resolve_device
+        from actlab.engine.experiments.results import ResultsWriter
         from actlab.engine.train import check_members
 
         config = request.config
@@ -530,7 +531,8 @@ class _Child:
         return summary
 
     def _failed(self, run_id: int, exc: BaseException) -> None:
-        from actlab.engine import ConfigError, DataError, ResultsError
+        from actlab.engine import ConfigError, DataError
+        from actlab.engine.experiments.store import ResultsError
 
         traceback.print_exc()
         known = isinstance(exc, (ConfigError, DataError, ResultsError))

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.events import Event
-from actlab.engine.results import EventReader, ResultsError
+from actlab.engine.experiments.results import EventReader
+from actlab.engine.experiments.store import ResultsError
 
 from .messages import EngineEvents, SourceEnded, SourceFollowing
 

@@ -19,15 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.events import Diagnostics, Evaluation, Event
-from actlab.engine.report import (
-    aggregate_table,
-    diagnostics_table,
-    markdown,
-    setting_text,
-    sweep_sections,
-    threshold_table,
-)
-from actlab.engine.results import ResultsError, replay, write_file
+from actlab.engine.experiments.report import diagnostics_table, markdown, setting_text, threshold_table
+from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_sections
+from actlab.engine.experiments.results import replay
+from actlab.engine.experiments.store import ResultsError, write_file
 from actlab.engine.sweep import load_plan
 
 from .compare import Collection, SavedRun, load_run, open_collection

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from actlab.engine import read_events
+from actlab.engine.experiments.results import read_events
 from actlab.tui.widgets.diagnostics import (
     ActivationFunctionsView,
     ClippingView,

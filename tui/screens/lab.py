@@ -19,7 +19,7 @@ from typing import Any
 
 from actlab.engine.config import ConfigError, RunConfig
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
-from actlab.engine.results import default_run_dir
+from actlab.engine.experiments.store import default_run_dir
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding

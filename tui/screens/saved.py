@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actlab.engine.experiments.store import ResultsError
 from actlab.engine.metrics import aggregate
-from actlab.engine.results import ResultsError
 from actlab.engine.sweep import PLAN_FILE, Plan, load_plan, run_summary, sweep_results
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from actlab.engine.report import aggregate_notes, aggregate_rows
-from actlab.engine.results import ResultsError
+from actlab.engine.experiments.report_sweeps import aggregate_notes, aggregate_rows
+from actlab.engine.experiments.store import ResultsError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from actlab.engine.report import best_lr_rows, heatmap_rows, setting_text, sweep_rows, sweep_statements
-from actlab.engine.results import ResultsError
+from actlab.engine.experiments.report import setting_text
+from actlab.engine.experiments.report_sweeps import best_lr_rows, heatmap_rows, sweep_rows, sweep_statements
+from actlab.engine.experiments.store import ResultsError
 from actlab.engine.sweep import value_text
 from rich.text import Text
 from textual import on

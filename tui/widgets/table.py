@@ -12,8 +12,8 @@ from typing import Any
 
 from actlab.engine import RunConfig
 from actlab.engine.events import Event, Progress, RunStarted
+from actlab.engine.experiments.report import crossing_text, speedup_text, status_text
 from actlab.engine.metrics import SummaryBuilder
-from actlab.engine.report import crossing_text, speedup_text, status_text
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actlab.engine.report import setting_text
+from actlab.engine.experiments.report import setting_text
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size

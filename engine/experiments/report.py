@@ -1,0 +1,302 @@
+"""The tables of a summary, laid out like the seed's experiment table, in every output format.
+
+Each table is built once as rows of cells (the first row the header) with notes below it;
+`table` aligns them in columns, `md` makes a Markdown table ready to paste into slides (the
+same rows and notes), `csv` gives the figures as numbers, one row per member and threshold
+(or layer), and `json` the summary itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+FORMATS = ("table", "md", "csv", "json")
+
+
+def crossing_text(first: int | None, sustained: int | None) -> str:
+    """The seed's notation: sustained crossing, with the first in parentheses if earlier."""
+    if sustained is None:
+        return "not reached" if first is None else f"not held ({first} first)"
+    if first is not None and first != sustained:
+        return f"{sustained} ({first} first)"
+    return str(sustained)
+
+
+def speedup_text(speedup: float | None, is_baseline: bool) -> str:
+    if is_baseline:
+        return "baseline"
+    if speedup is None:
+        return "-"
+    if speedup >= 1:
+        return f"x{speedup:.1f} faster"
+    return f"x{1 / speedup:.1f} slower"
+
+
+def status_text(member: dict[str, Any]) -> str:
+    if member["status"] == "diverged":
+        return f"diverged at {member['diverged_at']}"
+    return str(member["status"])
+
+
+def value_text(v: Any) -> str:
+    """A swept value as names and tables show it: short (0.1, 1e-05, 0) where that reads back
+    as the same number, else in full, so two values never share a name."""
+    if isinstance(v, float):
+        short = f"{v:g}"
+        return short if float(short) == v else repr(v)
+    return str(v)
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as a cell: lists comma-joined, None as "-", booleans lower case."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(setting_text(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"x{v:.2f}"
+
+
+def fixed_text(v: float | None, digits: int) -> str:
+    """A figure with `digits` decimals, "-" for none."""
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def threshold_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Rows of the iterations-to-threshold table: label, then one cell per member."""
+    members = summary["members"]
+    baseline = summary.get("baseline")
+    rows: list[list[str]] = [["Function", *[m["activation"] for m in members]]]
+    for k, t in enumerate(members[0]["thresholds"] if members else []):
+        th = t["threshold"]
+        rows.append(
+            [f"Iterations to reach {th:g}"]
+            + [crossing_text(m["thresholds"][k]["first"], m["thresholds"][k]["sustained"]) for m in members]
+        )
+        rows.append(
+            [""] + [speedup_text(m["thresholds"][k]["speedup"], m["activation"] == baseline) for m in members]
+        )
+    rows.append(["Final accuracy"] + [fixed_text(m["final_accuracy"], 4) for m in members])
+    # the slides' row: each function's own epoch, timed alone (runs saved before that was
+    # measured show "-"; the footer gives the shared lockstep figure)
+    alone = [m.get("epoch_time_alone_s") for m in members]
+    rows.append(["Training time of 1 epoch (s)"] + [fixed_text(a, 4) for a in alone])
+    if any(m.get("cost_vs_relu") is not None for m in members):
+        rows.append(["  relative to relu"] + [_ratio(m.get("cost_vs_relu")) for m in members])
+    rows.append(["Status"] + [status_text(m) for m in members])
+    return rows
+
+
+def render(rows: list[list[str]], gap: int = 3, left: int = 1) -> str:
+    """Rows in aligned columns: the first `left` columns (labels) to the left, figures right."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [cell.ljust(w) if c < left else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths))]
+        lines.append((" " * gap).join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def markdown(rows: list[list[str]], left: int = 1) -> str:
+    """A Markdown (GitHub) table: the first row the header, labels left, figures right-aligned."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = [":---" if c < left else "---:" for c in range(len(rows[0]))]
+    return "\n".join([line(rows[0]), "| " + " | ".join(align) + " |", *(line(r) for r in rows[1:])])
+
+
+def as_text(rows: list[list[str]], notes: list[str], fmt: str, left: int = 1) -> str:
+    """Rows and the notes below them as an aligned table (`table`) or Markdown (`md`)."""
+    if fmt == "md":  # a note of several lines (one sentence each) becomes a list
+        notes = ["\n".join("- " + x for x in n.splitlines()) if "\n" in n else n for n in notes]
+        return markdown(rows, left) + "".join("\n\n" + n for n in notes)
+    return render(rows, left=left) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def csv_text(rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    for r in rows:
+        w.writerow(["" if v is None else v for v in r])
+    return out.getvalue().rstrip("\n")
+
+
+def threshold_foot(summary: dict[str, Any]) -> str:
+    ds = summary.get("dataset") or {}
+    foot = (
+        f"{ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
+        f"device {summary.get('device')}, evaluated every {summary.get('eval_every')} iterations "
+        f"on the whole test split; {summary.get('iterations')} iterations, "
+        f"{summary.get('iterations_per_epoch')} per epoch; speedup vs {summary.get('baseline')} "
+        "on the sustained crossing."
+    )
+    members = summary.get("members") or []
+    lockstep = summary.get("epoch_time_s")
+    cost = summary.get("cost_measurement")
+    cohort = summary.get("cohort") or {}
+    if lockstep is not None:
+        if cohort.get("members"):  # trained with other seeds or points: the time is the cohort's
+            foot += (
+                f"\nTraining time of 1 epoch of the whole cohort of {cohort['members']} members this run "
+                f"was trained in (its seeds and points together, in lockstep): {lockstep:.4f} s"
+            )
+        else:
+            foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
+        if cost:
+            foot += (
+                f"; each member alone: the fastest of {cost['rounds']} interleaved rounds of "
+                f"{cost['steps'] // max(1, cost['rounds'])} step(s) ({cost['seconds']:.2f} s)."
+            )
+        else:
+            foot += "."
+    return foot
+
+
+def threshold_table(summary: dict[str, Any], fmt: str = "table") -> str:
+    """The comparison as the seed prints it, with a line on how it was measured."""
+    if fmt == "csv":
+        return threshold_csv(summary)
+    if fmt == "json":
+        return json.dumps(summary, indent=2)
+    return as_text(threshold_rows(summary), [threshold_foot(summary)], fmt)
+
+
+THRESHOLD_CSV_COLUMNS = [
+    "activation",
+    "status",
+    "diverged_at",
+    "threshold",
+    "first",
+    "sustained",
+    "speedup",
+    "final_accuracy",
+    "epoch_time_s",
+    "epoch_time_alone_s",
+]
+
+
+def threshold_csv_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """One row per member and threshold (the columns of THRESHOLD_CSV_COLUMNS), no header."""
+    return [
+        [
+            m["activation"],
+            m["status"],
+            m["diverged_at"],
+            t["threshold"],
+            t["first"],
+            t["sustained"],
+            t["speedup"],
+            m["final_accuracy"],
+            m["epoch_time_s"],
+            m.get("epoch_time_alone_s"),
+        ]
+        for m in summary["members"]
+        for t in m["thresholds"]
+    ]
+
+
+def threshold_csv(summary: dict[str, Any]) -> str:
+    """The figures of the threshold table, as summary.csv holds them."""
+    return csv_text([THRESHOLD_CSV_COLUMNS, *threshold_csv_rows(summary)])
+
+
+def summary_text(summary: dict[str, Any], fmt: str = "table", diagnostics: bool = False) -> str:
+    """What a single run prints: the threshold table, and with `diagnostics` the per-layer
+    table after a blank line (in csv: a second CSV block); json is the summary, which holds both."""
+    if fmt == "json":
+        return json.dumps(summary, indent=2)
+    text = threshold_table(summary, fmt)
+    if diagnostics:
+        text += "\n\n" + diagnostics_table(summary, fmt)
+    return text
+
+
+def diagnostics_table(summary: dict[str, Any], fmt: str = "table") -> str:
+    """Per member and hidden layer: gradient norm, saturated and dead fractions, mean, std."""
+    if fmt == "csv":
+        return diagnostics_csv(summary)
+    if fmt == "json":
+        return json.dumps([m.get("diagnostics") for m in summary["members"]], indent=2)
+    rows = [["member", "layer", "grad norm", "saturated", "dead", "act mean", "act std"]]
+    clip_lines = []
+    for m in summary["members"]:
+        diag = m.get("diagnostics")
+        if not diag:
+            rows.append([m["activation"], "-", "-", "-", "-", "-", "-"])
+            continue
+        for i, layer in enumerate(diag["layers"], 1):
+            rows.append(
+                [
+                    m["activation"] if i == 1 else "",
+                    str(i),
+                    _sci(layer["grad_norm"]),
+                    _pct(layer["saturated_fraction"]),
+                    _pct(layer["dead_fraction"]),
+                    fixed_text(layer["activation_mean"], 3),
+                    fixed_text(layer["activation_std"], 3),
+                ]
+            )
+        rows.append(["", "out", _sci(diag.get("output_grad_norm")), "", "", "", ""])
+        slopes = diag.get("prelu_slopes")
+        if slopes:
+            listed = ", ".join("-" if v is None else f"{v:.3f}" for v in slopes)
+            clip_lines.append(f"{m['activation']}: learned slope per layer {listed}")
+        clip = diag.get("clipping")
+        if clip:
+            clip_lines.append(
+                f"{m['activation']}: clipped {_pct(clip['clipped_fraction_total'])} of steps; "
+                f"recent pre-clip norm {clip['preclip_norm']:.3g} (max {clip['preclip_norm_max']:.3g}) "
+                f"vs threshold {clip['threshold']:g}"
+            )
+    return as_text(rows, ["\n".join(clip_lines)] if clip_lines else [], fmt)
+
+
+def diagnostics_csv(summary: dict[str, Any]) -> str:
+    """One row per member and hidden layer (input side first), then its output layer ("out")."""
+    rows: list[list[Any]] = [
+        [
+            "activation",
+            "layer",
+            "grad_norm",
+            "saturated_fraction",
+            "dead_fraction",
+            "activation_mean",
+            "activation_std",
+        ]
+    ]
+    for m in summary["members"]:
+        diag = m.get("diagnostics")
+        if not diag:
+            continue
+        for i, layer in enumerate(diag["layers"], 1):
+            rows.append(
+                [
+                    m["activation"],
+                    i,
+                    layer["grad_norm"],
+                    layer["saturated_fraction"],
+                    layer["dead_fraction"],
+                    layer["activation_mean"],
+                    layer["activation_std"],
+                ]
+            )
+        rows.append([m["activation"], "out", diag.get("output_grad_norm"), None, None, None, None])
+    return csv_text(rows)
+
+
+def _sci(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2e}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
