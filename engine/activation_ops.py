@@ -2,9 +2,10 @@
 
 Each derivative is written out by hand (the training step uses it in its own backward pass)
 and is tested against autograd; the NumPy curves in `activations` are tested against these.
-Training code reaches them through `Activation.fn`, `.derivative` and `.backward`
-(`torch_ops`); parametric entries (`leaky_relu(0.01)`) are built here from their values, and
-custom activations come from `custom` (the user's function, its derivative or autograd).
+Training code asks `torch_ops(activation)` for them; parametric entries (`leaky_relu(0.01)`)
+are built here from their values. Custom activations (the user's function, its derivative or
+autograd) are built by `custom`, which sits above this module: it registers each one here
+(`register_custom`) when it resolves or adopts its spec, so this module never imports it.
 """
 
 from __future__ import annotations
@@ -197,13 +198,28 @@ _PARAMETRIC: dict[str, Callable[..., TorchActivation]] = {
 }
 
 
+# name -> how to build a custom activation's functions; filled by `custom` (resolve, adopt),
+# built on first use only, so adopting a description imports the user's code but calls nothing
+_CUSTOM: dict[str, Callable[[], TorchActivation]] = {}
+
+
+def register_custom(name: str, build: Callable[[], TorchActivation]) -> None:
+    """Say how to build the PyTorch functions of the custom activation `name` (its canonical
+    spec); `custom` calls this for every spec it resolves or adopts."""
+    _CUSTOM[name] = build
+
+
 def torch_ops(act: Activation) -> TorchActivation:
     """The PyTorch functions of an activation: the registry's own, one built for its
-    parameters, or the user's (custom)."""
+    parameters, or the user's (custom, registered by `custom` when it resolved the spec)."""
     if act.kind == "custom":
-        from .custom import torch_ops_of
-
-        return torch_ops_of(act.name)
+        build = _CUSTOM.get(act.name)
+        if build is None:
+            raise LookupError(
+                f"custom activation {act.name!r} has no PyTorch functions in this process: "
+                "resolve its spec with custom.resolve (or custom.adopt) first"
+            )
+        return build()
     if act.params and (act.name != act.base or act.base == "prelu"):
         return _PARAMETRIC[act.base](*[v for _, v in act.params])
     return TORCH_ACTIVATIONS[act.base]

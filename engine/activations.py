@@ -3,8 +3,9 @@
 Plain data with NumPy curves, importable without PyTorch: the app's UI process reads it for
 the form, the help, the Properties table and the Functions view. The PyTorch functions the
 training step runs (hand-written derivatives and fused backward kernels) are in
-`activation_ops`; `Activation.fn`, `.derivative` and `.backward` load them on first use.
-Both sides are tested against each other and against autograd.
+`activation_ops`, which depends on this module and never the other way: training code asks it
+for an Activation's functions (`activation_ops.torch_ops`). Both sides are tested against
+each other and against autograd.
 
 `derivative(z, a)` takes the pre-activation z and the output a = f(z), because several
 derivatives are cheapest in terms of the output.
@@ -26,15 +27,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-
-if TYPE_CHECKING:
-    from torch import Tensor
-
-    from .activation_ops import TorchActivation
 
 Array = NDArray[np.float64]
 
@@ -74,25 +70,6 @@ class Activation:
 
     def saturation_level(self) -> float:
         return 0.01 * self.max_derivative
-
-    # --- the PyTorch side, for the code that trains -----------------------------------------
-
-    @functools.cached_property
-    def torch_ops(self) -> TorchActivation:
-        from .activation_ops import torch_ops  # loads PyTorch: only training code gets here
-
-        return torch_ops(self)
-
-    def fn(self, z: Tensor) -> Tensor:
-        return self.torch_ops.fn(z)
-
-    def derivative(self, z: Tensor, a: Tensor) -> Tensor:
-        """f'(z) from (z, f(z))."""
-        return self.torch_ops.derivative(z, a)
-
-    def backward(self, dh: Tensor, z: Tensor, a: Tensor) -> Tensor:
-        """dL/dz from dL/da: one fused kernel where PyTorch has one, else dh * f'(z)."""
-        return self.torch_ops.backward(dh, z, a)
 
 
 # f and f' in NumPy (float64), each matching its PyTorch twin in activation_ops.

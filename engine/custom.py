@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .activation_ops import TorchActivation
+from .activation_ops import TorchActivation, register_custom
 from .activations import Activation, SpecError, builtin, member_spec, remember
 
 WIDE = 50.0  # the range a function must be finite and differentiable on
@@ -452,6 +452,7 @@ def adopt(description: dict[str, Any]) -> Activation:
     load(name)
     _DESCRIBED[name] = dict(description)
     _RESOLVED[name] = remember(description)
+    _register(name)
     return _RESOLVED[name]
 
 
@@ -468,7 +469,14 @@ def resolve(spec: str) -> Activation:
         return builtin(ms.name)
     if ms.name not in _RESOLVED:
         _RESOLVED[ms.name] = remember(describe(ms.name))
+        _register(ms.name)
     return _RESOLVED[ms.name]
+
+
+def _register(name: str) -> None:
+    # activation_ops builds training functions for registry entries only: it is below this
+    # module and never imports it, so the user's functions are handed to it here
+    register_custom(name, lambda: torch_ops_of(name))
 
 
 # --- the check helper ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .activation_ops import TorchActivation, torch_ops
 from .activations import Activation
 from .custom import resolve
 
@@ -104,6 +105,7 @@ class Cohort:
         """`init` and `seed` are one for all members, or one per member (a list)."""
         self.names = list(activations)
         self.acts: list[Activation] = [resolve(a) for a in activations]
+        self.ops: list[TorchActivation] = [torch_ops(a) for a in self.acts]  # what the step runs
         self.sizes = list(sizes)
         self.device = device
         K = len(activations)
@@ -205,6 +207,7 @@ class Cohort:
             self.slopes = self.slopes.index_select(0, idx).contiguous()
         self.names = [self.names[i] for i in index]
         self.acts = [self.acts[i] for i in index]
+        self.ops = [self.ops[i] for i in index]
         self.group = [self.group[i] for i in index]
         self._index()
 
@@ -243,19 +246,19 @@ class Cohort:
                 slope = self.slopes.index_select(0, idx)[:, layer].view(-1, 1, 1)
                 out.index_copy_(0, idx, torch.where(zz > 0, zz, zz * slope))
             else:
-                out.index_copy_(0, idx, self.acts[k].fn(zz))
+                out.index_copy_(0, idx, self.ops[k].fn(zz))
         return out
 
     def act_fn(self, k: int, layer: int, z: Tensor) -> Tensor:
         if self.slopes is not None and self.learned(k):
             return torch.nn.functional.prelu(z, self.slopes[k, layer : layer + 1])
-        return self.acts[k].fn(z)
+        return self.ops[k].fn(z)
 
     def derivative(self, k: int, layer: int, z: Tensor, a: Tensor) -> Tensor:
         """f'(z) of member k's activation in hidden layer `layer` (a PReLU's learned slope)."""
         if self.slopes is not None and self.learned(k):
             return torch.where(z > 0, torch.ones_like(z), self.slopes[k, layer].expand_as(z))
-        return self.acts[k].derivative(z, a)
+        return self.ops[k].derivative(z, a)
 
     def forward(
         self,
@@ -343,14 +346,14 @@ class Cohort:
                 continue
             parts = []
             slope_grads = []
-            for k, act in enumerate(self.acts):
+            for k, ops in enumerate(self.ops):
                 if self.slopes is not None and self.learned(k):
                     # PReLU: dL/dz = dh where z > 0, slope * dh elsewhere; dL/dslope = sum of z dh there
                     neg = z[k] <= 0
                     parts.append(torch.where(neg, dh[k] * self.slopes[k, i - 1], dh[k]))
                     slope_grads.append((z[k] * dh[k] * neg).sum())
                 else:
-                    parts.append(act.backward(dh[k], z[k], a[k]))
+                    parts.append(ops.backward(dh[k], z[k], a[k]))
                     slope_grads.append(z.new_zeros(()))
             dz = torch.stack(parts)
             gs[i - 1] = torch.stack(slope_grads)
@@ -372,7 +375,7 @@ class Cohort:
                 dz.index_copy_(0, idx, torch.where(neg, dhh * slope, dhh))
                 slope_grads.index_copy_(0, idx, (zz * dhh * neg).sum(dim=(1, 2)))
             else:
-                dz.index_copy_(0, idx, self.acts[k].backward(dhh, zz, a.index_select(0, idx)))
+                dz.index_copy_(0, idx, self.ops[k].backward(dhh, zz, a.index_select(0, idx)))
         return dz, slope_grads
 
 
@@ -382,10 +385,11 @@ def reference_network(
     """The same member as an ordinary torch.nn network (for parity tests and benchmarks):
     a `prelu` member gets a `torch.nn.PReLU()` per hidden layer."""
     act = resolve(activation)
+    ops = torch_ops(act)
 
     class Act(torch.nn.Module):
         def forward(self, z: Tensor) -> Tensor:
-            return act.fn(z)
+            return ops.fn(z)
 
     mods: list[torch.nn.Module] = []
     for i, (w, b) in enumerate(weights):

@@ -3,6 +3,7 @@ given derivative), entry points, the checks before a run, and each member's cost
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 from actlab.engine import RunConfig
+from actlab.engine.activation_ops import torch_ops
 from actlab.engine.activations import (
     SpecError,
     builtin,
@@ -138,19 +140,20 @@ PARAMETRIC = [
 @pytest.mark.parametrize("spec", PARAMETRIC)
 def test_parametric_derivative_and_curves(spec: str) -> None:
     act = builtin(spec)
+    ops = torch_ops(act)
     z = torch.linspace(-12, 12, 2001, dtype=torch.float64)
     z = z[z.abs() > 1e-9].requires_grad_(True)
-    a = act.fn(z)
+    a = ops.fn(z)
     (auto,) = torch.autograd.grad(a.sum(), z)
-    torch.testing.assert_close(act.derivative(z.detach(), a.detach()), auto, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(ops.derivative(z.detach(), a.detach()), auto, rtol=1e-6, atol=1e-9)
     dh = torch.randn_like(a)
-    torch.testing.assert_close(act.backward(dh, z.detach(), a.detach()), dh * auto, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(ops.backward(dh, z.detach(), a.detach()), dh * auto, rtol=1e-6, atol=1e-9)
     zn = z.detach().numpy()
     torch.testing.assert_close(torch.from_numpy(act.numpy_fn(zn)), a.detach(), rtol=1e-6, atol=1e-6)
     dn = act.numpy_derivative(zn, act.numpy_fn(zn))
     torch.testing.assert_close(torch.from_numpy(dn), auto, rtol=1e-6, atol=1e-6)
     dense = torch.linspace(-30, 30, 300_001, dtype=torch.float64)
-    top = act.derivative(dense, act.fn(dense)).max().item()
+    top = ops.derivative(dense, ops.fn(dense)).max().item()
     assert top == pytest.approx(act.max_derivative, rel=1e-3)
 
 
@@ -213,11 +216,23 @@ def test_custom_member_matches_torch_nn(
     assert len(diag["layers"]) == config.depth
 
 
+def test_custom_functions_reach_torch_ops_through_resolve(user_dir: Path) -> None:
+    """activation_ops never imports custom: a custom activation's functions are there once
+    custom resolved its spec (it registers them), and asking before says so in one line."""
+    stray = dataclasses.replace(builtin("relu"), name="./acts.py:never_resolved", kind="custom")
+    with pytest.raises(LookupError, match=r"'\./acts\.py:never_resolved'.*resolve"):
+        torch_ops(stray)
+    ops = torch_ops(resolve("./acts.py:bent_identity"))
+    z = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    torch.testing.assert_close(ops.fn(z), (torch.sqrt(z * z + 1) - 1) / 2 + z)
+
+
 def test_measured_properties_agree_with_the_registry() -> None:
     """The measurement a custom function gets, applied to the registry's own functions."""
     for name in ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softsign", "identity", "silu"):
         act = builtin(name)
-        got = measure(name, act.fn, lambda z, act=act: act.derivative(z, act.fn(z)))
+        ops = torch_ops(act)
+        got = measure(name, ops.fn, lambda z, ops=ops: ops.derivative(z, ops.fn(z)))
         assert got["saturating"] == act.saturating, name
         assert got["can_die"] == act.can_die, name
         assert got["zero_centred"] == act.zero_centred, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from actlab.engine import ACTIVATIONS, RunConfig, run
+from actlab.engine.activation_ops import torch_ops
 from actlab.engine.data import Dataset
 from actlab.engine.events import Diagnostics, Event
 from actlab.engine.model import reference_network
@@ -34,7 +35,7 @@ def test_probe_matches_a_hand_made_network(sample: Dataset, tiny_config: RunConf
         h = x
         for i, (w, b) in enumerate(weights[:-1]):
             z = (h @ w.t() + b).requires_grad_(True)
-            a = act.fn(z)
+            a = torch_ops(act).fn(z)
             (d,) = torch.autograd.grad(a.sum(), z)
             layer = got[k]["layers"][i]
             if act.saturating:
