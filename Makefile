@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff check engine tui tests benchmarks
 	$(BIN)/ruff format --check engine tui tests benchmarks
 	$(BIN)/mypy engine tui
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format engine tui tests benchmarks
