@@ -8,7 +8,10 @@ from typing import Any
 from actlab.engine import RunConfig
 from actlab.engine.control import Control
 from actlab.engine.data import Dataset
-from actlab.engine.sweep import Plan, run_job, save_plan, write_results
+from actlab.engine.experiments.sweep_dir import save_plan
+from actlab.engine.experiments.sweep_jobs import run_job
+from actlab.engine.experiments.sweep_plan import Plan
+from actlab.engine.experiments.sweep_results import write_results
 
 
 def finished_sweep(

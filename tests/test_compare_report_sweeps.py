@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.sweep import sweep_results
+from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.tui.run_report import HEATMAP_PNG, _heatmap_figure, _pyplot
 from sweeps import finished_sweep
 from test_compare_report import run_cli
@@ -176,7 +176,7 @@ def test_report_on_a_point_and_on_a_seeds_directory(
 
 
 def test_a_heatmap_where_nothing_was_reached_is_drawn_blank(stored_sweep: Path, tmp_path: Path) -> None:
-    from actlab.engine.sweep import load_plan
+    from actlab.engine.experiments.sweep_dir import load_plan
 
     results = sweep_results(stored_sweep, load_plan(stored_sweep))
     results["heatmap"]["threshold"] = None

@@ -14,18 +14,11 @@ from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
 from actlab.engine.experiments.results import read_events, replay
+from actlab.engine.experiments.sweep_dir import job_done, load_plan, save_plan
+from actlab.engine.experiments.sweep_jobs import run_job
+from actlab.engine.experiments.sweep_plan import Plan, SweepError, parse_sweep
+from actlab.engine.experiments.sweep_results import best_lr, heatmap
 from actlab.engine.metrics import aggregate
-from actlab.engine.sweep import (
-    Plan,
-    SweepError,
-    best_lr,
-    heatmap,
-    job_done,
-    load_plan,
-    parse_sweep,
-    run_job,
-    save_plan,
-)
 from actlab.tui.batch import SweepOptions, run_batch
 from sweeps import finished_sweep
 from test_cli import cli
@@ -328,7 +321,7 @@ def test_an_axis_that_cannot_change_anything_is_refused(small: RunConfig) -> Non
 
 
 def test_a_stored_point_prints_its_seeds_table(small: RunConfig, sample: Dataset, tmp_path: Path) -> None:
-    from actlab.engine.sweep import saved_sweep_text
+    from actlab.engine.experiments.sweep_results import saved_sweep_text
 
     root = tmp_path / "s"
     finished_sweep(root, small, [("lr", [0.02, 0.2])], [0, 1], sample)

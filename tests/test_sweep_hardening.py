@@ -18,16 +18,9 @@ from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
 from actlab.engine.experiments.results import ResultsWriter
-from actlab.engine.sweep import (
-    MAX_RUNS,
-    Plan,
-    SplitWriter,
-    SweepError,
-    job_done,
-    parse_sweep,
-    run_job,
-    save_plan,
-)
+from actlab.engine.experiments.sweep_dir import job_done, save_plan
+from actlab.engine.experiments.sweep_jobs import SplitWriter, run_job
+from actlab.engine.experiments.sweep_plan import MAX_RUNS, Plan, SweepError, parse_sweep
 from actlab.tui.cli import main
 from streams import events
 
@@ -72,7 +65,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 
 HOLD = (
-    "import sys; from pathlib import Path; from actlab.engine.sweep import SweepLock; "
+    "import sys; from pathlib import Path; from actlab.engine.experiments.sweep_dir import SweepLock; "
     "lock = SweepLock(); lock.acquire(Path(sys.argv[1])); print('locked', flush=True); sys.stdin.read()"
 )
 
@@ -295,13 +288,13 @@ def test_a_large_job_lifts_the_soft_limit_of_open_files(monkeypatch: pytest.Monk
     """Each run of a job keeps its events.jsonl open while the job trains."""
     import resource
 
-    from actlab.engine import sweep
+    from actlab.engine.experiments import sweep_jobs
 
     calls: list[tuple[int, int]] = []
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
     monkeypatch.setattr(resource, "setrlimit", lambda which, limits: calls.append(limits))
-    sweep._room_for_files(MAX_RUNS)
+    sweep_jobs._room_for_files(MAX_RUNS)
     assert calls == [(MAX_RUNS + 256, 4096)]
     calls.clear()
-    sweep._room_for_files(100)  # fits: left alone
+    sweep_jobs._room_for_files(100)  # fits: left alone
     assert calls == []

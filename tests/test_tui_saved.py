@@ -21,7 +21,8 @@ import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
 from actlab.engine.experiments.report_sweeps import sweep_rows
-from actlab.engine.sweep import load_plan, sweep_results
+from actlab.engine.experiments.sweep_dir import load_plan
+from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.tui.app import create_app
 from actlab.tui.compare import load_runs
 from actlab.tui.screens.compare_view import CompareScreen

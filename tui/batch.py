@@ -40,25 +40,20 @@ from actlab.engine.experiments.store import (
     reading,
     remove_created,
 )
-from actlab.engine.metrics import aggregate
-from actlab.engine.sweep import (
-    Job,
-    Plan,
+from actlab.engine.experiments.sweep_dir import (
     SweepLock,
     check_finished_runs,
     check_sweep_dir,
     clear_jobs,
-    execute_job,
-    job_data,
     load_plan,
-    parse_sweep,
-    run_job,
     run_summary,
     save_plan,
     unfinished,
-    write_results,
-    write_streams,
 )
+from actlab.engine.experiments.sweep_jobs import execute_job, job_data, run_job, write_streams
+from actlab.engine.experiments.sweep_plan import Job, Plan, parse_sweep
+from actlab.engine.experiments.sweep_results import write_results
+from actlab.engine.metrics import aggregate
 from actlab.engine.train import check_members
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -356,7 +351,7 @@ def _run_sweep(
         err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
     in_process = opts.backend == "local" and opts.workers in (None, 1)
     if not in_process:  # refused now (one line), before anything is written
-        from actlab.engine import backends
+        from actlab.engine.experiments import backends
 
         if opts.backend == "local":
             backends.plan_local(opts.workers, threads, plan.base.device)
@@ -399,7 +394,8 @@ def _run_sweep(
                     if result["status"] == "error":
                         failures.append(f"job {job.index}")
             else:
-                from actlab.engine.backends import error_line, run_jobs
+                from actlab.engine.experiments.backends import run_jobs
+                from actlab.engine.experiments.jobs import error_line
 
                 payloads = [
                     {

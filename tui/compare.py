@@ -34,8 +34,10 @@ from actlab.engine.experiments.report import (
 from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_text
 from actlab.engine.experiments.results import replay
 from actlab.engine.experiments.store import ResultsError
+from actlab.engine.experiments.sweep_dir import load_plan, run_summary
+from actlab.engine.experiments.sweep_plan import PLAN_FILE
+from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.engine.metrics import aggregate
-from actlab.engine.sweep import PLAN_FILE, load_plan, run_summary, sweep_results
 
 
 @dataclass

@@ -23,7 +23,7 @@ from actlab.engine.experiments.report import diagnostics_table, markdown, settin
 from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_sections
 from actlab.engine.experiments.results import replay
 from actlab.engine.experiments.store import ResultsError, write_file
-from actlab.engine.sweep import load_plan
+from actlab.engine.experiments.sweep_dir import load_plan
 
 from .compare import Collection, SavedRun, load_run, open_collection
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.experiments.store import ResultsError
+from actlab.engine.experiments.sweep_dir import load_plan, run_summary
+from actlab.engine.experiments.sweep_plan import PLAN_FILE, Plan
+from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.engine.metrics import aggregate
-from actlab.engine.sweep import PLAN_FILE, Plan, load_plan, run_summary, sweep_results
 
 
 @dataclass

@@ -2,7 +2,7 @@
 over seeds with its paired statements, each seed's run (Enter replays it in the lab), and
 every seed's accuracy curves on one chart.
 
-The table is the batch one (`actlab.engine.report.aggregate_rows` and `aggregate_notes`).
+The table is the batch one (`actlab.engine.experiments.report_sweeps`: aggregate_rows and aggregate_notes).
 """
 
 from __future__ import annotations

@@ -2,18 +2,18 @@
 each activation at its best learning rate, and the paired statements; Enter on a point opens
 its seeds (`SeedsScreen`), and from there each seed's run in the lab.
 
-Every table is the batch one (`actlab.engine.report`: sweep_rows, heatmap_rows, best_lr_rows,
-sweep_statements), so the app and `actlab-tui --batch --open DIR` say the same.
+Every table is the batch one (`actlab.engine.experiments.report_sweeps`: sweep_rows,
+heatmap_rows, best_lr_rows, sweep_statements), so the app and `actlab-tui --batch --open DIR`
+say the same.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from actlab.engine.experiments.report import setting_text
+from actlab.engine.experiments.report import setting_text, value_text
 from actlab.engine.experiments.report_sweeps import best_lr_rows, heatmap_rows, sweep_rows, sweep_statements
 from actlab.engine.experiments.store import ResultsError
-from actlab.engine.sweep import value_text
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult

@@ -1,0 +1,228 @@
+"""A sweep's job trained: one lockstep cohort of points x seeds, its stream split into runs.
+
+`run_job` trains in this process; `execute_job` is the same in a worker process or a Ray
+task (picklable, data loaded once per process). PyTorch loads inside the functions that
+train, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actlab.engine.config import RunConfig
+from actlab.engine.events import (
+    Diagnostics,
+    Evaluation,
+    Event,
+    Listener,
+    MemberCosts,
+    MemberDiverged,
+    RunStarted,
+)
+
+from .results import ResultsWriter
+from .sweep_plan import Job, Plan, Point
+
+# ------------------------------------------------------------------------------ splitting
+
+
+def project(event: Event, first: int, count: int) -> Event | None:
+    """The part of a cohort's event that concerns members first..first+count-1, renumbered
+    from 0 (None: the event is about another member)."""
+    sl = slice(first, first + count)
+    if isinstance(event, Evaluation):
+        return dataclasses.replace(
+            event,
+            accuracy=event.accuracy[sl],
+            test_loss=event.test_loss[sl],
+            train_loss=event.train_loss[sl],
+        )
+    if isinstance(event, Diagnostics):
+        return dataclasses.replace(event, members=event.members[sl])
+    if isinstance(event, MemberCosts):
+        return dataclasses.replace(event, epoch_time_alone_s=event.epoch_time_alone_s[sl])
+    if isinstance(event, MemberDiverged):
+        if not first <= event.member < first + count:
+            return None
+        return dataclasses.replace(event, member=event.member - first)
+    return event
+
+
+class SplitWriter:
+    """A listener on a job's cohort stream that writes one run directory per (point, seed),
+    each with the events of its own members. `root` None: keep the events in memory
+    (`streams`) instead, for a job that runs where the results directory is not.
+
+    The run directories are made when the job starts writing (its run_started), not before:
+    a job that fails while its data or its cohort are made leaves nothing behind."""
+
+    def __init__(self, plan: Plan, job: Job, root: Path | None) -> None:
+        self.plan = plan
+        self.job = job
+        self.root = root
+        self.runs = plan.job_runs(job)
+        self.width = len(plan.base.activations)
+        self.writers: list[ResultsWriter] = []
+        self.streams: list[list[dict[str, Any]]] = [[] for _ in self.runs]
+        self.started: list[RunStarted] = []
+
+    def _open_writers(self, root: Path) -> None:
+        _room_for_files(len(self.runs))
+        try:
+            for point, seed in self.runs:
+                self.writers.append(ResultsWriter(root / point.run_dir(seed)))
+        except BaseException:
+            self.close()  # the ones made so far saw no event: they remove what they made
+            raise
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.started = [self._started(event, p, s) for p, s in self.runs]
+            if self.root is not None and not self.writers:
+                self._open_writers(self.root)
+        for v in range(len(self.runs)):
+            part = (
+                self.started[v]
+                if isinstance(event, RunStarted)
+                else project(event, v * self.width, self.width)
+            )
+            if part is None:
+                continue
+            if self.writers:
+                self.writers[v](part)
+            elif part.kind != "progress":
+                self.streams[v].append(part.to_dict())
+
+    def _started(self, event: RunStarted, point: Point, seed: int) -> RunStarted:
+        cfg = self.plan.run_config(point, seed)
+        return dataclasses.replace(
+            event,
+            config=cfg.to_dict(),
+            members=list(cfg.activations),
+            baseline=cfg.baseline,
+            cohort={
+                "members": len(event.members),
+                "job": self.job.index,
+                "point": point.name,
+                "seeds": self.plan.seeds,
+            },
+        )
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [w.builder.summary() for w in self.writers]
+
+    def close(self) -> None:
+        for w in self.writers:
+            w.close()
+
+
+def _room_for_files(n: int) -> None:
+    """Each run of a job keeps its events.jsonl open while the job trains: lift this process's
+    soft limit of open files, where the hard limit allows, so that a job of MAX_RUNS runs fits
+    under the common 1,024."""
+    try:
+        import resource
+    except ImportError:  # not a Unix: no such limit to lift
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256  # and what the process has open besides (libraries, data, a terminal)
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        pass  # left as it is: a job too large for it fails with one line naming the file
+
+
+# ------------------------------------------------------------------------------ running a job
+
+
+def run_job(
+    plan: Plan,
+    job: Job,
+    root: Path | None,
+    control: Any,
+    data: Any = None,
+    listeners: list[Listener] | None = None,
+) -> dict[str, Any]:
+    """Train one job's cohort, writing its runs under `root` (or keeping their streams):
+    {"job", "status", "streams" (when root is None)}."""
+    from actlab.engine.train import run  # PyTorch loads here, in the process that trains
+
+    split = SplitWriter(plan, job, root)
+    listeners = [split, *(listeners or [])]
+
+    def listener(event: Event) -> None:
+        for f in listeners:
+            f(event)
+
+    try:
+        summary = run(plan.job_config(job), listener, control, data, plan.job_variants(job))
+    finally:
+        split.close()
+    return {"job": job.index, "status": summary["status"], "streams": None if root else split.streams}
+
+
+class _PolledControl:
+    """A run's control whose stop also follows a backend's `should_stop`."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        from actlab.engine.control import Control
+
+        self._control = Control()
+        self._should_stop = should_stop
+
+    @property
+    def stopped(self) -> bool:
+        return self._control.stopped or self._should_stop()
+
+    @property
+    def paused(self) -> bool:
+        return False
+
+    def wait_while_paused(self) -> None:
+        return None
+
+
+_DATA: dict[tuple[Any, ...], Any] = {}
+
+
+def job_data(cfg: RunConfig) -> Any:
+    """The job's dataset, loaded once per process for each data setting."""
+    from actlab.engine.data import load, resolve_device
+
+    key = (cfg.dataset, cfg.data_dir, cfg.cache_dir, cfg.input_scaling, cfg.fallback, cfg.device)
+    if key not in _DATA:
+        _DATA[key] = load(cfg, resolve_device(cfg.device))
+    return _DATA[key]
+
+
+def execute_job(payload: dict[str, Any], should_stop: Callable[[], bool]) -> dict[str, Any]:
+    """One job in a worker process or a Ray task (a top-level function: picklable).
+
+    payload: {"plan": Plan.to_dict(), "job": index, "root": path or None}."""
+    plan = Plan.from_dict(payload["plan"], "sweep plan")
+    job = plan.jobs[payload["job"]]
+    device = getattr(should_stop, "device", None)  # a backend's JobContext: the GPU it pinned
+    if device and plan.base.device != "cpu" and device != plan.base.device:
+        plan.base = plan.base.replace(device=device)
+    root = Path(payload["root"]) if payload.get("root") else None
+    return run_job(plan, job, root, _PolledControl(should_stop), job_data(plan.job_config(job)))
+
+
+def write_streams(root: Path, plan: Plan, job: Job, streams: list[list[dict[str, Any]]]) -> None:
+    """Store the runs of a job that ran elsewhere (a Ray task), from their event streams."""
+    from actlab.engine.events import from_dict
+
+    for (point, seed), stream in zip(plan.job_runs(job), streams):
+        writer = ResultsWriter(root / point.run_dir(seed))
+        try:
+            for d in stream:
+                writer(from_dict(d))
+        finally:
+            writer.close()
