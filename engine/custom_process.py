@@ -8,7 +8,11 @@ the working directory, the same working directory. The helper says when each spe
 starts to run; one that takes longer than the limit (`ACTLAB_CHECK_TIMEOUT_S`, 10 s by
 default) is killed and refused in one line naming it and the limit.
 
-No PyTorch here: the app's process uses this to learn a custom activation's figures.
+No PyTorch here: the app's process uses this to learn a custom activation's figures
+(`describe`): it imports neither PyTorch nor the user's code, yet its list, preview and
+properties tab need them; the figures come back as plain data (`activations.remember`). The
+command line describes the run's custom members before the app opens (a bad function is one
+line and exit 2); the palette describes one when it is added.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .activations import SpecError
+from .activations import SpecError, entry_points, member_spec, remember
+from .config import ConfigError, RunConfig
 
 LIMIT_ENV = "ACTLAB_CHECK_TIMEOUT_S"
 DEFAULT_LIMIT_S = 10.0
@@ -153,3 +158,44 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
+
+
+# ------------------------------------------------------------------------------ describing
+
+
+def custom_specs(config: RunConfig) -> list[str]:
+    return [a for a in config.activations if member_spec(a).kind == "custom"]
+
+
+def describe(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    """Each spec's measured description, remembered in this process; ConfigError (one
+    line) for the first that fails its checks or overruns their time limit; Stopped when
+    `stopped()` turns true meanwhile (the helper is killed)."""
+    out = []
+    for d in _measured(specs, stopped):
+        if "error" in d:
+            raise ConfigError(str(d["error"]))
+        remember(d["description"])
+        out.append(d["description"])
+    return out
+
+
+def _measured(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    """The helper's answer per spec: {"spec", "description"} or {"spec", "error"}."""
+    try:
+        return check_in_child(specs, stopped)
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def describe_entry_points(config: RunConfig) -> None:
+    """Measure the activations installed packages register, for the app's list and preview;
+    one that fails its checks stays listed, unmeasured, and is refused when a run starts."""
+    names = [name for name in entry_points() if name not in config.activations]
+    try:
+        found = _measured(names)
+    except ConfigError:
+        return
+    for d in found:
+        if "error" not in d:
+            remember(d["description"])

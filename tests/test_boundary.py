@@ -50,8 +50,8 @@ def test_the_views_of_sweeps_seeds_and_comparisons_load_without_torch() -> None:
     """--open on a sweep or seeds directory, and compare --app: read and shown without PyTorch."""
     loaded = _loaded_after(
         "import actlab.tui.screens.sweep, actlab.tui.screens.seeds, actlab.tui.screens.compare_view\n"
-        "from actlab.tui.screens.saved import load_saved\n"
-        "from actlab.tui.compare import load_runs\n"
+        "from actlab.engine.experiments.saved import load_saved\n"
+        "from actlab.engine.experiments.compare import load_runs\n"
         "load_saved('tests/fixtures/tui_sweep'); load_saved('tests/fixtures/tui_sweep/lr=0.2,depth=1')\n"
         "load_runs(['tests/fixtures/tui_sweep/lr=0.2,depth=1'])"
     )

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
+from actlab.engine.experiments.run_report import HEATMAP_PNG, _heatmap_figure, _pyplot
 from actlab.engine.experiments.sweep_results import sweep_results
-from actlab.tui.run_report import HEATMAP_PNG, _heatmap_figure, _pyplot
 from sweeps import finished_sweep
 from test_compare_report import run_cli
 

@@ -255,7 +255,7 @@ def test_the_app_measures_custom_functions_without_torch(user_dir: Path) -> None
     code = textwrap.dedent(
         """
         import sys
-        from actlab.tui.describe import describe
+        from actlab.engine.custom_process import describe
         from actlab.engine.activations import lookup
         d = describe(["./acts.py:bent_identity"])[0]
         assert lookup("./acts.py:bent_identity").output_range == d["output_range"]

@@ -26,11 +26,10 @@ import torch
 from actlab.engine import RunConfig
 from actlab.engine.config import ConfigError
 from actlab.engine.custom import load
-from actlab.engine.custom_process import LIMIT_ENV
+from actlab.engine.custom_process import LIMIT_ENV, Stopped, describe
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
 from actlab.engine.train import run
-from actlab.tui.describe import Stopped, describe
 from actlab.tui.engine_process import RunEnded, RunHost
 from pilots import lab, until
 from test_engine_process import Inbox

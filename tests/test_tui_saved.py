@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
+from actlab.engine.experiments.compare import load_runs
 from actlab.engine.experiments.report_sweeps import sweep_rows
+from actlab.engine.experiments.saved import SavedSeeds, SavedSweep, load_saved
 from actlab.engine.experiments.sweep_dir import load_plan
 from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.tui.app import create_app
-from actlab.tui.compare import load_runs
 from actlab.tui.screens.compare_view import CompareScreen
 from actlab.tui.screens.replay import RunScreen
-from actlab.tui.screens.saved import SavedSeeds, SavedSweep, load_saved
 from actlab.tui.screens.seeds import SeedsScreen
 from actlab.tui.screens.sweep import SweepScreen
 from actlab.tui.state import Phase

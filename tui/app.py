@@ -14,11 +14,11 @@ from .commands import LabCommands
 from .screens.lab import LabScreen
 
 if TYPE_CHECKING:
+    from actlab.engine.experiments.compare import SavedRun
+    from actlab.engine.experiments.saved import Saved
     from textual.screen import Screen
 
-    from .compare import SavedRun
     from .hangup import TerminalGuard
-    from .screens.saved import Saved
 
 
 class ActlabApp(App[None]):
@@ -101,9 +101,8 @@ class ActlabApp(App[None]):
         """The compare view, a sweep or seeds view for such a directory, else the lab (on a
         saved run, or empty)."""
         from actlab.engine.config import ConfigError
+        from actlab.engine.experiments.saved import SavedSweep, load_saved
         from actlab.engine.experiments.store import ResultsError
-
-        from .screens.saved import SavedSweep, load_saved
 
         if self.compare_runs is not None:
             from .screens.compare_view import CompareScreen
@@ -161,7 +160,7 @@ def create_app(
         (PyTorch's default, fixed).
     served: a browser session of `actlab-tui serve`: the form cannot change the data and
         cache folders.
-    opened: open_dir's sweep or seeds directory, already read (`screens.saved.load_saved`).
+    opened: open_dir's sweep or seeds directory, already read (`experiments.saved.load_saved`).
     compare_runs: saved runs to show in the compare view (`actlab-tui compare --app`).
     """
     return ActlabApp(

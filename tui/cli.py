@@ -186,7 +186,7 @@ def cli(
     if not batch and ctx.invoked_subcommand in (None, "serve"):
         # the app (and serve) check and measure the user's functions in a helper process now:
         # a bad one is one line and exit 2, and the app's own process never imports it
-        from .describe import custom_specs, describe, describe_entry_points
+        from actlab.engine.custom_process import custom_specs, describe, describe_entry_points
 
         describe(custom_specs(config))
         describe_entry_points(config)
@@ -217,7 +217,7 @@ def cli(
     check_data_source(config)
     opened = None
     if open_dir:
-        from .screens.saved import load_saved
+        from actlab.engine.experiments.saved import load_saved
 
         with reading(open_dir):  # a foreign, damaged or unreadable directory: one line, exit 2
             opened = load_saved(open_dir)
@@ -301,7 +301,9 @@ def compare(
     actlab-tui compare --format md actlab-runs/A actlab-runs/B > slides.md
     actlab-tui compare --app actlab-runs/A actlab-runs/B
     """
-    from .compare import accuracy_chart, chart_size, compare_text, load_comparison
+    from actlab.engine.experiments.compare import compare_text, load_comparison
+
+    from .compare import accuracy_chart, chart_size
 
     if in_app and (fmt is not None or chart is not None):
         raise click.UsageError("--app shows the comparison in the app; --format and --chart are for printing")
@@ -340,7 +342,7 @@ def report(directory: str, out: str | None) -> int:
     wins where (heatmap), the accuracy at each point and the sweep's tables; a --seeds directory
     or a sweep's point: the mean curves and the aggregate over the seeds. Writes only report.md
     and its report-*.png figures. Needs matplotlib: pip install 'actlab[report]'."""
-    from .run_report import ReportError, write_report
+    from actlab.engine.experiments.run_report import ReportError, write_report
 
     try:
         with reading(directory):

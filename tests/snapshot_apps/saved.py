@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from actlab.engine.experiments.compare import load_runs
 from actlab.tui.app import ActlabApp, create_app
-from actlab.tui.compare import load_runs
 
 SWEEP = "tests/fixtures/tui_sweep"  # relative: titles show it, and it must not vary
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from actlab.engine.experiments.compare import SavedRun, difference_rows, differences, member_rows
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from ..compare import SavedRun, difference_rows, differences, member_rows
 from ..palette import member_color
 from ..widgets.curves import Curve, CurvesChart
 from ..widgets.footer import KeyFooter

@@ -396,7 +396,7 @@ class LabScreen(Screen[None]):
 
     @work(thread=True, group="describe")
     def _describe_and_add(self, spec: str) -> None:
-        from ..describe import Stopped, describe
+        from actlab.engine.custom_process import Stopped, describe
 
         try:
             describe([spec], stopped=self._leaving.is_set)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from actlab.engine.experiments.report_sweeps import aggregate_notes, aggregate_rows
+from actlab.engine.experiments.saved import SavedSeeds
 from actlab.engine.experiments.store import ResultsError
 from rich.text import Text
 from textual import on, work
@@ -23,7 +24,6 @@ from ..widgets.curves import Curve, CurvesChart
 from ..widgets.footer import KeyFooter
 from ..widgets.rows_table import RowsTable
 from ..widgets.statements import Statements
-from .saved import SavedSeeds
 from .views import SavedScreen, where
 
 
@@ -122,7 +122,7 @@ class SeedsScreen(SavedScreen):
     @work(thread=True, exclusive=True, group="curves")
     def _load_curves(self) -> None:
         """Every seed's evaluations (read from its events.jsonl, checked line by line)."""
-        from ..compare import load_run
+        from actlab.engine.experiments.compare import load_run
 
         curves: list[Curve] = []
         thresholds: list[float] = []

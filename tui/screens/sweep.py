@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from actlab.engine.experiments.report import setting_text, value_text
 from actlab.engine.experiments.report_sweeps import best_lr_rows, heatmap_rows, sweep_rows, sweep_statements
+from actlab.engine.experiments.saved import SavedSweep, load_seeds
 from actlab.engine.experiments.store import ResultsError
 from rich.text import Text
 from textual import on
@@ -26,7 +27,6 @@ from ..widgets.footer import KeyFooter
 from ..widgets.rows_table import RowsTable
 from ..widgets.statements import Statements
 from ..widgets.wins import WinsGrid, wins_legend
-from .saved import SavedSweep, load_seeds
 from .seeds import SeedsScreen
 from .views import SavedScreen, where
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actlab.engine.experiments.store import ResultsError
-from actlab.engine.experiments.sweep_dir import load_plan, run_summary
-from actlab.engine.experiments.sweep_plan import PLAN_FILE, Plan
-from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.engine.metrics import aggregate
+
+from .store import ResultsError
+from .sweep_dir import load_plan, run_summary
+from .sweep_plan import PLAN_FILE, Plan
+from .sweep_results import sweep_results
 
 
 @dataclass

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from actlab.engine.events import Diagnostics, Evaluation, Event
-from actlab.engine.experiments.report import diagnostics_table, markdown, setting_text, threshold_table
-from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_sections
-from actlab.engine.experiments.results import replay
-from actlab.engine.experiments.store import ResultsError, write_file
-from actlab.engine.experiments.sweep_dir import load_plan
 
 from .compare import Collection, SavedRun, load_run, open_collection
+from .report import diagnostics_table, markdown, setting_text, threshold_table
+from .report_sweeps import aggregate_table, sweep_sections
+from .results import replay
+from .store import ResultsError, write_file
+from .sweep_dir import load_plan
 
 INSTALL_HINT = "report needs matplotlib: pip install 'actlab[report]' (make install includes it)"
 ACCURACY_PNG = "report-accuracy.png"
