@@ -133,7 +133,7 @@ def engine_pids(app_pid: int) -> list[int]:
         return out
     for pid in children:
         try:
-            if b"actlab.tui.engine_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"actlab.engine.experiments.engine_child" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(int(pid))
         except OSError:
             continue

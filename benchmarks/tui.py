@@ -121,7 +121,7 @@ def process_cpu_s(pid: int | None) -> float | None:
 def record_finished(lab: Any, turn: Turn) -> None:
     """Keep the RunFinished the engine process sends up, on the host's reader thread, before
     the screen gets it (the host posts to `screen._from_host`; the wrapper passes all on)."""
-    from actlab.tui.engine_process import RunEvents
+    from actlab.engine.experiments.engine_messages import RunEvents
 
     record = finished(turn)
     post = lab.host.post

@@ -41,6 +41,6 @@ def engine_children(parent: int | None = None) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue  # it ended meanwhile
-        if ppid == parent and b"actlab.tui.engine_process" in cmdline:
+        if ppid == parent and b"actlab.engine.experiments.engine_child" in cmdline:
             found.append(int(entry.name))
     return found

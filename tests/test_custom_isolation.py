@@ -29,8 +29,9 @@ from actlab.engine.custom import load
 from actlab.engine.custom_process import LIMIT_ENV, Stopped, describe
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
+from actlab.engine.experiments.engine_messages import RunEnded
 from actlab.engine.train import run
-from actlab.tui.engine_process import RunEnded, RunHost
+from actlab.tui.engine_process import RunHost
 from pilots import lab, until
 from test_engine_process import Inbox
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.events import Evaluation, Event, RunFinished, RunStarted
-from actlab.tui.engine_process import RunEnded, RunEvents, RunHost
+from actlab.engine.experiments.engine_messages import RunEnded, RunEvents
+from actlab.tui.engine_process import RunHost
 
 DEADLINE_S = 60.0
 
@@ -198,7 +199,8 @@ def test_the_child_does_not_import_from_the_working_directory(tmp_path: Path) ->
     (tmp_path / "numpy.py").write_text("raise SystemExit('the working directory was imported')\n")
     code = (
         "import queue; from actlab.engine import RunConfig;"
-        "from actlab.tui.engine_process import RunHost, RunEnded;"
+        "from actlab.tui.engine_process import RunHost;"
+        "from actlab.engine.experiments.engine_messages import RunEnded;"
         "q = queue.Queue(); h = RunHost(q.put, threads=1);"
         "h.start(1, RunConfig(max_iterations=2, epochs=1, eval_every=1, device='cpu',"
         f" cache_dir={str(tmp_path / 'cache')!r}), None);"

@@ -27,7 +27,8 @@ from actlab.engine import RunConfig, run
 from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import EpochFinished, Evaluation, Event, MemberCosts, RunFinished
-from actlab.tui.engine_process import RunEnded, RunEvents, RunHost
+from actlab.engine.experiments.engine_messages import RunEnded, RunEvents
+from actlab.tui.engine_process import RunHost
 from actlab.tui.hangup import LIMIT_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +208,8 @@ APP = textwrap.dedent(
     import os, queue, signal, sys
     from actlab.engine import RunConfig
     from actlab.engine.events import Evaluation
-    from actlab.tui.engine_process import RunEvents, RunHost
+    from actlab.engine.experiments.engine_messages import RunEvents
+    from actlab.tui.engine_process import RunHost
 
     config = RunConfig.from_dict(__import__("json").loads(sys.argv[1]))
     inbox = queue.Queue()

@@ -19,6 +19,7 @@ from typing import Any
 
 from actlab.engine.config import ConfigError, RunConfig
 from actlab.engine.events import Event, Progress, RunFinished, RunStarted
+from actlab.engine.experiments.engine_messages import RunEnded, RunEvents
 from actlab.engine.experiments.store import default_run_dir
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -29,7 +30,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from ..engine_process import RunEnded, RunEvents, RunHost
+from ..engine_process import RunHost
 from ..follow import follow
 from ..messages import EngineEvents, RunProgress, SettingsChanged, SourceEnded, SourceFollowing
 from ..state import Phase, RunStatus
