@@ -48,7 +48,7 @@ log = logging.getLogger("actlab.serve")
 def app_argv(
     config: RunConfig,
     *,
-    threads: int | None = None,
+    threads: int | str | None = None,
     open_dir: str | None = None,
     python: str = sys.executable,
 ) -> list[str]:
