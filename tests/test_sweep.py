@@ -13,13 +13,14 @@ from actlab.engine import RunConfig
 from actlab.engine.control import Control
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
+from actlab.engine.experiments.batch import SweepOptions
 from actlab.engine.experiments.results import read_events, replay
 from actlab.engine.experiments.sweep_dir import job_done, load_plan, save_plan
 from actlab.engine.experiments.sweep_jobs import run_job
 from actlab.engine.experiments.sweep_plan import Plan, SweepError, parse_sweep
 from actlab.engine.experiments.sweep_results import best_lr, heatmap
 from actlab.engine.metrics import aggregate
-from actlab.tui.batch import SweepOptions, run_batch
+from actlab.tui.batch import run_batch
 from sweeps import finished_sweep
 from test_cli import cli
 

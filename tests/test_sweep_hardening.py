@@ -146,7 +146,7 @@ def test_two_resumes_at_once_one_proceeds_the_other_exits_2(
 ) -> None:
     """The second --resume starts while the first trains (from inside its first job): it is
     refused, names the first's pid, and the first finishes the sweep."""
-    from actlab.tui import batch
+    from actlab.engine.experiments import batch
 
     root = tmp_path / "sweep"
     plan = interrupted_sweep(root, small, sample)

@@ -1,7 +1,9 @@
 """`actlab-tui --batch`: the comparison headless, for scripts and job queues.
 
-Progress goes to stderr, the table (or `--json`) to stdout, the run directory to disk.
-Ctrl+C stops the run cleanly, keeps what it has and exits with 130.
+Progress goes to stderr, the table (or `--format json`) to stdout, the run directory to disk.
+Ctrl+C stops the run cleanly, keeps what it has and exits with 130. The runs themselves (checks,
+data, directories, jobs, tables) are `actlab.engine.experiments.batch`; this is the terminal's
+part: the progress line, the signals, where the tables go and the exit code.
 """
 
 from __future__ import annotations
@@ -9,18 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
-from actlab.engine import Control, RunConfig, run
+from actlab.engine import RunConfig
 from actlab.engine import threads as cpu_threads
-from actlab.engine.config import check_data_source
-from actlab.engine.data import load, resolve_device
 from actlab.engine.events import (
     EpochFinished,
     Event,
@@ -30,31 +27,7 @@ from actlab.engine.events import (
     RunFinished,
     RunStarted,
 )
-from actlab.engine.experiments.report import summary_text, value_text
-from actlab.engine.experiments.report_sweeps import seeds_text, sweep_text
-from actlab.engine.experiments.results import ResultsWriter
-from actlab.engine.experiments.store import (
-    check_run_dir,
-    claim_run_dir,
-    default_run_dir,
-    reading,
-    remove_created,
-)
-from actlab.engine.experiments.sweep_dir import (
-    SweepLock,
-    check_finished_runs,
-    check_sweep_dir,
-    clear_jobs,
-    load_plan,
-    run_summary,
-    save_plan,
-    unfinished,
-)
-from actlab.engine.experiments.sweep_jobs import execute_job, job_data, run_job, write_streams
-from actlab.engine.experiments.sweep_plan import Job, Plan, parse_sweep
-from actlab.engine.experiments.sweep_results import write_results
-from actlab.engine.metrics import aggregate
-from actlab.engine.train import check_members
+from actlab.engine.experiments.batch import Outcome, SweepOptions, run_one, run_sweep
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -131,14 +104,6 @@ class ProgressDisplay:
         self.stream.flush()
 
 
-def _fan_out(listeners: list[Listener]) -> Listener:
-    def listener(event: Event) -> None:
-        for f in listeners:
-            f(event)
-
-    return listener
-
-
 class StopSignals:
     """Ctrl+C, a job manager's TERM and a closing terminal (an SSH session dropping, HUP) all
     stop the run at its next iteration with its results complete; a second one aborts at once
@@ -177,22 +142,6 @@ class StopSignals:
         return EXIT_ERROR if failed else EXIT_OK
 
 
-@dataclass
-class SweepOptions:
-    """How a batch run repeats: seeds and sweep axes, where its jobs run, what it resumes."""
-
-    seeds: int = 1
-    sweep: str | None = None
-    resume: str | None = None
-    workers: int | None = None  # None: 1 here; with Ray, no cap
-    backend: str = "local"
-    ray_address: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.seeds > 1 or bool(self.sweep) or self.resume is not None
-
-
 def run_batch(
     config: RunConfig,
     out: str | None,
@@ -215,10 +164,13 @@ def run_batch(
         if cpu_threads.tuned() and not quiet:
             sys.stderr.write(cpu_threads.NOT_REPRODUCIBLE + "\n")
     with _tables_apart():
+        front = Terminal(sys.stderr, quiet)
         if sweep.active:
             # workers and Ray tasks fix their share of the cores; "auto" tunes in-process jobs only
-            return run_sweep(config, out, fmt, quiet, sweep, threads if isinstance(threads, int) else None)
-        return _run_one(config, out, fmt, show_diagnostics, quiet)
+            outcome = run_sweep(config, out, fmt, sweep, threads if isinstance(threads, int) else None, front)
+        else:
+            outcome = run_one(config, out, fmt, show_diagnostics, front)
+        return front.finish(outcome)
 
 
 _tables: TextIO | None = None  # the real stdout while `_tables_apart` lends it to stderr
@@ -266,186 +218,32 @@ def _tables_apart() -> Iterator[None]:
             _tables = None
 
 
-def _run_one(config: RunConfig, out: str | None, fmt: str, show_diagnostics: bool, quiet: bool) -> int:
-    """One comparison: checked, trained, stored, its table on stdout."""
-    err = sys.stderr
-    check_data_source(config)
-    # the user's functions checked (in a helper, bounded in time) before anything is written
-    check_members(config, isolated=True)
-    run_dir = Path(out) if out else default_run_dir()
-    check_run_dir(run_dir)  # refused before anything is loaded or written
-    device = resolve_device(config.device)
-    data = load(config, device)  # DataError propagates: one line, exit 2, before any file is written
-    if data.notice:
-        err.write(f"actlab-tui: note: {data.notice}\n")
-    control = Control()
-    signals = StopSignals("stopping (Ctrl+C again to abort at once)", control.stop)
-    try:
-        with signals:
-            writer = ResultsWriter(run_dir)
-            listeners: list[Listener] = [writer] if quiet else [writer, ProgressDisplay(err)]
-            try:
-                summary = run(config, _fan_out(listeners), control, data=data)
-            finally:
-                writer.close()
-    except KeyboardInterrupt:
-        err.write(f"actlab-tui: aborted; partial results in {run_dir}\n")
-        return EXIT_INTERRUPTED
-    _stdout().write(summary_text(summary, fmt, show_diagnostics) + "\n")
-    _stdout().flush()
-    err.write(f"results: {run_dir}\n")
-    return signals.exit_code()
+class Terminal:
+    """The `Frontend` of a batch run in a terminal or a job queue: notes on stderr, the
+    progress line (none when quiet), the signals while training; then the tables on stdout
+    and the exit code."""
 
+    def __init__(self, err: TextIO, quiet: bool) -> None:
+        self.err = err
+        self.quiet = quiet
+        self.signals: StopSignals | None = None  # the last training's
 
-def _job_line(plan: Plan, job: Job, i: int, n: int) -> str:
-    members = len(job.points) * len(plan.seeds) * len(plan.base.activations)
-    shape = ", ".join(f"{k}={value_text(v)}" for k, v in job.shape.items())
-    where = f": {shape}" if shape else ""
-    return (
-        f"job {i} of {n}{where}: {len(job.points)} point(s) x {len(plan.seeds)} seed(s) x "
-        f"{len(plan.base.activations)} activations = {members} members in one cohort"
-    )
+    def progress(self) -> Listener | None:
+        return None if self.quiet else ProgressDisplay(self.err)
 
+    def stopping(self, message: str, stop: Callable[[], None]) -> StopSignals:
+        self.signals = StopSignals(message, stop)
+        return self.signals
 
-def run_sweep(
-    config: RunConfig, out: str | None, fmt: str, quiet: bool, opts: SweepOptions, threads: int | None
-) -> int:
-    """Seeds and sweep points, planned as cohorts (jobs), run here one after another or on
-    workers / Ray, stored as one run per point and seed; then the tables. The sweep's
-    directory is locked (SweepLock) from before anything in it is read or written to the end."""
-    lock = SweepLock()
-    try:
-        return _run_sweep(config, out, fmt, quiet, opts, threads, lock)
-    finally:
-        lock.release()
-
-
-def _run_sweep(
-    config: RunConfig,
-    out: str | None,
-    fmt: str,
-    quiet: bool,
-    opts: SweepOptions,
-    threads: int | None,
-    lock: SweepLock,
-) -> int:
-    err = sys.stderr
-    if opts.resume is not None:
-        with reading(opts.resume):
-            root = check_sweep_dir(opts.resume)
-        lock.acquire(root)  # another process writing it: one line, exit 2, nothing read or removed
-        with reading(root):  # a foreign, damaged or unreadable directory: one line, exit 2
-            plan = load_plan(root)
-            check_finished_runs(root, plan)  # a sweep.json edited since: refused, not mixed
-    else:
-        axes = parse_sweep(opts.sweep, config) if opts.sweep else []
-        plan = Plan.build(config, axes, [config.seed + i for i in range(opts.seeds)])
-        root = Path(out) if out else default_run_dir()
-        check_run_dir(root)
-    check_data_source(plan.base)
-    check_members(plan.base, isolated=True)
-    with reading(root):
-        jobs = list(unfinished(root, plan)) if opts.resume is not None else list(plan.jobs)
-    if opts.resume is not None:
-        done = len(plan.jobs) - len(jobs)
-        err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
-    in_process = opts.backend == "local" and opts.workers in (None, 1)
-    if not in_process:  # refused now (one line), before anything is written
-        from actlab.engine.experiments import backends
-
-        if opts.backend == "local":
-            backends.plan_local(opts.workers, threads, plan.base.device)
-        else:
-            backends.check_ray()
-    if in_process and jobs:
-        data = job_data(plan.job_config(jobs[0]))  # DataError: one line, exit 2, nothing written
-        if data.notice:
-            err.write(f"actlab-tui: note: {data.notice}\n")
-    created: list[Path] = []
-    if opts.resume is None:
-        created = claim_run_dir(root)
-        try:
-            lock.acquire(root)
-        except BaseException:
-            remove_created(created)
-            raise
-        save_plan(root, plan)
-    clear_jobs(root, plan, jobs)  # what interrupted jobs left: they run again from the start
-    control = Control()
-    stop = threading.Event()
-    failures: list[str] = []
-
-    def stop_all() -> None:
-        control.stop()
-        stop.set()
-
-    signals = StopSignals("stopping: finished points are kept; --resume runs the rest", stop_all)
-    try:
-        with signals:
-            if in_process:
-                for i, job in enumerate(jobs, 1):
-                    if control.stopped:
-                        break
-                    if not quiet:
-                        err.write(_job_line(plan, job, i, len(jobs)) + "\n")
-                    cfg = plan.job_config(job)
-                    listeners: list[Listener] = [] if quiet else [ProgressDisplay(err)]
-                    result = run_job(plan, job, root, control, job_data(cfg), listeners)
-                    if result["status"] == "error":
-                        failures.append(f"job {job.index}")
-            else:
-                from actlab.engine.experiments.backends import run_jobs
-                from actlab.engine.experiments.jobs import error_line
-
-                payloads = [
-                    {
-                        "plan": plan.to_dict(),
-                        "job": j.index,
-                        "root": str(root) if opts.backend == "local" else None,
-                    }
-                    for j in jobs
-                ]
-
-                def on_done(i: int, result: Any) -> None:
-                    job = jobs[i]
-                    if result.get("streams") is not None:
-                        write_streams(root, plan, job, result["streams"])
-                    if not quiet:
-                        err.write(f"{_job_line(plan, job, i + 1, len(jobs))}: {result['status']}\n")
-
-                def on_failed(i: int, error: Any) -> None:
-                    failures.append(f"job {jobs[i].index}: {error_line(error)}")
-                    err.write(f"actlab-tui: job {jobs[i].index} failed: {error_line(error)}\n")
-
-                run_jobs(
-                    execute_job,
-                    payloads,
-                    backend=opts.backend,
-                    workers=opts.workers,
-                    threads=threads,
-                    device=plan.base.device,
-                    ray_address=opts.ray_address,
-                    on_done=on_done,
-                    on_failed=on_failed,
-                    stop=stop,
-                )
-    except KeyboardInterrupt:
-        err.write(f"actlab-tui: aborted; finished points are kept in {root}; --resume {root} runs the rest\n")
-        return EXIT_INTERRUPTED
-    finally:
-        remove_created(created)  # only when nothing at all was written
-    results = write_results(root, plan)
-    if plan.axes:
-        _stdout().write(sweep_text(results, fmt) + "\n")
-    else:
-        point = results["points"][0]
-        summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
-        if point["aggregate"] is not None:
-            _stdout().write(seeds_text(point["aggregate"], summaries, fmt) + "\n")
-        elif summaries:
-            _stdout().write(seeds_text(aggregate(summaries), summaries, fmt) + "\n")
-    _stdout().flush()
-    err.write(f"results: {root}\n")
-    if not results["complete"] and not failures and signals.signum is None:
-        failures.append("unfinished points")
-    return signals.exit_code(failed=bool(failures))
+    def finish(self, outcome: Outcome) -> int:
+        """Say how it ended (the tables on stdout, where the results are on stderr); the exit code."""
+        if outcome.aborted is not None:
+            self.err.write(f"actlab-tui: {outcome.aborted}\n")
+            return EXIT_INTERRUPTED
+        if outcome.tables is not None:
+            _stdout().write(outcome.tables + "\n")
+        _stdout().flush()
+        self.err.write(f"results: {outcome.directory}\n")
+        if self.signals is None:
+            return EXIT_ERROR if outcome.failed else EXIT_OK
+        return self.signals.exit_code(failed=outcome.failed)

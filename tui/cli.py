@@ -200,7 +200,9 @@ def cli(
     if batch:
         if open_dir:
             return _print_saved(open_dir, fmt, show_diagnostics)
-        from .batch import SweepOptions, run_batch
+        from actlab.engine.experiments.batch import SweepOptions
+
+        from .batch import run_batch
 
         if resume is not None and out is not None:
             raise click.UsageError("--resume writes into the directory it resumes; drop --out")
