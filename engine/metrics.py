@@ -7,7 +7,7 @@ The same `SummaryBuilder` serves the engine (the summary of a live run), the res
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .events import (
@@ -54,7 +54,11 @@ class MemberRecord:
     status: str = "training"  # training | done | diverged | stopped | interrupted
     diverged_at: int | None = None
     last_accuracy: float | None = None
-    epoch_accuracies: dict[int, list[float]] = field(default_factory=dict)
+    # the latest epoch evaluated, and its evaluations' accuracies summed and counted: all the
+    # final accuracy needs, kept in constant space (a followed run may go on for hours)
+    final_epoch: int = 0
+    final_sum: float = 0.0
+    final_count: int = 0
     diagnostics: dict[str, Any] | None = None
     epoch_time_alone_s: float | None = None
 
@@ -86,7 +90,11 @@ class SummaryBuilder:
                 if acc is None or rec.status == "diverged":
                     continue
                 rec.last_accuracy = acc
-                rec.epoch_accuracies.setdefault(event.epoch, []).append(acc)
+                if event.epoch > rec.final_epoch:
+                    rec.final_epoch, rec.final_sum, rec.final_count = event.epoch, 0.0, 0
+                if event.epoch == rec.final_epoch:
+                    rec.final_sum += acc
+                    rec.final_count += 1
                 for tr in rec.trackers:
                     tr.update(event.iteration, acc)
         elif isinstance(event, MemberDiverged):
@@ -136,11 +144,9 @@ class SummaryBuilder:
 
     def final_accuracy(self, rec: MemberRecord) -> float | None:
         """Mean test accuracy over the evaluations of the last epoch the member reached."""
-        if rec.status == "diverged" or not rec.epoch_accuracies:
+        if rec.status == "diverged" or not rec.final_count:
             return None
-        last = max(rec.epoch_accuracies)
-        accs = rec.epoch_accuracies[last]
-        return sum(accs) / len(accs)
+        return rec.final_sum / rec.final_count
 
     def speedup(self, member: int, k: int) -> float | None:
         """Baseline's sustained crossing of threshold k divided by this member's."""

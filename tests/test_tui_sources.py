@@ -48,13 +48,13 @@ def test_a_run_still_being_written_is_followed_to_its_end(tmp_path: Path) -> Non
         app = create_app(open_dir=str(run_dir), save_runs=False)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await lab(pilot)
-            await until(pilot, lambda: len(screen.history) == half, "what was written so far")
+            await until(pilot, lambda: screen.events_shown == half, "what was written so far")
             assert screen.phase == Phase.REPLAY  # the writer is alive: still following
             await until(pilot, lambda: screen.status.parts()[0] == "following", "the status to say so")
             for event in stream[half:]:
                 writer(event)  # closes the file after run_finished
             await until(pilot, lambda: screen.phase == Phase.SAVED, "the run's end")
-            assert len(screen.history) == len(stream) and not screen.status.interrupted
+            assert screen.events_shown == len(stream) and not screen.status.interrupted
             assert statuses(screen) == ["done"] * 3
 
     asyncio.run(scenario())

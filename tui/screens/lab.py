@@ -4,8 +4,10 @@ The screen shows one run at a time and takes its events from one kind of source,
 it is: the engine process (`RunHost`) for a run started here, or a saved run read (and
 followed, while another process still writes it) by `follow`. Either posts `EngineEvents`,
 `RunProgress` and finally `SourceEnded`. Events go to the views (widgets with
-`feed_event(event)` and optionally `clear_view()`; see `add_view_tab`), which only mark
-themselves stale; one timer paints what is stale and on view (`widgets.pacing`).
+`feed_event(event)` and optionally `clear_view()`, found in the screen once it is composed, and
+the diagnostics tabs before they are first shown), which only mark themselves stale; one timer
+paints what is stale and on view (`widgets.pacing`). The screen keeps no event itself: each view
+keeps what it shows, bounded, so a run followed for hours costs no more memory than one of minutes.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ class LabScreen(Screen[None]):
         self._follow_stop = threading.Event()  # ends the saved run being read, if any
         self._leaving = threading.Event()  # the screen is going: checks still running are killed
         self.status = RunStatus()
-        self.history: list[Event] = []  # every event of the run shown, for views added later
+        self.events_shown = 0  # events of the run shown, fed to the views
+        self.last_event: Event | None = None  # the latest of them
         self.form_config: RunConfig | None = config
         self.form_errors: dict[str, str] = {}
         self._hid_controls = False  # the settings were hidden for a run, to come back after it
@@ -203,21 +206,14 @@ class LabScreen(Screen[None]):
             await event.pane.mount(widget)  # it draws what it was fed on mount
             self._find_views()
 
-    async def add_view_tab(self, title: str, widget: Widget, pane_id: str | None = None) -> None:
-        """Add a view as a new tab; it is fed the events of the run shown so far, then the rest."""
-        await self.query_one("#views", TabbedContent).add_pane(TabPane(title, widget, id=pane_id))
-        self._find_views()
-        feed = getattr(widget, "feed_event", None)
-        if callable(feed):
-            for event in self.history:
-                feed(event)
-
     def _forward(self, events: list[Event]) -> None:
         for event in events:
-            self.history.append(event)
             self.status.feed(event)
             for sink in self._sinks:
                 sink.feed_event(event)
+        if events:
+            self.events_shown += len(events)
+            self.last_event = events[-1]
         self.query_one(StatusLine).mark_stale()
 
     def _preview(self, shown: bool) -> None:
@@ -226,7 +222,7 @@ class LabScreen(Screen[None]):
         self.query_one(AccuracyChart).display = not shown
 
     def _clear_views(self) -> None:
-        self.history = []
+        self.events_shown, self.last_event = 0, None
         for sink in self._sinks:
             clear = getattr(sink, "clear_view", None)
             if callable(clear):
@@ -501,7 +497,7 @@ class LabScreen(Screen[None]):
             self.status.error = message.error
             self.phase = Phase.FAILED
         elif self.phase == Phase.REPLAY:
-            if not any(isinstance(e, RunFinished) for e in self.history[-1:]):
+            if not isinstance(self.last_event, RunFinished):
                 # no run_finished, and no writer any more: it was killed, not still running
                 self.status.interrupted = True
                 self.query_one(ThresholdTable).end_of_stream()

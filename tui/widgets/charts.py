@@ -1,8 +1,10 @@
 """Live line charts of a comparison: test accuracy and training loss against iteration.
 
-One line per member in its palette colour. The data are kept whole; a paint picks at most
-two points per column of the canvas (braille dots are two wide), so a chart costs the same
-after a hundred epochs as after one.
+One line per member in its palette colour. A member keeps a bounded number of points, evenly
+spaced, the latest among them, and the lowest and highest values exactly (`thinned.Series`),
+so a run followed for hours holds no more than one of minutes; a paint picks at most two points
+per column of the canvas (braille dots are two wide), so a chart costs the same after a hundred
+epochs as after one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..palette import THRESHOLD_COLOR, member_color, rgb
 from .chart import Chart
 from .format import decade_axis, decimate, iteration_axis
 from .pacing import Paced
+from .thinned import Series
 
 Y_AXIS_COLUMNS = 8  # about what plotext takes for the y labels and frame
 X_TICKS = 5
@@ -38,8 +41,7 @@ class MemberChart(Paced, Chart):
         self.members: list[str] = []
         self.total_iterations = 0
         self.thresholds: list[float] = []
-        self.xs: list[list[int]] = []
-        self.ys: list[list[float]] = []
+        self.series: list[Series] = []
         self.diverged_at: list[int | None] = []
         self._version = 0  # counts what was fed: the canvas is rebuilt only when it changes
 
@@ -50,14 +52,12 @@ class MemberChart(Paced, Chart):
             self.members = list(event.members)
             self.total_iterations = event.total_iterations
             self.thresholds = [float(t) for t in event.config.get("thresholds", [])]
-            self.xs = [[] for _ in self.members]
-            self.ys = [[] for _ in self.members]
+            self.series = [Series() for _ in self.members]
             self.diverged_at = [None for _ in self.members]
         elif isinstance(event, Evaluation):
             for m, value in enumerate(self.values(event)):
-                if value is not None and m < len(self.xs):
-                    self.xs[m].append(event.iteration)
-                    self.ys[m].append(value)
+                if value is not None and m < len(self.series):
+                    self.series[m].append(event.iteration, value)
         elif isinstance(event, MemberDiverged):
             if event.member < len(self.diverged_at):
                 self.diverged_at[event.member] = event.iteration
@@ -67,7 +67,7 @@ class MemberChart(Paced, Chart):
 
     def clear_view(self) -> None:
         self.members = []
-        self.xs, self.ys, self.diverged_at = [], [], []
+        self.series, self.diverged_at = [], []
         self.mark_stale()
 
     def mark_stale(self) -> None:
@@ -100,10 +100,10 @@ class MemberChart(Paced, Chart):
     def paint_plot(self, plt: Plot, width: int, height: int) -> None:
         max_points = max(2, 2 * (width - Y_AXIS_COLUMNS))
         self.decorate(plt, height)  # first, so the members' lines are drawn over the reference lines
-        for m in range(len(self.members)):
-            if not self.xs[m]:
+        for m, series in enumerate(self.series):
+            if not series.xs:
                 continue
-            xs, ys = decimate(self.xs[m], self.ys[m], max_points)
+            xs, ys = decimate(series.xs, series.ys, max_points)
             plt.plot(xs, [self.y_of(y) for y in ys], color=rgb(member_color(m)), marker="braille")
         for m, at in enumerate(self.diverged_at):
             if at is not None:
@@ -137,4 +137,6 @@ class LossChart(MemberChart):
         return math.log10(value)
 
     def decorate(self, plt: Plot, height: int) -> None:
-        decade_axis(plt, [math.log10(y) for ys in self.ys for y in ys], height)
+        # every value fed counts, the points no longer kept too: their range is kept exactly
+        ends = [y for s in self.series for y in (s.low, s.high) if y is not None]
+        decade_axis(plt, [math.log10(y) for y in ends], height)

@@ -2,7 +2,9 @@
 
 Plain Python, no Textual: the views (and tests) feed it every engine event, in order, and
 read series out of it. Feeding is idempotent per event, so one history can be shared by
-several views that are each fed the same stream.
+several views that are each fed the same stream. Each member keeps a bounded number of
+diagnostics points, evenly spaced and the latest among them (`thinned.Thinning`): the charts
+draw a few hundred at most, and a run followed for hours holds no more than one of minutes.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from typing import Any
 from actlab.engine.activations import remember
 from actlab.engine.events import Diagnostics, Event, MemberCosts, MemberDiverged, RunFinished, RunStarted
 
+from .thinned import Thinning
+
 # The figures stored per hidden layer, as the engine names them.
 LAYER_FIELDS = ("grad_norm", "saturated_fraction", "dead_fraction", "activation_mean", "activation_std")
 # The figures stored per clipping report.
 CLIP_FIELDS = ("clipped_fraction", "clipped_fraction_total", "preclip_norm", "preclip_norm_max")
+# Diagnostics points a member keeps at most (about): a point holds five figures per layer and
+# six more, and the diagnostics charts are narrower than the screen.
+DIAGNOSTICS_CAP = 1024
 
 
 @dataclass
@@ -42,6 +49,16 @@ class MemberHistory:
     epoch_time_alone_s: float | None = None
     cost_vs_relu: float | None = None  # its epoch alone against relu's, from the run
     prelu_slopes: list[float | None] | None = None  # latest learned slopes (prelu)
+    thinning: Thinning = field(default_factory=lambda: Thinning(DIAGNOSTICS_CAP), compare=False, repr=False)
+
+    def columns(self) -> list[list[Any]]:
+        """Every list aligned with `iterations`, itself included."""
+        return [
+            self.iterations,
+            *(values for lh in self.layers for values in lh.series.values()),
+            self.output_grad_norm,
+            *self.clipping.values(),
+        ]
 
     @property
     def depth(self) -> int:
@@ -65,7 +82,8 @@ class DiagnosticsHistory:
     def reset(self) -> None:
         self.run: RunStarted | None = None
         self.members: list[MemberHistory] = []
-        self.iterations: list[int] = []  # every diagnostics point of the run
+        self.iterations: list[int] = []  # the diagnostics points of the run (thinned, latest kept)
+        self.thinning = Thinning(DIAGNOSTICS_CAP)
         self.hist_edges: list[float] = []
         self.status: str | None = None  # set by RunFinished: done | stopped | error
         # bumped on every change, so a view can tell whether it has anything new to draw
@@ -167,13 +185,16 @@ class DiagnosticsHistory:
 
     def _add_diagnostics(self, event: Diagnostics) -> None:
         self._ensure_members(len(event.members))
+        self.thinning.before([self.iterations])
         self.iterations.append(event.iteration)
+        self.thinning.after([self.iterations])
         if event.hist_edges:
             self.hist_edges = list(event.hist_edges)
         for m, report in zip(self.members, event.members, strict=False):
             if report is None:
                 continue  # diverged: its history simply stops
             layers: list[dict[str, Any]] = report.get("layers") or []
+            m.thinning.before(m.columns())  # the latest point may make room for this one
             while len(m.layers) < len(layers):
                 # a layer first seen late gets Nones for the earlier points, to stay aligned
                 lh = LayerHistory()
@@ -196,6 +217,7 @@ class DiagnosticsHistory:
                 m.clipping[name].append(_float(clipping.get(name)) if clipping else None)
             if clipping and clipping.get("threshold") is not None:
                 m.clip_threshold = float(clipping["threshold"])
+            m.thinning.after(m.columns())
 
 
 def _float(value: Any) -> float | None:
