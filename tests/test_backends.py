@@ -1,4 +1,4 @@
-"""engine.backends: jobs in this process, in spawned worker processes, and as Ray tasks.
+"""experiments.backends: jobs in this process, in spawned worker processes, and as Ray tasks.
 
 The job functions are top-level here (the workers import this module by name). Jobs that
 must meet or wait do it on files and on `should_stop`, each in a bounded loop that fails

@@ -108,7 +108,7 @@ class Collection:
         return _real(self.directory).name or self.directory
 
     def results(self) -> dict[str, Any]:
-        """A sweep's results (engine.sweep.sweep_results: every point over its seeds, the
+        """A sweep's results (sweep_results.sweep_results: every point over its seeds, the
         heatmap, the best-lr view), read from the stored summaries."""
         root = Path(self.directory)
         return sweep_results(root, load_plan(root))
