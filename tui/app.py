@@ -56,8 +56,8 @@ class ActlabApp(App[None]):
         self.ended_by: int | None = None  # 128 + the signal that ended the app (129: hangup)
         self._guard: TerminalGuard | None = None  # while `run` runs
 
-    def run(self, *args: Any, **kwargs: Any) -> None:
-        """`App.run`, guarded: a terminal closing (an SSH session dropping) or a job manager's
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """`App.run` (its return value too, which snapshot tests read), guarded: a terminal closing (an SSH session dropping) or a job manager's
         TERM or HUP ends the app the way ctrl+q does (the run stops and is stored, the engine
         process ends, the terminal is restored; the exit code is 128 + the signal, 129 for a
         hangup), and within 5 s even when the event loop is stuck (`hangup`)."""
@@ -73,7 +73,7 @@ class ActlabApp(App[None]):
         guard.arm()
         self._guard = guard
         try:
-            super().run(*args, **kwargs)
+            return super().run(*args, **kwargs)
         finally:
             self.ended_by = guard.code
             self._guard = None
