@@ -145,3 +145,25 @@ def test_access_lines_carry_no_token(server: tuple[Path, str, int]) -> None:
     wait_for_line(log, r"127\.0\.0\.1 GET / 403 refused: missing or wrong token", 10, "refusal")
     text = after_start(log)
     assert token not in text and token[:-1] not in text and "wrong" not in text.replace("or wrong token", "")
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Refused before the server announces an address it would not serve."""
+    import subprocess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cli = str(Path(sys.executable).with_name("actlab-tui"))
+        done = subprocess.run(
+            [cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 2
+    assert done.stdout == ""  # no "serving the lab on ..." first
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--port {port}: cannot listen on 127.0.0.1:{port}" in lines[0]

@@ -257,6 +257,26 @@ class LabServer(Server):
         print("Open that address (the token in it is the key to the lab); Ctrl+C stops.", flush=True)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """One line (ConfigError) when `host:port` cannot be listened on, before the server
+    announces an address it would not serve (a port in use, an address not of this machine)."""
+    from actlab.engine import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ConfigError(f"--host {host}: not an address of this machine ({exc.strerror or exc})") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+            raise ConfigError(f"--port {port}: {why}; choose another --port") from None
+
+
 def serve_lab(argv: list[str], host: str, port: int) -> None:
     """Serve the app `argv` starts until Ctrl+C."""
+    check_port_free(host, port)
     LabServer(argv, host=host, port=port).serve()
