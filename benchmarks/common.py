@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset, default_cache_dir, load_idx_dir, load_sample, write_idx
+from actlab.engine.lockstep import Trainer
 from actlab.engine.model import initial_parameters, reference_network
-from actlab.engine.train import Trainer
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

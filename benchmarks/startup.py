@@ -50,7 +50,7 @@ import time, sys
 t0 = time.perf_counter()
 from actlab.engine import RunConfig
 from actlab.engine.data import load, resolve_device
-from actlab.engine.train import Trainer
+from actlab.engine.lockstep import Trainer
 t1 = time.perf_counter()
 cfg = RunConfig(dataset="sample", device=sys.argv[1])
 dev = resolve_device(cfg.device)

@@ -166,7 +166,7 @@ class EpochFinished(Event):
 @dataclass
 class MemberCosts(Event):
     """What one epoch of each member alone costs: short timed passes of one-member cohorts
-    at the run's shapes on its device, interleaved across members (`train.time_alone`)."""
+    at the run's shapes on its device, interleaved across members (`member_costs.time_alone`)."""
 
     kind: ClassVar[str] = "member_costs"
     epoch_time_alone_s: list[float | None]  # per member

@@ -25,7 +25,9 @@ from actlab.engine.activations import (
 )
 from actlab.engine.custom import measure, resolve
 from actlab.engine.data import Dataset
-from actlab.engine.train import Trainer, run, time_alone
+from actlab.engine.lockstep import Trainer
+from actlab.engine.member_costs import time_alone
+from actlab.engine.train import run
 from actlab.tui.cli import main
 from references import reference_run
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from actlab.engine import RunConfig, run
 from actlab.engine.data import Dataset
-from actlab.engine.train import Trainer, resolve_eval_every
+from actlab.engine.lockstep import Trainer
+from actlab.engine.train import resolve_eval_every
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.train import Trainer
+from actlab.engine.lockstep import Trainer
 from references import reference_run
 
 STEPS = 25

@@ -10,7 +10,7 @@ import pytest
 import torch
 from actlab.engine import ConfigError, RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.train import Trainer, member_configs
+from actlab.engine.lockstep import Trainer, member_configs
 from references import reference_run
 
 STEPS = 12

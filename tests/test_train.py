@@ -20,7 +20,7 @@ from actlab.engine.events import (
     RunStarted,
 )
 from actlab.engine.experiments.results import ResultsWriter, replay
-from actlab.engine.train import Trainer
+from actlab.engine.lockstep import Trainer
 
 
 def collect(config: RunConfig, data: Dataset, control: Control | None = None) -> tuple[list[Event], dict]:

@@ -40,7 +40,7 @@ PLAN_VERSION = 1
 PLAN_FILE = "sweep.json"
 RESULTS_FILE = "sweep-results.json"
 
-# settings a member of a cohort may hold on its own (see train.PER_MEMBER; seeds come from --seeds)
+# settings a member of a cohort may hold on its own (see lockstep.PER_MEMBER; seeds come from --seeds)
 MEMBER_AXES = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout", "init")
 # settings that change the network's shape or the run's kind: a job each
 SHAPE_AXES = (
