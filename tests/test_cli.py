@@ -46,6 +46,23 @@ def test_batch_prints_the_table_and_writes_results(cache_dir: Path, tmp_path: Pa
     assert again.returncode == 0 and again.stdout.splitlines()[:8] == lines[:8]
 
 
+def test_summary_csv_is_what_format_csv_prints(cache_dir: Path, tmp_path: Path) -> None:
+    # Bytes, not text: text mode would turn a CRLF into LF and hide a second line ending.
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
+    args = [sys.executable, "-m", "actlab.tui", *FAST, "-q", "-a", "relu,tanh", "--format", "csv"]
+    r = subprocess.run([*args, "--out", str(out)], capture_output=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    written = (out / "summary.csv").read_bytes()
+    assert b"\r" not in written and b"\r" not in r.stdout  # one line ending: LF
+    assert written.endswith(b"\n") and len(written.splitlines()) == 1 + 2 * 3  # header, members x thresholds
+    assert r.stdout == written  # the same cells, the same bytes
+    again = subprocess.run(
+        [*args[:3], "--batch", "--open", str(out), "--format", "csv"], capture_output=True, env=env
+    )
+    assert again.returncode == 0 and again.stdout == written
+
+
 def test_json_output_holds_the_documented_fields(cache_dir: Path, tmp_path: Path) -> None:
     r = cli(*FAST, "-q", "--json", "--out", str(tmp_path / "j"), "-a", "relu,tanh", cache_dir=cache_dir)
     assert r.returncode == 0, r.stderr

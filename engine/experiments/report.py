@@ -123,12 +123,23 @@ def as_text(rows: list[list[str]], notes: list[str], fmt: str, left: int = 1) ->
     return render(rows, left=left) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
+# The one CSV writer: summary.csv and every `--format csv` table go through it, so a file and
+# the table printed for the same run hold the same bytes. Lines end in LF, not the csv module's
+# default CRLF (RFC 4180): the output goes to a terminal, to pipes (grep, cut, sort) and to files
+# on POSIX systems, where a CR shows up as a stray "^M" or as part of the last cell; every CSV
+# reader we expect (Python's csv, pandas, spreadsheets) accepts LF.
+CSV_LINE_END = "\n"
+
+
 def csv_text(rows: list[list[Any]]) -> str:
+    """Rows of cells as CSV (None as an empty cell), lines ending in CSV_LINE_END and no line
+    end after the last row: a block like the other formats' text, which the caller ends (a file
+    with CSV_LINE_END, stdout by echo's newline)."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = csv.writer(out, lineterminator=CSV_LINE_END)
     for r in rows:
         w.writerow(["" if v is None else v for v in r])
-    return out.getvalue().rstrip("\n")
+    return out.getvalue().removesuffix(CSV_LINE_END)
 
 
 def threshold_foot(summary: dict[str, Any]) -> str:

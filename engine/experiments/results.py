@@ -7,9 +7,7 @@ the finish, so a run that is interrupted, even killed, leaves readable files beh
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ from actlab.engine.events import (
 )
 from actlab.engine.metrics import SummaryBuilder
 
-from .report import THRESHOLD_CSV_COLUMNS, threshold_csv_rows
+from .report import CSV_LINE_END, threshold_csv
 from .store import (
     MAX_NESTING,
     NEW_FILE,
@@ -136,13 +134,9 @@ class ResultsWriter:
 
 
 def summary_csv(summary: dict[str, Any]) -> str:
-    """One row per member and threshold: the figures of the iterations-to-threshold table."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(THRESHOLD_CSV_COLUMNS)
-    for row in threshold_csv_rows(summary):
-        w.writerow(["" if v is None else v for v in row])
-    return out.getvalue()
+    """summary.csv: one row per member and threshold, the figures of the iterations-to-threshold
+    table; the text `--format csv` prints for the run (report.threshold_csv), as a file ends."""
+    return threshold_csv(summary) + CSV_LINE_END
 
 
 # ------------------------------------------------------------------------------ reading
