@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .activations import LEAKY_SLOPE, Activation
+from .activation_curves import LEAKY_SLOPE
+from .activations import Activation
 
 Tensor = torch.Tensor
 

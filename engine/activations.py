@@ -1,4 +1,5 @@
-"""Registry of hidden-layer activations: name, formula, lesson, properties, and f and f'.
+"""Registry of hidden-layer activations: name, formula, lesson, properties, and f and f'
+(the NumPy curves are in `activation_curves`); the parametric entries; member specs parsed.
 
 Plain data with NumPy curves, importable without PyTorch: the app's UI process reads it for
 the form, the help, the Properties table and the Functions view. The PyTorch functions the
@@ -16,7 +17,7 @@ A member is named by a spec (`member_spec` parses it without PyTorch):
 - the user's own function: `mypkg.acts:fn` (imported from the import path) or
   `./acts.py:fn` (a file, relative to the working directory), or a name a package registers
   in the entry-point group `actlab.activations`. Their properties are measured, not
-  declared (`custom`), and reach PyTorch-free code as plain data (`from_description`).
+  declared (`custom`), and reach PyTorch-free code as plain data (`activation_lookup`).
 """
 
 from __future__ import annotations
@@ -27,16 +28,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-Array = NDArray[np.float64]
-
-LEAKY_SLOPE = 0.1  # as in the seed: max(0.1 z, z)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+from . import activation_curves as curves
+from .activation_curves import LEAKY_SLOPE, Array
 
 
 @dataclass(frozen=True)
@@ -72,99 +68,12 @@ class Activation:
         return 0.01 * self.max_derivative
 
 
-# f and f' in NumPy (float64), each matching its PyTorch twin in activation_ops.
-
-
-def _identity(z: Array) -> Array:
-    return z
-
-
-def _identity_d(z: Array, a: Array) -> Array:
-    return np.ones_like(z)
-
-
-def _sigmoid(z: Array) -> Array:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow in exp for large |z|
-
-
-def _sigmoid_d(z: Array, a: Array) -> Array:
-    return a * (1.0 - a)
-
-
-def _tanh_d(z: Array, a: Array) -> Array:
-    return 1.0 - a * a
-
-
-def _relu(z: Array) -> Array:
-    return np.maximum(z, 0.0)
-
-
-def _relu_d(z: Array, a: Array) -> Array:
-    return (z > 0).astype(z.dtype)
-
-
-def _leaky(z: Array) -> Array:
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
-
-
-def _leaky_d(z: Array, a: Array) -> Array:
-    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
-
-
-def _elu(z: Array) -> Array:
-    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
-
-
-def _elu_d(z: Array, a: Array) -> Array:
-    # for z <= 0, f = exp(z) - 1, so f' = exp(z) = a + 1
-    return np.where(z > 0, 1.0, a + 1.0)
-
-
-_erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; curves are a few hundred points
-
-
-def _gelu(z: Array) -> Array:
-    return z * 0.5 * (1.0 + _erf(z * _INV_SQRT2))
-
-
-def _gelu_d(z: Array, a: Array) -> Array:
-    cdf = 0.5 * (1.0 + _erf(z * _INV_SQRT2))
-    pdf = np.exp(-0.5 * z * z) * _INV_SQRT_2PI
-    return cdf + z * pdf
-
-
-def _silu(z: Array) -> Array:
-    return z * _sigmoid(z)
-
-
-def _silu_d(z: Array, a: Array) -> Array:
-    s = _sigmoid(z)
-    return s * (1.0 + z * (1.0 - s))
-
-
-def _softplus(z: Array) -> Array:
-    return np.logaddexp(0.0, z)
-
-
-def _softplus_d(z: Array, a: Array) -> Array:
-    return _sigmoid(z)
-
-
-def _softsign(z: Array) -> Array:
-    return z / (1.0 + np.abs(z))
-
-
-def _softsign_d(z: Array, a: Array) -> Array:
-    d = 1.0 + np.abs(z)
-    return 1.0 / (d * d)
-
-
 _ENTRIES = [
     Activation(
         "identity",
         "z",
-        _identity,
-        _identity_d,
+        curves.identity,
+        curves.identity_d,
         1.0,
         "(-inf, inf)",
         True,
@@ -177,8 +86,8 @@ _ENTRIES = [
     Activation(
         "sigmoid",
         "1 / (1 + exp(-z))",
-        _sigmoid,
-        _sigmoid_d,
+        curves.sigmoid,
+        curves.sigmoid_d,
         0.25,
         "(0, 1)",
         False,
@@ -192,7 +101,7 @@ _ENTRIES = [
         "tanh",
         "tanh(z) = 2 sigmoid(2z) - 1",
         np.tanh,
-        _tanh_d,
+        curves.tanh_d,
         1.0,
         "(-1, 1)",
         True,
@@ -205,8 +114,8 @@ _ENTRIES = [
     Activation(
         "relu",
         "max(0, z)",
-        _relu,
-        _relu_d,
+        curves.relu,
+        curves.relu_d,
         1.0,
         "[0, inf)",
         False,
@@ -219,8 +128,8 @@ _ENTRIES = [
     Activation(
         "leaky_relu",
         "max(0.1 z, z)",
-        _leaky,
-        _leaky_d,
+        curves.leaky,
+        curves.leaky_d,
         1.0,
         "(-inf, inf)",
         False,
@@ -233,8 +142,8 @@ _ENTRIES = [
     Activation(
         "elu",
         "z if z > 0 else exp(z) - 1",
-        _elu,
-        _elu_d,
+        curves.elu,
+        curves.elu_d,
         1.0,
         "(-1, inf)",
         False,
@@ -247,8 +156,8 @@ _ENTRIES = [
     Activation(
         "gelu",
         "z * Phi(z)",
-        _gelu,
-        _gelu_d,
+        curves.gelu,
+        curves.gelu_d,
         1.1289,
         "[-0.17, inf)",
         False,
@@ -261,8 +170,8 @@ _ENTRIES = [
     Activation(
         "silu",
         "z * sigmoid(z) (swish)",
-        _silu,
-        _silu_d,
+        curves.silu,
+        curves.silu_d,
         1.0998,
         "[-0.28, inf)",
         False,
@@ -275,8 +184,8 @@ _ENTRIES = [
     Activation(
         "softplus",
         "log(1 + exp(z))",
-        _softplus,
-        _softplus_d,
+        curves.softplus,
+        curves.softplus_d,
         1.0,
         "(0, inf)",
         False,
@@ -289,8 +198,8 @@ _ENTRIES = [
     Activation(
         "softsign",
         "z / (1 + |z|)",
-        _softsign,
-        _softsign_d,
+        curves.softsign,
+        curves.softsign_d,
         1.0,
         "(-1, 1)",
         True,
@@ -390,10 +299,10 @@ def _elu_with(alpha: float) -> Activation:
 
 def _silu_with(beta: float) -> Activation:
     def fn(z: Array) -> Array:
-        return z * _sigmoid(beta * z)
+        return z * curves.sigmoid(beta * z)
 
     def d(z: Array, a: Array) -> Array:
-        s = _sigmoid(beta * z)
+        s = curves.sigmoid(beta * z)
         return s * (1.0 + beta * z * (1.0 - s))
 
     return dataclasses.replace(
@@ -410,7 +319,7 @@ def _softplus_with(beta: float) -> Activation:
         return np.logaddexp(0.0, beta * z) / beta
 
     def d(z: Array, a: Array) -> Array:
-        return _sigmoid(beta * z)
+        return curves.sigmoid(beta * z)
 
     return dataclasses.replace(
         ACTIVATIONS["softplus"],
@@ -564,73 +473,3 @@ def member_spec(text: str) -> MemberSpec:
 
 def canonical(text: str) -> str:
     return member_spec(text).name
-
-
-@functools.cache
-def builtin(spec: str) -> Activation:
-    """The registry entry a builtin spec names, with its parameters applied."""
-    ms = member_spec(spec)
-    if ms.kind != "builtin":
-        raise SpecError(f"activation {spec!r}: not a registry entry")
-    entry = ACTIVATIONS[ms.base]
-    if ms.base in PARAMETRIC and ms.name != ms.base or ms.base == "prelu":
-        entry = PARAMETRIC[ms.base][1](*[v for _, v in ms.params])
-    return dataclasses.replace(entry, name=ms.name, base=ms.base, params=ms.params)
-
-
-# --- custom activations as plain data ------------------------------------------------------
-
-# Measured descriptions of custom activations known to this process (by canonical spec):
-# the UI process learns them from the engine's RunStarted event or from the helper that
-# measured them (`describe`), so its views work without importing the user's code.
-_DESCRIBED: dict[str, Activation] = {}
-
-
-def from_description(d: dict[str, Any]) -> Activation:
-    """An Activation from the plain data `custom.describe` measures: curves interpolated
-    from samples of f and f'."""
-    zs = np.asarray(d["z"], dtype=np.float64)
-    fs = np.asarray(d["f"], dtype=np.float64)
-    ds = np.asarray(d["df"], dtype=np.float64)
-
-    def fn(z: Array) -> Array:
-        return np.interp(z, zs, fs)
-
-    def der(z: Array, a: Array) -> Array:
-        return np.interp(z, zs, ds)
-
-    return Activation(
-        name=str(d["name"]),
-        formula=str(d.get("formula", d["name"])),
-        numpy_fn=fn,
-        numpy_derivative=der,
-        max_derivative=float(d["max_derivative"]),
-        output_range=str(d["output_range"]),
-        zero_centred=bool(d["zero_centred"]),
-        saturating=bool(d["saturating"]),
-        can_die=bool(d["can_die"]),
-        cost=str(d.get("cost", "measured in a run")),
-        recommended_init=str(d.get("recommended_init", "kaiming_uniform")),
-        note=str(d.get("note", "")),
-        base="custom",
-        monotone=bool(d.get("monotone", True)),
-        kind="custom",
-    )
-
-
-def remember(description: dict[str, Any]) -> Activation:
-    act = from_description(description)
-    _DESCRIBED[act.name] = act
-    return act
-
-
-def lookup(spec: str) -> Activation | None:
-    """The Activation a spec names, for PyTorch-free code: registry entries (with parameters)
-    and the custom activations this process was told about; None otherwise."""
-    try:
-        ms = member_spec(spec)
-    except SpecError:
-        return _DESCRIBED.get(spec)
-    if ms.kind == "builtin":
-        return builtin(ms.name)
-    return _DESCRIBED.get(ms.name)

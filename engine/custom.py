@@ -13,7 +13,7 @@ module, each taking z and returning f'(z). A given derivative is checked against
 Before a run, `check` refuses (one line naming the spec and the reason) a function that
 cannot be imported, is not callable, is not elementwise, changes shape or dtype, is not
 finite on [-50, 50], or is not differentiable. Its properties are then measured on that
-range (`measure`), as plain data the PyTorch-free UI can use (`activations.from_description`).
+range (`measure`), as plain data the PyTorch-free UI can use (`activation_lookup.from_description`).
 
 The user's code must leave PyTorch's global settings alone: a module that changes the default
 dtype, device, threads, grad mode or numerics when imported or called would change the other
@@ -43,8 +43,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .activation_lookup import builtin, remember
 from .activation_ops import TorchActivation, register_custom
-from .activations import Activation, SpecError, builtin, member_spec, remember
+from .activations import Activation, SpecError, member_spec
 
 WIDE = 50.0  # the range a function must be finite and differentiable on
 CURVE_Z = 6.0  # the curves the UI draws: z in [-6, 6]

@@ -10,7 +10,7 @@ default) is killed and refused in one line naming it and the limit.
 
 No PyTorch here: the app's process uses this to learn a custom activation's figures
 (`describe`): it imports neither PyTorch nor the user's code, yet its list, preview and
-properties tab need them; the figures come back as plain data (`activations.remember`). The
+properties tab need them; the figures come back as plain data (`activation_lookup.remember`). The
 command line describes the run's custom members before the app opens (a bad function is one
 line and exit 2); the palette describes one when it is added.
 """
@@ -29,7 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .activations import SpecError, entry_points, member_spec, remember
+from .activation_lookup import remember
+from .activations import SpecError, entry_points, member_spec
 from .config import ConfigError, RunConfig
 
 LIMIT_ENV = "ACTLAB_CHECK_TIMEOUT_S"

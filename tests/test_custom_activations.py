@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 import torch
 from actlab.engine import RunConfig
+from actlab.engine.activation_lookup import builtin, lookup
 from actlab.engine.activation_ops import torch_ops
-from actlab.engine.activations import (
-    SpecError,
-    builtin,
-    entry_points,
-    known_names,
-    lookup,
-    member_spec,
-)
+from actlab.engine.activations import SpecError, entry_points, known_names, member_spec
 from actlab.engine.custom import measure, resolve
 from actlab.engine.data import Dataset
 from actlab.engine.lockstep import Trainer
@@ -258,7 +252,7 @@ def test_the_app_measures_custom_functions_without_torch(user_dir: Path) -> None
         """
         import sys
         from actlab.engine.custom_process import describe
-        from actlab.engine.activations import lookup
+        from actlab.engine.activation_lookup import lookup
         d = describe(["./acts.py:bent_identity"])[0]
         assert lookup("./acts.py:bent_identity").output_range == d["output_range"]
         assert "torch" not in sys.modules, "the UI process imported torch"

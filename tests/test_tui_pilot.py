@@ -255,7 +255,7 @@ def test_members_added_by_spec_and_refused_when_served(tiny_config: RunConfig, t
 def test_a_run_with_parametric_learned_and_custom_members(tiny_config: RunConfig, tmp_path: Path) -> None:
     """The app shows what batch mode writes: every member, its epoch alone; the custom
     member's curves known to the UI from the run itself (the UI process never imports it)."""
-    from actlab.engine.activations import lookup
+    from actlab.engine.activation_lookup import lookup
 
     (tmp_path / "acts.py").write_text(
         "import torch\n\ndef bent(z):\n    return (torch.sqrt(z * z + 1) - 1) / 2 + z\n"

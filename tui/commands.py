@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from actlab.engine.activations import SpecError, known_names, lookup, member_spec
+from actlab.engine.activation_lookup import lookup
+from actlab.engine.activations import SpecError, known_names, member_spec
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 Command = tuple[str, str, Callable[[], object]]

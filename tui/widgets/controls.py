@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from actlab.engine import RunConfig
-from actlab.engine.activations import BUILTIN_NAMES, known_names, lookup
+from actlab.engine.activation_lookup import lookup
+from actlab.engine.activations import BUILTIN_NAMES, known_names
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from actlab.engine.activations import lookup
+from actlab.engine.activation_lookup import lookup
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult

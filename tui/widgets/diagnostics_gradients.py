@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from actlab.engine.activations import lookup
+from actlab.engine.activation_lookup import lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult

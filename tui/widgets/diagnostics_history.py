@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actlab.engine.activations import remember
+from actlab.engine.activation_lookup import remember
 from actlab.engine.events import Diagnostics, Event, MemberCosts, MemberDiverged, RunFinished, RunStarted
 
 from .thinned import Thinning

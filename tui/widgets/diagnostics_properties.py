@@ -9,7 +9,8 @@ the advice line.
 
 from __future__ import annotations
 
-from actlab.engine.activations import ADVICE, BUILTIN_NAMES, Activation, lookup
+from actlab.engine.activation_lookup import lookup
+from actlab.engine.activations import ADVICE, BUILTIN_NAMES, Activation
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult

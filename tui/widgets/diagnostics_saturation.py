@@ -8,7 +8,7 @@ applicable" rather than drawing a misleading zero.
 
 from __future__ import annotations
 
-from actlab.engine.activations import lookup
+from actlab.engine.activation_lookup import lookup
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult

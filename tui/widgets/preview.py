@@ -4,7 +4,7 @@ registry's properties of each, so a newcomer sees the members before training th
 from __future__ import annotations
 
 import numpy as np
-from actlab.engine.activations import lookup
+from actlab.engine.activation_lookup import lookup
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
