@@ -34,8 +34,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from torch import Tensor
 from .activation_lookup import builtin, remember
 from .activation_ops import TorchActivation, register_custom
 from .activations import Activation, SpecError, member_spec
+from .custom_guard import Meddles, guarded
 
 WIDE = 50.0  # the range a function must be finite and differentiable on
 CURVE_Z = 6.0  # the curves the UI draws: z in [-6, 6]
@@ -72,90 +72,11 @@ def _fail(spec: str, reason: str) -> SpecError:
     return SpecError(f"activation {spec!r}: {reason}")
 
 
-class _Meddles(SpecError):
-    """The user's code changed PyTorch's global settings (they have been put back)."""
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else ""
     line = line if len(line) <= 160 else line[:157] + "..."
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
-
-
-# --- PyTorch's global settings ---------------------------------------------------------------
-#
-# Each: what the refusal calls it, how to read it, how to put it back. Members share one
-# process, so a change here (float64 by default, another default device, fewer threads, grad
-# off, other matmul numerics) would reach every member, not only the user's.
-
-
-def _set_cudnn(flags: tuple[bool, bool, bool, bool]) -> None:
-    cudnn = torch.backends.cudnn
-    cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = flags
-
-
-def _set_deterministic(mode: tuple[bool, bool]) -> None:
-    torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
-
-
-_SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any]], ...] = (
-    ("default dtype", torch.get_default_dtype, torch.set_default_dtype),
-    ("default device", torch.get_default_device, torch.set_default_device),
-    ("number of threads", torch.get_num_threads, torch.set_num_threads),
-    ("grad mode", torch.is_grad_enabled, torch.set_grad_enabled),
-    ("anomaly detection", torch.is_anomaly_enabled, torch.set_anomaly_enabled),
-    (
-        "deterministic-algorithms mode",
-        lambda: (
-            torch.are_deterministic_algorithms_enabled(),
-            torch.is_deterministic_algorithms_warn_only_enabled(),
-        ),
-        _set_deterministic,
-    ),
-    ("float32 matmul precision", torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
-    (
-        "cuDNN flags",
-        lambda: (
-            torch.backends.cudnn.enabled,
-            torch.backends.cudnn.benchmark,
-            torch.backends.cudnn.deterministic,
-            torch.backends.cudnn.allow_tf32,
-        ),
-        _set_cudnn,
-    ),
-)
-
-
-def _shown(value: Any) -> str:
-    return str(value).replace("torch.", "")
-
-
-@contextmanager
-def _guarded(spec: str, when: str) -> Iterator[None]:
-    """Run the user's code (`when`: "on import", "when called"): PyTorch's global random
-    state is put back afterwards (the user's code may draw numbers: that changes nothing for
-    the members), and a changed global setting is put back and the spec refused."""
-    before = [get() for _, get, _ in _SETTINGS]
-    rng = torch.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
-        changed = []
-        for (what, get, put), old in zip(_SETTINGS, before, strict=True):
-            new = get()
-            if new != old:
-                put(old)
-                changed.append(f"changes torch's {what} from {_shown(old)} to {_shown(new)} {when}")
-    if changed:
-        # one reason is enough to refuse it; the first is the one the user most likely meant
-        raise _Meddles(
-            f"activation {spec!r}: {changed[0]}; not allowed (it would change the other members' results too)"
-        )
 
 
 def _import_module(spec: str, module: str) -> Any:
@@ -202,12 +123,12 @@ def load(spec: str) -> Loaded:
     if ms.name in _LOADED:
         return _LOADED[ms.name]
     if ms.name in _REFUSED:
-        raise _Meddles(_REFUSED[ms.name])
+        raise Meddles(_REFUSED[ms.name])
     module_name, _, attr = ms.target.rpartition(":")
     try:
-        with _guarded(ms.name, "on import"):
+        with guarded(ms.name, "on import"):
             module = _import_module(ms.name, module_name)
-    except _Meddles as exc:
+    except Meddles as exc:
         # imported once, it would be imported silently the next time: remember the refusal
         _REFUSED[ms.name] = str(exc)
         raise
@@ -426,7 +347,7 @@ def describe(spec: str) -> dict[str, Any]:
     measured once per process (or adopted from the check helper, `adopt`)."""
     name = member_spec(spec).name
     if name not in _DESCRIBED:
-        with _guarded(name, "when called"):
+        with guarded(name, "when called"):
             loaded = check(name)
             ops = torch_ops_of(loaded.spec)
 
