@@ -7,8 +7,8 @@ from actlab.engine import ACTIVATIONS, RunConfig, run
 from actlab.engine.activation_ops import torch_ops
 from actlab.engine.data import Dataset
 from actlab.engine.events import Diagnostics, Event
-from actlab.engine.model import reference_network
 from actlab.engine.lockstep import Trainer
+from actlab.engine.model import reference_network
 
 
 def test_probe_matches_a_hand_made_network(sample: Dataset, tiny_config: RunConfig) -> None:
