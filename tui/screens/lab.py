@@ -46,6 +46,7 @@ from ..widgets.preview import ComparisonPreview
 from ..widgets.status import StatusLine
 from ..widgets.table import ThresholdTable
 from .help import HelpScreen
+from .lab_members import MemberEditing
 
 FINISHED_PHASE = {"done": Phase.DONE, "stopped": Phase.STOPPED, "error": Phase.FAILED}
 
@@ -56,7 +57,7 @@ def display_path(path: str | Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-class LabScreen(Screen[None]):
+class LabScreen(MemberEditing, Screen[None]):
     """Pick a comparison, run it, watch it; or look at a saved one."""
 
     WIDE_AT = 120  # columns from which the settings and the results fit side by side
@@ -339,71 +340,6 @@ class LabScreen(Screen[None]):
         if not self.app.is_screen_installed("help"):
             self.app.install_screen(HelpScreen(), "help")
         self.app.push_screen("help")
-
-    def toggle_member(self, activation: str) -> None:
-        """Add or remove an activation from the comparison (the command palette uses this)."""
-        if self.phase.active:
-            self.notify("Settings are locked while a run is going; stop it first.", severity="warning")
-            return
-        self.query_one(ControlsPanel).toggle_activation(activation)
-
-    def _refused_in_browser(self, config: RunConfig) -> str | None:
-        """In a served app, the first member that would import code the server was not given
-        (a saved run's settings could name any); None when all may run."""
-        from actlab.engine.activations import member_spec
-
-        if not getattr(self.app, "served", False):
-            return None
-        for spec in config.activations:
-            ms = member_spec(spec)
-            if ms.kind == "custom" and ms.entry_point is None and spec not in self.initial_config.activations:
-                return spec
-        return None
-
-    def add_member_spec(self, spec: str) -> None:
-        """Add a member by spec (the palette): a registry entry with parameters at once; the
-        user's function after a helper process has checked and measured it. A served app
-        (a browser) may add only what the server's command line named or packages register."""
-        from actlab.engine.activations import SpecError, member_spec
-
-        if self.phase.active:
-            self.notify("Settings are locked while a run is going; stop it first.", severity="warning")
-            return
-        try:
-            ms = member_spec(spec)
-        except SpecError as exc:
-            self.notify(str(exc), title="Not added", severity="error")
-            return
-        if ms.kind == "custom" and ms.entry_point is None:
-            if getattr(self.app, "served", False) and ms.name not in self.initial_config.activations:
-                self.notify(
-                    f"activation {ms.name!r}: a served lab adds only the activations the server was "
-                    "started with or that installed packages register",
-                    title="Not added",
-                    severity="error",
-                )
-                return
-            self.notify(f"Checking {ms.name}...", timeout=2)
-            self._describe_and_add(ms.name)
-            return
-        if ms.kind == "custom":
-            self._describe_and_add(ms.name)
-            return
-        self.query_one(ControlsPanel).add_member(ms.name)
-
-    @work(thread=True, group="describe")
-    def _describe_and_add(self, spec: str) -> None:
-        from actlab.engine.custom_process import Stopped, describe
-
-        try:
-            describe([spec], stopped=self._leaving.is_set)
-        except Stopped:
-            return  # the app is closing: nobody to tell, and its exit does not wait for the check
-        except ConfigError as exc:
-            self.app.call_from_thread(self.notify, str(exc), title="Not added", severity="error")
-            return
-        if not self._leaving.is_set():
-            self.app.call_from_thread(self.query_one(ControlsPanel).add_member, spec)
 
     def _new_source(self) -> None:
         """Leave whatever feeds the views now (a run, a saved run being read): whatever it
