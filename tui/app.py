@@ -58,9 +58,10 @@ class ActlabApp(App[None]):
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """`App.run` (its return value too, which snapshot tests read), guarded: a terminal
-        closing (an SSH session dropping) or a job manager's TERM or HUP ends the app the way ctrl+q does (the run stops and is stored, the engine
-        process ends, the terminal is restored; the exit code is 128 + the signal, 129 for a
-        hangup), and within 5 s even when the event loop is stuck (`hangup`)."""
+        closing (an SSH session dropping) or a job manager's TERM or HUP ends the app the way
+        ctrl+q does (the run stops and is stored, the engine process ends, the terminal is
+        restored; the exit code is 128 + the signal, 129 for a hangup), and within 5 s even
+        when the event loop is stuck (`hangup`)."""
         from . import engine_process
         from .hangup import TerminalGuard
 
