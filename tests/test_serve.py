@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +242,11 @@ def wait_for_line(log: Path, pattern: str, timeout: float, what: str) -> re.Matc
     raise AssertionError(f"no {what} within {timeout} s; {log.name} ends: {text[-800:]}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[tuple[str, str, int]]:
-    """`actlab-tui serve` on a free loopback port: (url with token, token, port)."""
+@contextmanager
+def serving(cwd: Path, cache_dir: Path) -> Iterator[tuple[Path, str, str, int]]:
+    """`actlab-tui serve` on a free loopback port, run in `cwd`: (its log, url with token,
+    token, port), stopped on leaving."""
     port = free_port()
-    cwd = tmp_path_factory.mktemp("served")
     log = cwd / "server.log"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
     proc = start_logged(
@@ -257,9 +258,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterato
     )
     try:
         m = wait_for_line(log, r"(http://127\.0\.0\.1:\d+/\?token=([\w-]+))", 30, "URL")
-        yield m.group(1), m.group(2), port
+        yield log, m.group(1), m.group(2), port
     finally:
         stop_group(proc)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[tuple[str, str, int]]:
+    """`actlab-tui serve` on a free loopback port: (url with token, token, port)."""
+    with serving(tmp_path_factory.mktemp("served"), cache_dir) as (_log, url, token, port):
+        yield url, token, port
 
 
 def test_requests_without_the_token_or_from_another_origin_are_refused(server: tuple[str, str, int]) -> None:

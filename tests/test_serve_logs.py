@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import aiohttp
 import pytest
 from actlab.tui.serve import OneLine, redact
 from aiohttp.http_exceptions import BadStatusLine, LineTooLong
-from test_serve import free_port, start_logged, stop_group, wait_for_line
+from test_serve import serving, wait_for_line
 
 TOKEN = "Tok3n-sEcret_value"
 
@@ -74,22 +73,8 @@ def test_any_other_exception_is_named_not_traced() -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[tuple[Path, str, int]]:
     """`actlab-tui serve` on a free loopback port: (its log, token, port)."""
-    port = free_port()
-    cwd = tmp_path_factory.mktemp("served-logs")
-    log = cwd / "server.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(cache_dir)}
-    proc = start_logged(
-        [sys.executable, "-m", "actlab.tui", "-a", "relu,tanh", "serve", "--host", "127.0.0.1"]
-        + ["--port", str(port)],
-        log,
-        cwd=cwd,
-        env=env,
-    )
-    try:
-        m = wait_for_line(log, r"http://127\.0\.0\.1:\d+/\?token=([\w-]+)\n.*\n", 30, "URL")
-        yield log, m.group(1), port
-    finally:
-        stop_group(proc)
+    with serving(tmp_path_factory.mktemp("served-logs"), cache_dir) as (log, _url, token, port):
+        yield log, token, port
 
 
 def raw_request(port: int, request: bytes) -> bytes:
