@@ -21,7 +21,7 @@ import pytest
 from actlab.engine import ConfigError
 from actlab.engine.experiments import backends
 from actlab.engine.experiments.backends import plan_local, run_jobs
-from actlab.engine.experiments.jobs import JobContext, Plan, Summary, error_line
+from actlab.engine.experiments.jobs import JobContext, Resources, Summary, error_line
 from actlab.engine.experiments.workers import run_pool
 
 PATIENCE = 2000  # polls of 0.05 s: a bound that only a broken backend reaches
@@ -221,7 +221,7 @@ def test_pool_a_dead_worker_fails_its_job_and_the_rest_go_on() -> None:
 def test_pool_each_worker_has_its_gpu_and_a_replacement_keeps_it(tmp_path: Path) -> None:
     """Each worker is pinned to one GPU slot (CUDA_VISIBLE_DEVICES: no CUDA needed to see it);
     the worker that replaces a dead one has the dead one's GPU."""
-    plan = Plan("local", 2, 1, "cuda", ("5", "7"))
+    plan = Resources("local", 2, 1, "cuda", ("5", "7"))
     rec = Record()
     # jobs go to the slots in order: the die to GPU 5, the first meet to GPU 7; the second meet
     # can only start once a new worker has replaced the dead one, and both meets run at once

@@ -79,7 +79,7 @@ from typing import Any
 
 from actlab.engine.config import ConfigError
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Plan, Summary
+from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Resources, Summary
 from .workers import run_pool
 
 BACKENDS = ("local", "ray")
@@ -128,7 +128,7 @@ def plan_local(
     jobs_per_gpu: int = 1,
     n_cores: int | None = None,
     gpu_ids: Sequence[str] | None = None,
-) -> Plan:
+) -> Resources:
     """Resolve and check a local run's workers, threads and GPUs (`n_cores` and `gpu_ids`:
     what this machine has, looked up when None; given by tests)."""
     _check_device(device)
@@ -169,7 +169,7 @@ def plan_local(
             f"--threads {threads} with --workers {workers}: {threads * workers} threads on {n} core(s) "
             f"(allowed threads x workers <= {n})"
         )
-    return Plan("local", workers, threads, device, slots)
+    return Resources("local", workers, threads, device, slots)
 
 
 def run_jobs(
@@ -206,7 +206,7 @@ def run_jobs(
 
 
 def _run_here(
-    fn: JobFn, payloads: Sequence[Any], plan: Plan, done: OnDone, failed: OnFailed, stop: threading.Event
+    fn: JobFn, payloads: Sequence[Any], plan: Resources, done: OnDone, failed: OnFailed, stop: threading.Event
 ) -> Summary:
     import torch
 

@@ -51,7 +51,7 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Resources:
     """The resolved resources of a run: checked before anything starts."""
 
     backend: str

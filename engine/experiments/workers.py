@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Plan, Summary, error_line
+from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Resources, Summary, error_line
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -148,7 +148,7 @@ class _Worker:
 
 
 def run_pool(
-    fn: JobFn, payloads: Sequence[Any], plan: Plan, done: OnDone, failed: OnFailed, stop: threading.Event
+    fn: JobFn, payloads: Sequence[Any], plan: Resources, done: OnDone, failed: OnFailed, stop: threading.Event
 ) -> Summary:
     assert plan.workers is not None
     ctx = multiprocessing.get_context("spawn")
