@@ -359,6 +359,27 @@ def load(config: RunConfig, device: torch.device) -> Dataset:
     )
 
 
+_KEPT: tuple[tuple[Any, ...], Dataset] | None = None  # the split load_kept loaded last
+
+
+def load_kept(config: RunConfig, device: torch.device) -> Dataset:
+    """`load`, keeping the split for the next call with the same data settings (the app's
+    engine process and a sweep's jobs train many runs on one split). One split at a time: the
+    old one is let go before the next loads, so two never share the memory. A kept split is
+    checked against this config's batch and network as a fresh one is."""
+    global _KEPT
+    c = config
+    key = (c.dataset, c.data_dir, c.cache_dir, c.fallback, c.input_scaling, str(device))
+    if _KEPT is not None and _KEPT[0] == key:
+        data = _KEPT[1]
+        check_fits(config, len(data.train_x), data.n_features, device)
+        return data
+    _KEPT = None
+    data = load(config, device)
+    _KEPT = (key, data)
+    return data
+
+
 def check_fits(config: RunConfig, train_size: int, n_features: int, device: torch.device) -> None:
     """What only the data and the device tell: a batch must fit in the training split, and
     the network (with this input size) in the device's memory."""

@@ -112,3 +112,20 @@ def test_downloaded_files_are_read_from_the_cache(cache_dir: Path, tmp_path: Pat
     write_dir(tmp_path / "KMNIST" / "raw", load_sample(cache_dir), gz=True)
     ds = load(RunConfig(dataset="kmnist", cache_dir=str(tmp_path)), torch.device("cpu"))
     assert ds.name == "kmnist" and ds.train_x.shape[0] == 4000 and "KMNIST" in ds.source
+
+
+def test_load_kept_keeps_one_split_and_checks_each_config(cache_dir: Path) -> None:
+    """The one data cache (the app's engine process and a sweep's jobs): the same data settings
+    get the same split; other settings let it go for a new one; a kept split is still checked
+    against the config's batch."""
+    from actlab.engine.data import load_kept
+
+    cpu = torch.device("cpu")
+    base = RunConfig(dataset="sample", cache_dir=str(cache_dir))
+    first = load_kept(base, cpu)
+    assert load_kept(base.replace(width=16, lr=0.2), cpu) is first  # training settings only
+    unit = load_kept(base.replace(input_scaling="unit"), cpu)
+    assert unit is not first and float(unit.train_x.min()) >= 0.0
+    assert load_kept(base, cpu) is not first  # one split at a time: the first was let go
+    with pytest.raises(DataError, match="batch_size 5000 is larger than the training split"):
+        load_kept(base.replace(batch_size=5000), cpu)

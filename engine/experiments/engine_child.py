@@ -85,8 +85,6 @@ class _Child:
         self.conn = conn
         self.requests: queue.Queue[StartRun | None] = queue.Queue()
         self.controls: dict[int, Control] = {}  # runs sent and not yet ended
-        self.data_key: tuple[Any, ...] | None = None
-        self.data: Any = None
         self.gone = threading.Event()  # the app is gone: nothing more is sent to it
         self._leaving = threading.Lock()
 
@@ -179,7 +177,7 @@ class _Child:
 
     def _run(self, request: StartRun, control: Control) -> dict[str, Any] | None:
         from actlab.engine import run
-        from actlab.engine.data import check_fits, load, resolve_device
+        from actlab.engine.data import load_kept, resolve_device
         from actlab.engine.experiments.results import ResultsWriter
         from actlab.engine.train import check_members
 
@@ -192,20 +190,7 @@ class _Child:
             return None
         sender = _Sender(self.conn, request.run_id, control, self.gone)
         device = resolve_device(config.device)
-        key = (
-            config.dataset,
-            config.data_dir,
-            config.cache_dir,
-            config.fallback,
-            config.input_scaling,
-            str(device),
-        )
-        if key != self.data_key:
-            self.data, self.data_key = None, None  # free the old split before the next
-            self.data = load(config, device)  # checks that the batch and the network fit
-            self.data_key = key
-        else:  # the same split again, for other settings
-            check_fits(config, len(self.data.train_x), self.data.n_features, device)
+        data = load_kept(config, device)  # the same split again for the same data settings
         if control.stopped:  # loading can take seconds; the user may have moved on
             return None
         writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
@@ -221,7 +206,7 @@ class _Child:
             sender(event)
 
         try:
-            summary = run(config, listener, control, data=self.data)
+            summary = run(config, listener, control, data=data)
         finally:
             sender.flush()
             if writer is not None:

@@ -189,17 +189,12 @@ class _PolledControl:
         return None
 
 
-_DATA: dict[tuple[Any, ...], Any] = {}
-
-
 def job_data(cfg: RunConfig) -> Any:
-    """The job's dataset, loaded once per process for each data setting."""
-    from actlab.engine.data import load, resolve_device
+    """The job's dataset: the split the last job of this process used when the data settings
+    are the same (`data.load_kept`)."""
+    from actlab.engine.data import load_kept, resolve_device
 
-    key = (cfg.dataset, cfg.data_dir, cfg.cache_dir, cfg.input_scaling, cfg.fallback, cfg.device)
-    if key not in _DATA:
-        _DATA[key] = load(cfg, resolve_device(cfg.device))
-    return _DATA[key]
+    return load_kept(cfg, resolve_device(cfg.device))
 
 
 def execute_job(payload: dict[str, Any], should_stop: Callable[[], bool]) -> dict[str, Any]:
