@@ -3,8 +3,8 @@
 Each repetition runs one small batch comparison with the default threads (OMP_NUM_THREADS
 unset: PyTorch's count, fixed), alternately on a quiet machine and with 1 or 2 busy processes
 (Python loops) competing for the cores, and compares its events, timings left out, with the
-first run's. A run that exceeds its time bound counts as a hang (and is killed); a busy loop
-or run still alive afterwards counts as a leftover.
+first run's. A run that exceeds its time bound counts as a hang (and is killed); a process of the
+run's process group still alive after it ended counts as a leftover.
 
 `python -m benchmarks.soak_threads [REPETITIONS]`: a line per repetition, a summary, exit 1
 on any mismatch, hang or leftover.
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from .soak_workers import living_in_group
 
 CLI = str(Path(sys.executable).with_name("actlab-tui"))
 ARGS = ["--batch", "-q", "-d", "sample", "--epochs", "1", "--max-iterations", "120", "--eval-every", "20"]
@@ -38,15 +41,6 @@ def numbers(run: Path) -> list[dict[str, Any]]:
     return kept
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
-    return state not in ("Z", "X")
-
-
 def soak(repetitions: int = 10) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     reference: list[dict[str, Any]] | None = None
@@ -57,22 +51,26 @@ def soak(repetitions: int = 10) -> dict[str, Any]:
             busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
             out = Path(tmp) / f"run-{i}"
             t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                [CLI, *ARGS, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            proc = subprocess.Popen(  # its own process group: what it leaves is found by the group
+                [CLI, *ARGS, "--out", str(out)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
             try:
                 code: int | None = proc.wait(timeout=BOUND_S)
             except subprocess.TimeoutExpired:
                 code = None
                 counts["hangs"] += 1
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # the run and whatever it started
                 proc.wait()
             finally:
                 for b in busy:
                     b.kill()
                     b.wait()
             seconds = time.perf_counter() - t0
-            counts["leftovers"] += sum(_alive(p.pid) for p in [proc, *busy])
+            counts["leftovers"] += len(living_in_group(proc.pid))
             verdict = "hang"
             if code == 0:
                 got = numbers(out)

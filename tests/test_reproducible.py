@@ -4,19 +4,22 @@ thread tuner and says that it is not."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `pytest`, not `python -m pytest`: benchmarks/ is at the root
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.soak_threads import numbers  # noqa: E402  (the events less their timings)
 
 CLI = str(Path(sys.executable).with_name("actlab-tui"))
 ARGS = ["--batch", "-d", "sample", "--epochs", "1", "--max-iterations", "60", "--eval-every", "20"]
 ARGS += ["--width", "64", "-a", "sigmoid,relu", "--diagnostics-every", "30"]
-TIMING_KEYS = {"seconds", "eval_seconds", "elapsed_s"}
 
 
 def _env(cache: Path, threads_env: str | None) -> dict[str, str]:
@@ -32,17 +35,6 @@ def _batch(out: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[s
     return subprocess.run(argv, env=_env(cache, None), capture_output=True, text=True, timeout=110)
 
 
-def _numbers(run: Path) -> list[dict[str, Any]]:
-    """The run's events less what is measured in seconds (the members' cost probe entirely)."""
-    kept = []
-    for line in (run / "events.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event["type"] == "member_costs":
-            continue
-        kept.append({k: v for k, v in event.items() if k not in TIMING_KEYS})
-    return kept
-
-
 def test_the_default_is_bit_reproducible_quiet_or_busy(tmp_path: Path, cache_dir: Path) -> None:
     """Two runs of the same command, the second while another process keeps a core busy (the
     load that made the old default tuner pick another count), give identical events; and no
@@ -56,7 +48,7 @@ def test_the_default_is_bit_reproducible_quiet_or_busy(tmp_path: Path, cache_dir
         busy_loop.kill()
         busy_loop.wait()
     assert busy.returncode == 0, busy.stderr
-    a, b = _numbers(tmp_path / "quiet"), _numbers(tmp_path / "busy")
+    a, b = numbers(tmp_path / "quiet"), numbers(tmp_path / "busy")
     assert a == b
     epochs = [e for e in a if e["type"] == "epoch_finished"]
     assert epochs and all(e["threads"] is None for e in epochs)
@@ -69,5 +61,5 @@ def test_threads_auto_is_opt_in_and_says_it_is_not_reproducible(tmp_path: Path, 
     done = _batch(tmp_path / "auto", cache_dir, "--threads", "auto")
     assert done.returncode == 0, done.stderr
     assert "--threads auto" in done.stderr and "not bit-for-bit reproducible" in done.stderr
-    epochs = [e for e in _numbers(tmp_path / "auto") if e["type"] == "epoch_finished"]
+    epochs = [e for e in numbers(tmp_path / "auto") if e["type"] == "epoch_finished"]
     assert epochs and all(isinstance(e["threads"], int) for e in epochs)
