@@ -8,11 +8,14 @@ and the TUI all listen to the same stream. Each event turns into one JSON object
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NotRequired, TypedDict, Union
+from typing import Any, ClassVar, NotRequired, TypedDict
+
+from .schema import kind_of as _kind_of
+from .schema import mismatch as _mismatch
+from .schema import short as _short
 
 
 class EventError(ValueError):
@@ -37,6 +40,50 @@ class StoredConfig(TypedDict):
     activations: list[str]
     thresholds: list[float]
     epochs: int
+
+
+class ConfigDict(StoredConfig, total=False):
+    """A run's settings as stored (`RunConfig.to_dict`, config.json, a summary's `config`).
+    Runs written by an older actlab may lack some; a reader takes what is there."""
+
+    depth: int
+    width: int
+    optimizer: str
+    lr: float
+    momentum: float
+    batch_size: int
+    max_iterations: int | None
+    init: str
+    weight_decay: float
+    l1: float
+    dropout: float
+    clip: str
+    clip_threshold: float
+    loss: str
+    input_scaling: str
+    eval_every: int | None
+    diagnostics_every: int | None
+    seed: int
+    dataset: str
+    data_dir: str | None
+    cache_dir: str | None
+    fallback: bool
+    device: str
+
+
+# a per-member setting's value as a sweep's axis or a cohort's member settings hold it
+SettingValue = int | float | str
+
+
+class CohortInfo(TypedDict):
+    """A run trained in a larger cohort: its size; for a seed or a sweep point its job, point
+    and seeds; in the stream of the whole cohort, each member's own settings."""
+
+    members: int
+    job: NotRequired[int]
+    point: NotRequired[str]
+    seeds: NotRequired[list[int]]
+    member_settings: NotRequired[list[dict[str, SettingValue]]]
 
 
 class LayerDiagnostics(TypedDict):
@@ -237,77 +284,3 @@ def _schema(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], Any]]:
         hints = typing.get_type_hints(cls)
         _SCHEMAS[cls] = [(f, cls.stored_as.get(f.name, hints[f.name])) for f in dataclasses.fields(cls)]
     return _SCHEMAS[cls]
-
-
-def _mismatch(value: Any, expected: Any, where: str) -> str | None:
-    """Why `value` does not have type `expected` (None when it does), naming the place."""
-    if expected is Any:
-        return None
-    origin = typing.get_origin(expected)
-    args = typing.get_args(expected)
-    if origin in (Union, types.UnionType):
-        problems = [_mismatch(value, a, where) for a in args if a is not type(None) or value is None]
-        if all(problems):
-            # one candidate type (X | None): its own, more precise, reason
-            return problems[0] if len(problems) == 1 else f"{where}: expected {_describe(expected)}"
-        return None
-    if origin is list:
-        if not isinstance(value, list):
-            return f"{where}: expected {_describe(expected)}, got {_short(value)}"
-        for i, item in enumerate(value):
-            problem = _mismatch(item, args[0], f"{where}[{i}]")
-            if problem:
-                return problem
-        return None
-    if origin is dict:
-        if not isinstance(value, dict):
-            return f"{where}: expected an object, got {_short(value)}"
-        for k, item in value.items():
-            problem = _mismatch(item, args[1], f"{where}.{k}")
-            if problem:
-                return problem
-        return None
-    if typing.is_typeddict(expected):
-        if not isinstance(value, dict):
-            return f"{where}: expected an object, got {_short(value)}"
-        hints = typing.get_type_hints(expected)
-        for key, hint in hints.items():
-            if key not in value:
-                if key in expected.__required_keys__:
-                    return f"{where}: missing field {key!r}"
-                continue
-            problem = _mismatch(value[key], hint, f"{where}.{key}")
-            if problem:
-                return problem
-        return None
-    ok = {
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, str),
-        type(None): lambda v: v is None,
-    }[expected](value)
-    return None if ok else f"{where}: expected {_describe(expected)}, got {_short(value)}"
-
-
-def _describe(t: Any) -> str:
-    if t is type(None):
-        return "null"
-    args = typing.get_args(t)
-    if typing.get_origin(t) in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if typing.get_origin(t) is list:
-        return f"a list of {_describe(args[0])}"
-    if typing.get_origin(t) is dict or typing.is_typeddict(t):
-        return "an object"
-    return {int: "an integer", float: "a number", str: "a string"}.get(t, str(t))
-
-
-def _kind_of(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(v), "null" if v is None else "a number"
-    )
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else f"{_kind_of(v)} ({text[:30]}...)"
