@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from .events import (
     Diagnostics,
@@ -16,12 +15,24 @@ from .events import (
     Evaluation,
     Event,
     MemberCosts,
+    MemberDiagnostics,
     MemberDiverged,
     RunFinished,
     RunStarted,
 )
-
-SUMMARY_VERSION = 1
+from .results_model import (
+    SUMMARY_VERSION,
+    Aggregate,
+    AggregateCrossing,
+    AggregateMember,
+    CostMeasurement,
+    Crossing,
+    Interval,
+    MemberSummary,
+    PairedSpeedup,
+    SeedPair,
+    Summary,
+)
 
 
 @dataclass
@@ -59,12 +70,12 @@ class MemberRecord:
     final_epoch: int = 0
     final_sum: float = 0.0
     final_count: int = 0
-    diagnostics: dict[str, Any] | None = None
+    diagnostics: MemberDiagnostics | None = None
     epoch_time_alone_s: float | None = None
 
 
 class SummaryBuilder:
-    """Feed it events; ask it for the summary (a JSON-ready dict) at any point."""
+    """Feed it events; ask it for the summary (`results_model.Summary`) at any point."""
 
     def __init__(self) -> None:
         self.started: RunStarted | None = None
@@ -172,63 +183,58 @@ class SummaryBuilder:
             return None
         return rec.epoch_time_alone_s / ref
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Summary:
         s = self.started
-        epoch_time = self.epoch_time()
-        members = []
-        for i, rec in enumerate(self.members):
-            members.append(
-                {
-                    "activation": rec.activation,
-                    "status": rec.status,
-                    "diverged_at": rec.diverged_at,
-                    "final_accuracy": _round(self.final_accuracy(rec)),
-                    "last_accuracy": _round(rec.last_accuracy),
-                    "epoch_time_s": _round(epoch_time, 6),
-                    "epoch_time_alone_s": _round(rec.epoch_time_alone_s, 6),
-                    "cost_vs_relu": _round(self.relative_cost(rec), 3),
-                    "prelu_slopes": (rec.diagnostics or {}).get("prelu_slopes"),
-                    "thresholds": [
-                        {
-                            "threshold": tr.threshold,
-                            "first": tr.first,
-                            "sustained": tr.sustained,
-                            "speedup": _round(self.speedup(i, k), 3),
-                        }
-                        for k, tr in enumerate(rec.trackers)
-                    ],
-                    "diagnostics": rec.diagnostics,
-                }
+        epoch_time = _round(self.epoch_time(), 6)
+        members = [
+            MemberSummary(
+                activation=rec.activation,
+                status=rec.status,
+                diverged_at=rec.diverged_at,
+                final_accuracy=_round(self.final_accuracy(rec)),
+                last_accuracy=_round(rec.last_accuracy),
+                epoch_time_s=epoch_time,
+                epoch_time_alone_s=_round(rec.epoch_time_alone_s, 6),
+                cost_vs_relu=_round(self.relative_cost(rec), 3),
+                prelu_slopes=None if rec.diagnostics is None else rec.diagnostics.get("prelu_slopes"),
+                thresholds=[
+                    Crossing(tr.threshold, tr.first, tr.sustained, _round(self.speedup(i, k), 3))
+                    for k, tr in enumerate(rec.trackers)
+                ],
+                diagnostics=rec.diagnostics,
             )
-        return {
-            "version": SUMMARY_VERSION,
-            "status": self.status,
-            "error": self.error,
-            "config": s.config if s else None,
-            "dataset": s.dataset if s else None,
-            "device": s.device if s else None,
-            "eval_every": s.eval_every if s else None,
-            "diagnostics_every": s.diagnostics_every if s else None,
-            "baseline": s.baseline if s else None,
+            for i, rec in enumerate(self.members)
+        ]
+        costs = self.costs
+        return Summary(
+            version=SUMMARY_VERSION,
+            status=self.status,
+            error=self.error,
+            config=s.config if s else None,
+            dataset=s.dataset if s else None,
+            device=s.device if s else None,
+            eval_every=s.eval_every if s else None,
+            diagnostics_every=s.diagnostics_every if s else None,
+            baseline=s.baseline if s else None,
             # trained in a larger cohort (seeds, sweep points): its size; epoch times are its
-            "cohort": s.cohort if s else None,
-            "iterations_per_epoch": s.iterations_per_epoch if s else None,
-            "iterations": self.iteration,
-            "epochs_completed": self.last_epoch,
-            "elapsed_s": _round(self.elapsed_s, 3),
-            "epoch_time_s": _round(epoch_time, 6),
-            "eval_time_s": _round(self.eval_seconds, 3),
-            "cost_measurement": None
-            if self.costs is None
-            else {
-                "reference": self.costs.reference,
-                "reference_epoch_time_alone_s": _round(self.costs.reference_epoch_time_alone_s, 6),
-                "steps": self.costs.steps,
-                "rounds": self.costs.rounds,
-                "seconds": _round(self.costs.seconds, 4),
-            },
-            "members": members,
-        }
+            cohort=s.cohort if s else None,
+            iterations_per_epoch=s.iterations_per_epoch if s else None,
+            iterations=self.iteration,
+            epochs_completed=self.last_epoch,
+            elapsed_s=_round(self.elapsed_s, 3),
+            epoch_time_s=epoch_time,
+            eval_time_s=_round(self.eval_seconds, 3),
+            cost_measurement=None
+            if costs is None
+            else CostMeasurement(
+                reference=costs.reference,
+                reference_epoch_time_alone_s=_round(costs.reference_epoch_time_alone_s, 6),
+                steps=costs.steps,
+                rounds=costs.rounds,
+                seconds=_round(costs.seconds, 4),
+            ),
+            members=members,
+        )
 
 
 def _round(x: float | None, digits: int = 5) -> float | None:
@@ -237,7 +243,7 @@ def _round(x: float | None, digits: int = 5) -> float | None:
     return round(x, digits)
 
 
-def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(summaries: list[Summary]) -> Aggregate:
     """Mean and spread over repeats of one comparison with different seeds.
 
     Per member: final accuracy mean/std, and per threshold the sustained crossing's mean/std
@@ -246,44 +252,41 @@ def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     and a sentence saying it (`paired_speedup`). A difference smaller than the spread is not
     a win."""
     first = summaries[0]
-    names = [m["activation"] for m in first["members"]]
-    base = names.index(first["baseline"]) if first.get("baseline") in names else None
+    names = [m.activation for m in first.members]
+    base = names.index(first.baseline) if first.baseline in names else None
     members = []
-    for i, m in enumerate(first["members"]):
-        runs = [s["members"][i] for s in summaries]
-        finals = [r["final_accuracy"] for r in runs if r["final_accuracy"] is not None]
+    for i, m in enumerate(first.members):
+        runs = [s.members[i] for s in summaries]
+        finals = [r.final_accuracy for r in runs if r.final_accuracy is not None]
         thresholds = []
-        for k, t in enumerate(m["thresholds"]):
-            hits = [
-                r["thresholds"][k]["sustained"] for r in runs if r["thresholds"][k]["sustained"] is not None
-            ]
+        for k, t in enumerate(m.thresholds):
+            hits = [r.thresholds[k].sustained for r in runs]
+            reached = [h for h in hits if h is not None]
             thresholds.append(
-                {
-                    "threshold": t["threshold"],
-                    "sustained_mean": _round(_mean(hits), 1),
-                    "sustained_std": _round(_std(hits), 1),
-                    "reached": len(hits),
-                    "vs_baseline": (
-                        None if base is None or i == base else paired_speedup(summaries, i, base, k)
-                    ),
-                }
+                AggregateCrossing(
+                    threshold=t.threshold,
+                    sustained_mean=_round(_mean(reached), 1),
+                    sustained_std=_round(_std(reached), 1),
+                    reached=len(reached),
+                    vs_baseline=None if base is None or i == base else paired_speedup(summaries, i, base, k),
+                )
             )
         members.append(
-            {
-                "activation": m["activation"],
-                "final_accuracy_mean": _round(_mean(finals)),
-                "final_accuracy_std": _round(_std(finals)),
-                "diverged": sum(r["status"] == "diverged" for r in runs),
-                "thresholds": thresholds,
-            }
+            AggregateMember(
+                activation=m.activation,
+                final_accuracy_mean=_round(_mean(finals)),
+                final_accuracy_std=_round(_std(finals)),
+                diverged=sum(r.status == "diverged" for r in runs),
+                thresholds=thresholds,
+            )
         )
-    return {
-        "seeds": [s["config"]["seed"] for s in summaries],
-        "runs": len(summaries),
-        "baseline": None if base is None else names[base],
-        "interval": {"level": 0.95, "method": INTERVAL_METHOD},
-        "members": members,
-    }
+    return Aggregate(
+        seeds=[s.seed for s in summaries],
+        runs=len(summaries),
+        baseline=None if base is None else names[base],
+        interval=Interval(level=0.95, method=INTERVAL_METHOD),
+        members=members,
+    )
 
 
 # ------------------------------------------------------------------ paired seeds
@@ -320,7 +323,7 @@ def t_quantile_975(df: int) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
-def paired_speedup(summaries: list[dict[str, Any]], member: int, base: int, k: int) -> dict[str, Any]:
+def paired_speedup(summaries: list[Summary], member: int, base: int, k: int) -> PairedSpeedup:
     """One member against the baseline at threshold k, seed by seed.
 
     Each seed is one of: both reached it (a ratio; faster, slower or a tie), only the member
@@ -332,10 +335,10 @@ def paired_speedup(summaries: list[dict[str, Any]], member: int, base: int, k: i
     only = {"member": 0, "baseline": 0}
     logs = []
     for s in summaries:
-        b = s["members"][base]["thresholds"][k]["sustained"]
-        m = s["members"][member]["thresholds"][k]["sustained"]
+        b = s.members[base].thresholds[k].sustained
+        m = s.members[member].thresholds[k].sustained
         ratio = b / m if b is not None and m is not None else None
-        per_seed.append({"seed": s["config"]["seed"], "baseline": b, "member": m, "ratio": _round(ratio, 4)})
+        per_seed.append(SeedPair(seed=s.seed, baseline=b, member=m, ratio=_round(ratio, 4)))
         if ratio is not None:
             logs.append(math.log(ratio))
             counts["faster" if ratio > 1 else "slower" if ratio < 1 else "tie"] += 1
@@ -356,23 +359,25 @@ def paired_speedup(summaries: list[dict[str, Any]], member: int, base: int, k: i
             half = t_quantile_975(len(logs) - 1) * sd / math.sqrt(len(logs))
             low, high = math.exp(mu - half), math.exp(mu + half)
     clear = None if low is None or high is None else (low > 1 or high < 1)
-    result: dict[str, Any] = {
-        "baseline": summaries[0]["members"][base]["activation"],
-        "seeds": len(summaries),
-        **counts,
-        "only_member_reached": only["member"],
-        "only_baseline_reached": only["baseline"],
-        "paired": len(logs),
-        "ratio_mean": _round(mean, 4),
-        "ratio_low": _round(low, 4),
-        "ratio_high": _round(high, 4),
-        "clear": clear,
-        "per_seed": per_seed,
-    }
-    result["statement"] = paired_statement(
-        summaries[0]["members"][member]["activation"],
-        summaries[0]["members"][member]["thresholds"][k]["threshold"],
-        result,
+    first = summaries[0].members
+    result = PairedSpeedup(
+        baseline=first[base].activation,
+        seeds=len(summaries),
+        faster=counts["faster"],
+        slower=counts["slower"],
+        tie=counts["tie"],
+        neither=counts["neither"],
+        only_member_reached=only["member"],
+        only_baseline_reached=only["baseline"],
+        paired=len(logs),
+        ratio_mean=_round(mean, 4),
+        ratio_low=_round(low, 4),
+        ratio_high=_round(high, 4),
+        clear=clear,
+        per_seed=per_seed,
+    )
+    result.statement = paired_statement(
+        first[member].activation, first[member].thresholds[k].threshold, result
     )
     return result
 
@@ -381,34 +386,34 @@ def _x(v: float) -> str:
     return f"{v:.2f}"
 
 
-def paired_statement(member: str, threshold: float, p: dict[str, Any]) -> str:
+def paired_statement(member: str, threshold: float, p: PairedSpeedup) -> str:
     """The comparison as one sentence: "relu reaches 0.9 faster than tanh in 4 of 5 seeds:
     x1.30 [0.90, 1.70]; not a clear difference"."""
-    base, n = p["baseline"], p["seeds"]
-    if p["neither"] == n:
+    base, n = p.baseline, p.seeds
+    if p.neither == n:
         return f"neither {member} nor {base} reaches {threshold:g} in any of {n} seeds"
-    word, count = ("faster", p["faster"]) if p["faster"] >= p["slower"] else ("slower", p["slower"])
+    word, count = ("faster", p.faster) if p.faster >= p.slower else ("slower", p.slower)
     head = f"{member} reaches {threshold:g} {word} than {base} in {count} of {n} seeds"
     others = []
-    if p["tie"]:
-        others.append(f"tied in {p['tie']}")
-    if p["only_member_reached"]:
-        others.append(f"{base} never reached it in {p['only_member_reached']}")
-    if p["only_baseline_reached"]:
-        others.append(f"{member} never reached it in {p['only_baseline_reached']}")
-    if p["neither"]:
-        others.append(f"neither reached it in {p['neither']}")
+    if p.tie:
+        others.append(f"tied in {p.tie}")
+    if p.only_member_reached:
+        others.append(f"{base} never reached it in {p.only_member_reached}")
+    if p.only_baseline_reached:
+        others.append(f"{member} never reached it in {p.only_baseline_reached}")
+    if p.neither:
+        others.append(f"neither reached it in {p.neither}")
     if others:
         head += f" ({'; '.join(others)})"
-    if p["paired"] == 0:
+    if p.paired == 0 or p.ratio_mean is None:
         return head + ": no seed where both reached it, so no ratio"
-    over = "" if p["paired"] == n else f" over the {p['paired']} seeds both reached it"
-    if p["ratio_low"] is None:
-        return head + f": x{_x(p['ratio_mean'])}{over}; one seed, no interval"
+    over = "" if p.paired == n else f" over the {p.paired} seeds both reached it"
+    if p.ratio_low is None or p.ratio_high is None:
+        return head + f": x{_x(p.ratio_mean)}{over}; one seed, no interval"
     verdict = "not a clear difference"
-    if p["clear"]:
-        verdict = f"clearly {'faster' if p['ratio_low'] > 1 else 'slower'}"
-    return head + f": x{_x(p['ratio_mean'])} [{_x(p['ratio_low'])}, {_x(p['ratio_high'])}]{over}; {verdict}"
+    if p.clear:
+        verdict = f"clearly {'faster' if p.ratio_low > 1 else 'slower'}"
+    return head + f": x{_x(p.ratio_mean)} [{_x(p.ratio_low)}, {_x(p.ratio_high)}]{over}; {verdict}"
 
 
 def _mean(xs: list[float] | list[int]) -> float | None:

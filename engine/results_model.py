@@ -53,8 +53,8 @@ class Crossing(Stored):
 class MemberSummary(Stored):
     activation: str  # its canonical spec
     status: str  # training | done | diverged | stopped | interrupted
-    diverged_at: int | None
-    final_accuracy: float | None  # mean test accuracy over the last epoch's evaluations
+    diverged_at: int | None = None
+    final_accuracy: float | None = None  # mean test accuracy over the last epoch's evaluations
     last_accuracy: float | None = None
     epoch_time_s: float | None = None  # the lockstep epoch, the same for every member
     epoch_time_alone_s: float | None = None
@@ -197,14 +197,18 @@ class PointResult(Stored):
     aggregate: Aggregate | None = None
 
 
+# a reached cell names its runner-up, null when no one else reached it; other cells leave it out
+RUNNER_UP = {"omit_none": lambda cell: cell.state != "reached"}
+
+
 @dataclass
 class HeatmapCell(Stored):
     point: str
     state: str  # reached | none (no one reached the threshold) | unfinished
     winner: str | None
     iterations: float | None
-    runner_up: str | None = field(default=None, metadata=OMIT_NONE)
-    runner_up_iterations: float | None = field(default=None, metadata=OMIT_NONE)
+    runner_up: str | None = field(default=None, metadata=RUNNER_UP)
+    runner_up_iterations: float | None = field(default=None, metadata=RUNNER_UP)
 
 
 @dataclass
@@ -277,3 +281,19 @@ class Comparison(Stored):
     differences: dict[str, list[Any]]
     sweep: SweepResults | None = field(default=None, metadata=OMIT_NONE)
     aggregate: Aggregate | None = field(default=None, metadata=OMIT_NONE)
+    # not stored as such: a seeds or point directory's comparison writes "aggregate" even
+    # when no seed has finished (null); any other leaves it out
+    over_seeds: bool = False
+
+    def to_json(self) -> JsonObject:
+        data = super().to_json()
+        del data["over_seeds"]
+        if self.over_seeds and "aggregate" not in data:
+            data["aggregate"] = None
+        return data
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "") -> Self:
+        comparison = super().from_json(value, where)
+        comparison.over_seeds = isinstance(value, dict) and "aggregate" in value
+        return comparison

@@ -32,6 +32,20 @@ def hints(cls: Any) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+_REQUIRED: dict[Any, frozenset[str]] = {}
+
+
+def required_keys(td: Any) -> frozenset[str]:
+    """A TypedDict's required keys (cached). Python 3.11 counts a `NotRequired[...]` key as
+    required when the annotations are strings (`from __future__ import annotations`), so
+    those are read off the resolved annotations."""
+    if td not in _REQUIRED:
+        extras = typing.get_type_hints(td, include_extras=True)
+        optional = {k for k, h in extras.items() if typing.get_origin(h) is typing.NotRequired}
+        _REQUIRED[td] = frozenset(td.__required_keys__) - optional
+    return _REQUIRED[td]
+
+
 def load_as(cls: type[T], value: Any, where: str) -> T:
     """`value` as an instance of the dataclass `cls` (see `load`)."""
     return typing.cast(T, load(cls, value, where))
@@ -72,7 +86,7 @@ def load(expected: Any, value: Any, where: str) -> Any:
             raise SchemaError(f"{where}: expected an object, got {short(value)}")
         for key, hint in hints(expected).items():
             if key not in value:
-                if key in expected.__required_keys__:
+                if key in required_keys(expected):
                     raise SchemaError(f"{where}: missing field {key!r}")
                 continue
             load(hint, value[key], f"{where}.{key}")
@@ -144,7 +158,8 @@ def short(v: Any) -> str:
     return text if len(text) <= 40 else f"{kind_of(v)} ({text[:30]}...)"
 
 
-# a dataclass field written only when it holds a value (an older file's shape, kept)
+# a dataclass field written only when it holds a value (an older file's shape, kept); in
+# place of True, a function of the object says when a None is left out
 OMIT_NONE = {"omit_none": True}
 
 
@@ -155,7 +170,8 @@ def dump(obj: Any) -> Any:
         out = {}
         for f in dataclasses.fields(obj):
             v = getattr(obj, f.name)
-            if v is None and f.metadata.get("omit_none"):
+            omit = f.metadata.get("omit_none")
+            if v is None and omit and (omit is True or omit(obj)):
                 continue
             out[f.name] = dump(v)
         return out

@@ -354,7 +354,7 @@ def test_a_member_turning_nan_diverges(
     (tmp_path / "acts.py").write_text("def steep(z):\n    return z ** 5\n")
     monkeypatch.chdir(tmp_path)
     config = tiny_config.replace(activations=("relu", "./acts.py:steep"), lr=0.5)
-    summary = run(config, data=sample)
+    summary = run(config, data=sample).to_json()
     steep = summary["members"][1]
     assert steep["status"] == "diverged" and steep["diverged_at"] is not None
     assert summary["members"][0]["status"] == "done"
@@ -374,7 +374,7 @@ def test_an_expensive_function_costs_more_alone(
 
 def test_every_member_gets_its_epoch_alone(sample: Dataset, tiny_config: RunConfig, user_dir: Path) -> None:
     specs = ("sigmoid", "relu", "leaky_relu(0.01)", "prelu", "./acts.py:slow")
-    summary = run(tiny_config.replace(activations=specs, diagnostics_every=10), data=sample)
+    summary = run(tiny_config.replace(activations=specs, diagnostics_every=10), data=sample).to_json()
     members = {m["activation"]: m for m in summary["members"]}
     assert list(members) == list(specs)
     for m in members.values():

@@ -138,12 +138,12 @@ def test_the_table_comes_from_every_evaluation(fed: dict[int, Views], long_strea
     table = fed[LONG].table
     summary = table.summary()
     crossings = 0
-    for m, (member, row) in enumerate(zip(summary["members"], expected, strict=True)):
-        figures = member["thresholds"]
-        assert [t["first"] for t in figures] == row["first"]
-        assert [t["sustained"] for t in figures] == row["sustained"]
-        crossings += sum(t["first"] != t["sustained"] for t in figures)
-        if member["status"] != "diverged":
+    for m, (member, row) in enumerate(zip(summary.members, expected, strict=True)):
+        figures = member.thresholds
+        assert [t.first for t in figures] == row["first"]
+        assert [t.sustained for t in figures] == row["sustained"]
+        crossings += sum(t.first != t.sustained for t in figures)
+        if member.status != "diverged":
             assert table.builder.final_accuracy(table.builder.members[m]) == pytest.approx(
                 row["final"], abs=1e-12
             )

@@ -58,8 +58,8 @@ def test_step_makes_no_host_sync() -> None:
 def test_run_on_cuda_keeps_everything_on_the_device() -> None:
     data = _data(torch.device("cuda"))
     summary = run(RunConfig(activations=("relu", "tanh"), epochs=2, device="cuda"), data=data)
-    assert str(summary["device"]).startswith("cuda")
-    accs = [m["final_accuracy"] for m in summary["members"]]
+    assert str(summary.device).startswith("cuda")
+    accs = [m.final_accuracy for m in summary.members]
     assert all(a is not None and a > 0.5 for a in accs)
 
 

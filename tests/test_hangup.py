@@ -289,7 +289,7 @@ def test_terminating_the_engine_process_stores_its_run_as_stopped(
     os.kill(pid, signal.SIGTERM)
     while not isinstance(m, RunEnded):
         m = inbox.get(timeout=DEADLINE_S)
-    assert m.error is None and m.summary is not None and m.summary["status"] == "stopped"
+    assert m.error is None and m.summary is not None and m.summary.status == "stopped"
     assert stored_status(run_dir) == "stopped"
     wait_until(lambda: not alive(pid), "the engine process to end", LIMIT_S)
 

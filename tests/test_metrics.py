@@ -7,6 +7,7 @@ import pytest
 from actlab.engine.events import EpochFinished, Evaluation, MemberDiverged, RunFinished, RunStarted
 from actlab.engine.experiments.report import crossing_text, speedup_text, threshold_table
 from actlab.engine.metrics import SummaryBuilder, ThresholdTracker
+from actlab.engine.results_model import Crossing, Summary
 
 
 def test_first_and_sustained_crossing() -> None:
@@ -68,17 +69,17 @@ def test_summary_speedup_final_accuracy_and_divergence() -> None:
     b.feed(EpochFinished(2, 40, 40, 2.0, 0.5))
     b.feed(RunFinished("done", 40, 3.0))
     s = b.summary()
-    sig, relu, ident = s["members"]
-    assert sig["thresholds"][0] == {"threshold": 0.5, "first": 20, "sustained": 20, "speedup": 1.0}
-    assert relu["thresholds"][0]["sustained"] == 10
-    assert relu["thresholds"][0]["speedup"] == 2.0
-    assert relu["thresholds"][1] == {"threshold": 0.9, "first": 30, "sustained": 30, "speedup": None}
-    assert sig["final_accuracy"] == 0.65  # mean of the last epoch's evaluations
-    assert relu["final_accuracy"] == 0.93
-    assert ident["status"] == "diverged" and ident["diverged_at"] == 25
-    assert ident["final_accuracy"] is None
-    assert sig["status"] == "done"
-    assert s["epoch_time_s"] == 1.0  # 2 s over 40 iterations, 20 per epoch
+    sig, relu, ident = s.members
+    assert sig.thresholds[0] == Crossing(threshold=0.5, first=20, sustained=20, speedup=1.0)
+    assert relu.thresholds[0].sustained == 10
+    assert relu.thresholds[0].speedup == 2.0
+    assert relu.thresholds[1] == Crossing(threshold=0.9, first=30, sustained=30, speedup=None)
+    assert sig.final_accuracy == 0.65  # mean of the last epoch's evaluations
+    assert relu.final_accuracy == 0.93
+    assert ident.status == "diverged" and ident.diverged_at == 25
+    assert ident.final_accuracy is None
+    assert sig.status == "done"
+    assert s.epoch_time_s == 1.0  # 2 s over 40 iterations, 20 per epoch
     table = threshold_table(s)
     assert "diverged at 25" in table and "x2.0 faster" in table and "not reached" in table
 
@@ -94,14 +95,15 @@ def test_aggregate_over_seeds() -> None:
     from actlab.engine.experiments.report_sweeps import aggregate_table
     from actlab.engine.metrics import aggregate
 
-    def summary(seed: int, final: float | None, sustained: int | None, status: str = "done") -> dict:
+    def summary(seed: int, final: float | None, sustained: int | None, status: str = "done") -> Summary:
         th = [{"threshold": 0.9, "first": sustained, "sustained": sustained, "speedup": None}]
         member = {"activation": "relu", "status": status, "final_accuracy": final, "thresholds": th}
-        return {"config": {"seed": seed}, "members": [member]}
+        config = {"activations": ["relu"], "thresholds": [0.9], "epochs": 1, "seed": seed}
+        return Summary.from_json({"config": config, "members": [member]})
 
     agg = aggregate([summary(0, 0.90, 100), summary(1, 0.94, 140), summary(2, None, None, "diverged")])
-    m = agg["members"][0]
-    assert agg["seeds"] == [0, 1, 2] and agg["runs"] == 3
+    m = agg.to_json()["members"][0]
+    assert agg.seeds == [0, 1, 2] and agg.runs == 3
     assert m["final_accuracy_mean"] == 0.92 and m["final_accuracy_std"] == round(0.02 * 2**0.5, 5)
     assert m["thresholds"][0] == {
         "threshold": 0.9,
@@ -115,7 +117,7 @@ def test_aggregate_over_seeds() -> None:
     assert "120 ± 28 (2/3)" in text and "0.9200 ± 0.0283" in text and "1/3" in text
 
 
-def _seeded(seed: int, crossings: dict[str, int | None], status: str = "done") -> dict:
+def _seeded(seed: int, crossings: dict[str, int | None], status: str = "done") -> Summary:
     """A summary with one threshold (0.9) and sigmoid as the baseline."""
     members = [
         {
@@ -126,7 +128,8 @@ def _seeded(seed: int, crossings: dict[str, int | None], status: str = "done") -
         }
         for a, x in crossings.items()
     ]
-    return {"config": {"seed": seed}, "baseline": "sigmoid", "members": members}
+    config = {"activations": list(crossings), "thresholds": [0.9], "epochs": 1, "seed": seed}
+    return Summary.from_json({"config": config, "baseline": "sigmoid", "members": members})
 
 
 def test_t_quantiles_match_scipy() -> None:
@@ -143,7 +146,8 @@ def test_paired_speedup_against_an_independent_computation() -> None:
 
     stats = pytest.importorskip("scipy.stats")
     base, relu = [105, 110, 60, 120, 102], [100, 100, 100, 100, 100]
-    agg = aggregate([_seeded(i, {"sigmoid": b, "relu": r}) for i, (b, r) in enumerate(zip(base, relu))])
+    seeded = [_seeded(i, {"sigmoid": b, "relu": r}) for i, (b, r) in enumerate(zip(base, relu))]
+    agg = aggregate(seeded).to_json()
     assert agg["baseline"] == "sigmoid" and "t interval" in agg["interval"]["method"]
     assert agg["members"][0]["thresholds"][0]["vs_baseline"] is None  # the baseline itself
     p = agg["members"][1]["thresholds"][0]["vs_baseline"]
@@ -172,7 +176,8 @@ def test_paired_speedup_counts_seeds_where_one_or_neither_reached() -> None:
         {"sigmoid": 90, "relu": None},  # only sigmoid: slower
         {"sigmoid": None, "relu": None},  # neither: no information
     ]
-    p = aggregate([_seeded(i, c) for i, c in enumerate(runs)])["members"][1]["thresholds"][0]["vs_baseline"]
+    agg = aggregate([_seeded(i, c) for i, c in enumerate(runs)]).to_json()
+    p = agg["members"][1]["thresholds"][0]["vs_baseline"]
     assert (p["faster"], p["slower"], p["neither"], p["paired"]) == (4, 1, 1, 3)
     assert (p["only_member_reached"], p["only_baseline_reached"]) == (1, 1)
     assert p["clear"] is True and p["ratio_low"] > 1
@@ -182,14 +187,14 @@ def test_paired_speedup_counts_seeds_where_one_or_neither_reached() -> None:
     )
     assert p["statement"].endswith("over the 3 seeds both reached it; clearly faster")
     one = aggregate([_seeded(0, {"sigmoid": 100, "relu": 50}), _seeded(1, {"sigmoid": None, "relu": None})])
-    q = one["members"][1]["thresholds"][0]["vs_baseline"]
+    q = one.to_json()["members"][1]["thresholds"][0]["vs_baseline"]
     assert q["ratio_low"] is None and q["clear"] is None
     assert q["statement"].endswith("; one seed, no interval")
     none = aggregate([_seeded(i, {"sigmoid": None, "relu": None}) for i in range(3)])
-    r = none["members"][1]["thresholds"][0]["vs_baseline"]
+    r = none.to_json()["members"][1]["thresholds"][0]["vs_baseline"]
     assert r["statement"] == "neither relu nor sigmoid reaches 0.9 in any of 3 seeds"
     slow = aggregate([_seeded(i, {"sigmoid": 50, "relu": 100 + i}) for i in range(3)])
-    s = slow["members"][1]["thresholds"][0]["vs_baseline"]
+    s = slow.to_json()["members"][1]["thresholds"][0]["vs_baseline"]
     assert s["statement"].startswith("relu reaches 0.9 slower than sigmoid in 3 of 3 seeds: x0.")
     assert s["statement"].endswith("clearly slower")
     text = aggregate_table(slow)

@@ -195,7 +195,7 @@ def test_damaged_streams_read_correctly_or_give_one_results_error(content: bytes
             assert "\n" not in str(exc) and "events.jsonl" in str(exc)
             return
     # what was read is a run the tables can show
-    assert summary["status"] in ("done", "stopped", "error", "interrupted")
+    assert summary.status in ("done", "stopped", "error", "interrupted")
     threshold_table(summary)
     diagnostics_table(summary)
 

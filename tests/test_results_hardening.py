@@ -63,7 +63,7 @@ def test_an_existing_empty_directory_is_used(tmp_path: Path) -> None:
     assert {"config.json", "events.jsonl", "summary.json", "summary.csv"} == {
         p.name for p in tmp_path.iterdir()
     }
-    assert replay(tmp_path, lambda e: None)["status"] == "done"
+    assert replay(tmp_path, lambda e: None).status == "done"
 
 
 def test_aggregate_and_other_write_once_files_never_clobber(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_a_stopped_or_progressed_run_keeps_its_files(tmp_path: Path) -> None:
     feed(writer, 2)
     writer(RunFinished("error", 5, 0.1, "RuntimeError: boom"))
     assert (tmp_path / "run" / "events.jsonl").is_file()
-    assert replay(tmp_path / "run", lambda e: None)["status"] == "error"
+    assert replay(tmp_path / "run", lambda e: None).status == "error"
 
 
 # -------------------------------------------------------------------- interrupted
@@ -212,8 +212,8 @@ def test_a_stream_without_run_finished_reads_back_as_interrupted(tmp_path: Path)
     live = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert live["status"] == "running"
     summary = replay(tmp_path / "run", lambda e: None)
-    assert summary["status"] == "interrupted"
-    assert [m["status"] for m in summary["members"]] == ["interrupted", "interrupted", "diverged"]
+    assert summary.status == "interrupted"
+    assert [m.status for m in summary.members] == ["interrupted", "interrupted", "diverged"]
     writer.close()
 
 
@@ -293,7 +293,7 @@ def test_non_utf8_bytes_and_overlong_lines(tmp_path: Path) -> None:
 
 def test_a_torn_last_line_is_tolerated_but_not_a_torn_middle_line(tmp_path: Path) -> None:
     write_run(tmp_path, "\n".join(lines(finished=False)) + '\n{"type":"evaluation","itera')
-    assert replay(tmp_path, lambda e: None)["status"] == "interrupted"
+    assert replay(tmp_path, lambda e: None).status == "interrupted"
     write_run(tmp_path, "\n".join(lines(finished=False)) + '\n{"type":"evaluation","itera\n' + lines()[-1])
     with pytest.raises(ResultsError, match="line 8: not valid JSON"):
         replay(tmp_path, lambda e: None)

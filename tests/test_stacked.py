@@ -130,5 +130,5 @@ def test_a_run_whose_members_all_diverge_ends_as_diverged_not_as_an_error(
     from actlab.engine.train import run
 
     summary = run(tiny_config.replace(activations=("relu", "elu"), lr=1e30), data=sample)
-    assert summary["status"] == "done"
-    assert [m["status"] for m in summary["members"]] == ["diverged", "diverged"]
+    assert summary.status == "done"
+    assert [m.status for m in summary.members] == ["diverged", "diverged"]

@@ -25,7 +25,7 @@ from actlab.engine.lockstep import Trainer
 
 def collect(config: RunConfig, data: Dataset, control: Control | None = None) -> tuple[list[Event], dict]:
     events: list[Event] = []
-    summary = run(config, events.append, control, data=data)
+    summary = run(config, events.append, control, data=data).to_json()
     return events, summary
 
 
@@ -85,7 +85,8 @@ def test_stop_ends_the_run_with_status_stopped(sample: Dataset, tiny_config: Run
         if isinstance(e, Evaluation) and e.iteration == 20:
             control.stop()
 
-    summary = run(tiny_config.replace(max_iterations=None, epochs=3), listener, control, data=sample)
+    config = tiny_config.replace(max_iterations=None, epochs=3)
+    summary = run(config, listener, control, data=sample).to_json()
     assert summary["status"] == "stopped"
     assert summary["iterations"] == 20
     assert all(m["status"] == "stopped" for m in summary["members"])
@@ -98,10 +99,10 @@ def test_results_directory_round_trip(sample: Dataset, tiny_config: RunConfig, t
     summary = run(tiny_config, writer, data=sample)
     assert json.loads((out / "config.json").read_text())["activations"] == ["sigmoid", "tanh", "relu"]
     on_disk = json.loads((out / "summary.json").read_text())
-    assert on_disk == json.loads(json.dumps(summary))
+    assert on_disk == json.loads(json.dumps(summary.to_json()))
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("activation,status")
     replayed: list[Event] = []
-    assert replay(out, replayed.append) == on_disk
+    assert replay(out, replayed.append).to_json() == on_disk
     assert isinstance(replayed[0], RunStarted)
     assert not any(isinstance(e, Progress) for e in replayed)
 
@@ -126,7 +127,7 @@ def test_interrupted_run_leaves_readable_files(
     with open(out / "events.jsonl", "a") as f:
         f.write('{"type": "evalua')
     events = []
-    summary = replay(out, events.append)
+    summary = replay(out, events.append).to_json()
     assert summary["iterations"] == 30
     assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 1
 

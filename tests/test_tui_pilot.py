@@ -45,7 +45,7 @@ def test_start_to_finish_fills_the_table_and_saves_the_run(tiny_config: RunConfi
             assert len(run_dirs) == 1
             saved = json.loads((run_dirs[0] / "summary.json").read_text())
             assert saved["status"] == "done" and saved["iterations"] == 40
-            shown = table.summary()
+            shown = table.summary().to_json()
             for mine, theirs in zip(shown["members"], saved["members"]):
                 assert mine["thresholds"] == theirs["thresholds"]
                 assert mine["final_accuracy"] == theirs["final_accuracy"]
@@ -274,7 +274,7 @@ def test_a_run_with_parametric_learned_and_custom_members(tiny_config: RunConfig
                 assert screen.phase == Phase.DONE
                 table = screen.query_one(ThresholdTable)
                 assert [r[0] for r in table_cells(table)] == list(specs)
-                shown = table.summary()
+                shown = table.summary().to_json()
                 (run_dir,) = (tmp_path / "runs").iterdir()
                 saved = json.loads((run_dir / "summary.json").read_text())
                 for mine, theirs in zip(shown["members"], saved["members"], strict=True):

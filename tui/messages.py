@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from actlab.engine.config import RunConfig
 from actlab.engine.events import Event
+from actlab.engine.results_model import Summary
 from textual.message import Message
 
 
@@ -38,7 +38,7 @@ class SourceEnded(Message):
 
     run_id: int
     error: str | None = None
-    summary: dict[str, Any] | None = None
+    summary: Summary | None = None
 
 
 @dataclass

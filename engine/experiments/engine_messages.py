@@ -9,10 +9,10 @@ so pickle names the same classes). The app (`actlab.tui.engine_process.RunHost`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from actlab.engine.config import RunConfig
 from actlab.engine.events import Event, Progress
+from actlab.engine.results_model import Summary
 
 
 @dataclass(frozen=True)
@@ -61,5 +61,5 @@ class RunEnded:
     `error` is one line when it failed."""
 
     run_id: int
-    summary: dict[str, Any] | None
+    summary: Summary | None
     error: str | None = None

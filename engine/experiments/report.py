@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from actlab.engine.results_model import MemberSummary, Summary
 
 FORMATS = ("table", "md", "csv", "json")
 
@@ -35,13 +38,13 @@ def speedup_text(speedup: float | None, is_baseline: bool) -> str:
     return f"x{1 / speedup:.1f} slower"
 
 
-def status_text(member: dict[str, Any]) -> str:
-    if member["status"] == "diverged":
-        return f"diverged at {member['diverged_at']}"
-    return str(member["status"])
+def status_text(member: MemberSummary) -> str:
+    if member.status == "diverged":
+        return f"diverged at {member.diverged_at}"
+    return str(member.status)
 
 
-def value_text(v: Any) -> str:
+def value_text(v: object) -> str:
     """A swept value as names and tables show it: short (0.1, 1e-05, 0) where that reads back
     as the same number, else in full, so two values never share a name."""
     if isinstance(v, float):
@@ -50,7 +53,7 @@ def value_text(v: Any) -> str:
     return str(v)
 
 
-def setting_text(value: Any) -> str:
+def setting_text(value: object) -> str:
     """A setting's value as a cell: lists comma-joined, None as "-", booleans lower case."""
     if value is None:
         return "-"
@@ -70,28 +73,87 @@ def fixed_text(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def threshold_rows(summary: dict[str, Any]) -> list[list[str]]:
-    """Rows of the iterations-to-threshold table: label, then one cell per member."""
-    members = summary["members"]
-    baseline = summary.get("baseline")
-    rows: list[list[str]] = [["Function", *[m["activation"] for m in members]]]
-    for k, t in enumerate(members[0]["thresholds"] if members else []):
-        th = t["threshold"]
-        rows.append(
-            [f"Iterations to reach {th:g}"]
-            + [crossing_text(m["thresholds"][k]["first"], m["thresholds"][k]["sustained"]) for m in members]
+# ------------------------------------------------------------------ the threshold table's model
+#
+# One model of the iterations-to-threshold table, laid out once: every view of it (the seed's
+# layout as text and Markdown, csv, the app's live table, `compare`'s members table) takes its
+# cells from here, so a figure reads the same wherever it is shown.
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure as the tables show it, and how the app marks it: "dim" (a threshold not
+    held), "alert" (a diverged member)."""
+
+    text: str
+    mark: str = ""
+
+
+@dataclass
+class MemberFigures:
+    """One member's figures in the threshold table; `member` holds the numbers behind them
+    (csv and json print those)."""
+
+    member: MemberSummary
+    baseline: bool
+    status: Cell
+    final: Cell
+    crossings: list[Cell]  # per threshold: the sustained crossing (first in parentheses)
+    speedups: list[Cell]  # per threshold: against the baseline, on the sustained crossing
+    alone: Cell  # s per epoch, this member alone
+    relative: Cell  # that against relu's
+    lockstep: Cell  # s per epoch of the whole cohort in lockstep
+
+    @property
+    def activation(self) -> str:
+        return self.member.activation
+
+    def crossing_at(self, threshold: float) -> Cell | None:
+        """The crossing of `threshold`, None when this run did not track it."""
+        for t, cell in zip(self.member.thresholds, self.crossings):
+            if float(t.threshold) == float(threshold):
+                return cell
+        return None
+
+
+def member_figures(summary: Summary) -> list[MemberFigures]:
+    """The threshold table's figures, member by member."""
+    out = []
+    for m in summary.members:
+        baseline = summary.is_baseline(m)
+        out.append(
+            MemberFigures(
+                member=m,
+                baseline=baseline,
+                status=Cell(status_text(m), "alert" if m.status == "diverged" else ""),
+                final=Cell(fixed_text(m.final_accuracy, 4)),
+                crossings=[
+                    Cell(crossing_text(t.first, t.sustained), "dim" if t.sustained is None else "")
+                    for t in m.thresholds
+                ],
+                speedups=[Cell(speedup_text(t.speedup, baseline)) for t in m.thresholds],
+                alone=Cell(fixed_text(m.epoch_time_alone_s, 4)),
+                relative=Cell(_ratio(m.cost_vs_relu)),
+                lockstep=Cell(fixed_text(m.epoch_time_s, 4)),
+            )
         )
-        rows.append(
-            [""] + [speedup_text(m["thresholds"][k]["speedup"], m["activation"] == baseline) for m in members]
-        )
-    rows.append(["Final accuracy"] + [fixed_text(m["final_accuracy"], 4) for m in members])
+    return out
+
+
+def threshold_rows(summary: Summary) -> list[list[str]]:
+    """The seed's layout: a row per figure, a column per member (after the labels)."""
+    figures = member_figures(summary)
+    rows: list[list[str]] = [["Function", *[f.activation for f in figures]]]
+    for k, th in enumerate(summary.thresholds):
+        rows.append([f"Iterations to reach {th:g}"] + [f.crossings[k].text for f in figures])
+        rows.append([""] + [f.speedups[k].text for f in figures])
+    rows.append(["Final accuracy"] + [f.final.text for f in figures])
     # the slides' row: each function's own epoch, timed alone (runs saved before that was
     # measured show "-"; the footer gives the shared lockstep figure)
-    alone = [m.get("epoch_time_alone_s") for m in members]
-    rows.append(["Training time of 1 epoch (s)"] + [fixed_text(a, 4) for a in alone])
-    if any(m.get("cost_vs_relu") is not None for m in members):
-        rows.append(["  relative to relu"] + [_ratio(m.get("cost_vs_relu")) for m in members])
-    rows.append(["Status"] + [status_text(m) for m in members])
+    rows.append(["Training time of 1 epoch (s)"] + [f.alone.text for f in figures])
+    if any(f.member.cost_vs_relu is not None for f in figures):
+        rows.append(["  relative to relu"] + [f.relative.text for f in figures])
+    rows.append(["Status"] + [f.status.text for f in figures])
     return rows
 
 
@@ -131,7 +193,7 @@ def as_text(rows: list[list[str]], notes: list[str], fmt: str, left: int = 1) ->
 CSV_LINE_END = "\n"
 
 
-def csv_text(rows: list[list[Any]]) -> str:
+def csv_text(rows: Sequence[Sequence[object]]) -> str:
     """Rows of cells as CSV (None as an empty cell), lines ending in CSV_LINE_END and no line
     end after the last row: a block like the other formats' text, which the caller ends (a file
     with CSV_LINE_END, stdout by echo's newline)."""
@@ -142,44 +204,49 @@ def csv_text(rows: list[list[Any]]) -> str:
     return out.getvalue().removesuffix(CSV_LINE_END)
 
 
-def threshold_foot(summary: dict[str, Any]) -> str:
-    ds = summary.get("dataset") or {}
+def threshold_foot(summary: Summary) -> str:
+    ds: Mapping[str, object] = summary.dataset or {}
     foot = (
         f"{ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
-        f"device {summary.get('device')}, evaluated every {summary.get('eval_every')} iterations "
-        f"on the whole test split; {summary.get('iterations')} iterations, "
-        f"{summary.get('iterations_per_epoch')} per epoch; speedup vs {summary.get('baseline')} "
+        f"device {summary.device}, evaluated every {summary.eval_every} iterations "
+        f"on the whole test split; {summary.iterations} iterations, "
+        f"{summary.iterations_per_epoch} per epoch; speedup vs {summary.baseline} "
         "on the sustained crossing."
     )
-    members = summary.get("members") or []
-    lockstep = summary.get("epoch_time_s")
-    cost = summary.get("cost_measurement")
-    cohort = summary.get("cohort") or {}
+    lockstep = summary.epoch_time_s
+    cost = summary.cost_measurement
+    cohort = summary.cohort
     if lockstep is not None:
-        if cohort.get("members"):  # trained with other seeds or points: the time is the cohort's
+        if cohort and cohort.get("members"):  # trained with other seeds or points: the time is the cohort's
             foot += (
                 f"\nTraining time of 1 epoch of the whole cohort of {cohort['members']} members this run "
                 f"was trained in (its seeds and points together, in lockstep): {lockstep:.4f} s"
             )
         else:
-            foot += f"\nTraining time of 1 epoch of all {len(members)} members in lockstep: {lockstep:.4f} s"
+            n = len(summary.members)
+            foot += f"\nTraining time of 1 epoch of all {n} members in lockstep: {lockstep:.4f} s"
         if cost:
             foot += (
-                f"; each member alone: the fastest of {cost['rounds']} interleaved rounds of "
-                f"{cost['steps'] // max(1, cost['rounds'])} step(s) ({cost['seconds']:.2f} s)."
+                f"; each member alone: the fastest of {cost.rounds} interleaved rounds of "
+                f"{cost.steps // max(1, cost.rounds)} step(s) ({cost.seconds or 0:.2f} s)."
             )
         else:
             foot += "."
     return foot
 
 
-def threshold_table(summary: dict[str, Any], fmt: str = "table") -> str:
+def threshold_table(summary: Summary, fmt: str = "table") -> str:
     """The comparison as the seed prints it, with a line on how it was measured."""
     if fmt == "csv":
         return threshold_csv(summary)
     if fmt == "json":
-        return json.dumps(summary, indent=2)
+        return summary_json(summary)
     return as_text(threshold_rows(summary), [threshold_foot(summary)], fmt)
+
+
+def summary_json(summary: Summary) -> str:
+    """summary.json's text (without the final newline a file gets)."""
+    return json.dumps(summary.to_json(), indent=2)
 
 
 THRESHOLD_CSV_COLUMNS = [
@@ -196,59 +263,60 @@ THRESHOLD_CSV_COLUMNS = [
 ]
 
 
-def threshold_csv_rows(summary: dict[str, Any]) -> list[list[Any]]:
-    """One row per member and threshold (the columns of THRESHOLD_CSV_COLUMNS), no header."""
+def threshold_csv_rows(summary: Summary) -> list[list[object]]:
+    """One row per member and threshold (the columns of THRESHOLD_CSV_COLUMNS), no header:
+    the numbers behind the table's figures."""
     return [
         [
-            m["activation"],
-            m["status"],
-            m["diverged_at"],
-            t["threshold"],
-            t["first"],
-            t["sustained"],
-            t["speedup"],
-            m["final_accuracy"],
-            m["epoch_time_s"],
-            m.get("epoch_time_alone_s"),
+            m.activation,
+            m.status,
+            m.diverged_at,
+            t.threshold,
+            t.first,
+            t.sustained,
+            t.speedup,
+            m.final_accuracy,
+            m.epoch_time_s,
+            m.epoch_time_alone_s,
         ]
-        for m in summary["members"]
-        for t in m["thresholds"]
+        for m in summary.members
+        for t in m.thresholds
     ]
 
 
-def threshold_csv(summary: dict[str, Any]) -> str:
+def threshold_csv(summary: Summary) -> str:
     """The figures of the threshold table, as summary.csv holds them."""
     return csv_text([THRESHOLD_CSV_COLUMNS, *threshold_csv_rows(summary)])
 
 
-def summary_text(summary: dict[str, Any], fmt: str = "table", diagnostics: bool = False) -> str:
+def summary_text(summary: Summary, fmt: str = "table", diagnostics: bool = False) -> str:
     """What a single run prints: the threshold table, and with `diagnostics` the per-layer
     table after a blank line (in csv: a second CSV block); json is the summary, which holds both."""
     if fmt == "json":
-        return json.dumps(summary, indent=2)
+        return summary_json(summary)
     text = threshold_table(summary, fmt)
     if diagnostics:
         text += "\n\n" + diagnostics_table(summary, fmt)
     return text
 
 
-def diagnostics_table(summary: dict[str, Any], fmt: str = "table") -> str:
+def diagnostics_table(summary: Summary, fmt: str = "table") -> str:
     """Per member and hidden layer: gradient norm, saturated and dead fractions, mean, std."""
     if fmt == "csv":
         return diagnostics_csv(summary)
     if fmt == "json":
-        return json.dumps([m.get("diagnostics") for m in summary["members"]], indent=2)
+        return json.dumps([m.diagnostics for m in summary.members], indent=2)
     rows = [["member", "layer", "grad norm", "saturated", "dead", "act mean", "act std"]]
     clip_lines = []
-    for m in summary["members"]:
-        diag = m.get("diagnostics")
+    for m in summary.members:
+        diag = m.diagnostics
         if not diag:
-            rows.append([m["activation"], "-", "-", "-", "-", "-", "-"])
+            rows.append([m.activation, "-", "-", "-", "-", "-", "-"])
             continue
         for i, layer in enumerate(diag["layers"], 1):
             rows.append(
                 [
-                    m["activation"] if i == 1 else "",
+                    m.activation if i == 1 else "",
                     str(i),
                     _sci(layer["grad_norm"]),
                     _pct(layer["saturated_fraction"]),
@@ -261,20 +329,20 @@ def diagnostics_table(summary: dict[str, Any], fmt: str = "table") -> str:
         slopes = diag.get("prelu_slopes")
         if slopes:
             listed = ", ".join("-" if v is None else f"{v:.3f}" for v in slopes)
-            clip_lines.append(f"{m['activation']}: learned slope per layer {listed}")
+            clip_lines.append(f"{m.activation}: learned slope per layer {listed}")
         clip = diag.get("clipping")
         if clip:
             clip_lines.append(
-                f"{m['activation']}: clipped {_pct(clip['clipped_fraction_total'])} of steps; "
+                f"{m.activation}: clipped {_pct(clip['clipped_fraction_total'])} of steps; "
                 f"recent pre-clip norm {clip['preclip_norm']:.3g} (max {clip['preclip_norm_max']:.3g}) "
                 f"vs threshold {clip['threshold']:g}"
             )
     return as_text(rows, ["\n".join(clip_lines)] if clip_lines else [], fmt)
 
 
-def diagnostics_csv(summary: dict[str, Any]) -> str:
+def diagnostics_csv(summary: Summary) -> str:
     """One row per member and hidden layer (input side first), then its output layer ("out")."""
-    rows: list[list[Any]] = [
+    rows: list[list[object]] = [
         [
             "activation",
             "layer",
@@ -285,14 +353,14 @@ def diagnostics_csv(summary: dict[str, Any]) -> str:
             "activation_std",
         ]
     ]
-    for m in summary["members"]:
-        diag = m.get("diagnostics")
+    for m in summary.members:
+        diag = m.diagnostics
         if not diag:
             continue
         for i, layer in enumerate(diag["layers"], 1):
             rows.append(
                 [
-                    m["activation"],
+                    m.activation,
                     i,
                     layer["grad_norm"],
                     layer["saturated_fraction"],
@@ -301,7 +369,7 @@ def diagnostics_csv(summary: dict[str, Any]) -> str:
                     layer["activation_std"],
                 ]
             )
-        rows.append([m["activation"], "out", diag.get("output_grad_norm"), None, None, None, None])
+        rows.append([m.activation, "out", diag.get("output_grad_norm"), None, None, None, None])
     return csv_text(rows)
 
 

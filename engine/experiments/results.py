@@ -28,6 +28,7 @@ from actlab.engine.events import (
     from_dict,
 )
 from actlab.engine.metrics import SummaryBuilder
+from actlab.engine.results_model import Summary
 
 from .report import CSV_LINE_END, threshold_csv
 from .store import (
@@ -98,7 +99,7 @@ class ResultsWriter:
     def write_summary(self) -> None:
         summary = self.builder.summary()
         for name, text in (
-            ("summary.json", json.dumps(summary, indent=2) + "\n"),
+            ("summary.json", json.dumps(summary.to_json(), indent=2) + "\n"),
             ("summary.csv", summary_csv(summary)),
         ):
             path = self.directory / name
@@ -133,7 +134,7 @@ class ResultsWriter:
         remove_created(self._created)
 
 
-def summary_csv(summary: dict[str, Any]) -> str:
+def summary_csv(summary: Summary) -> str:
     """summary.csv: one row per member and threshold, the figures of the iterations-to-threshold
     table; the text `--format csv` prints for the run (report.threshold_csv), as a file ends."""
     return threshold_csv(summary) + CSV_LINE_END
@@ -302,7 +303,7 @@ def _short(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def replay(directory: str | Path, listener: Listener) -> dict[str, Any]:
+def replay(directory: str | Path, listener: Listener) -> Summary:
     """Feed a stored run to a listener, as if it were live; return its summary (status
     "interrupted" when the stream ends without run_finished)."""
     builder = SummaryBuilder()

@@ -12,9 +12,11 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+
+from actlab.engine.results_model import Summary
+from actlab.engine.schema import SchemaError
 
 from .results import held_by_writer
 from .store import ResultsError, read_json, why_not_a_directory, write_file
@@ -105,8 +107,9 @@ def _flock_holder(fd: int) -> int | None:
     return None
 
 
-def run_summary(root: Path, rel: str) -> dict[str, Any] | None:
-    """A run's stored summary, None when it has none (not started, or removed)."""
+def run_summary(root: Path, rel: str) -> Summary | None:
+    """A run's stored summary, None when it has none (not started, or removed); a damaged
+    one is one ResultsError naming the file and the field."""
     path = root / rel / "summary.json"
     try:
         d = read_json(path, "not a readable summary")
@@ -114,14 +117,17 @@ def run_summary(root: Path, rel: str) -> dict[str, Any] | None:
         return None
     if not isinstance(d, dict) or not isinstance(d.get("members"), list):
         raise ResultsError(f"{path}: not a run summary")
-    return d
+    try:
+        return Summary.from_json(d)
+    except SchemaError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
 
 
 def job_done(root: Path, plan: Plan, job: Job) -> bool:
     """Every run of the job finished (status done)."""
     for point, seed in plan.job_runs(job):
         s = run_summary(root, point.run_dir(seed))
-        if s is None or s.get("status") != "done":
+        if s is None or s.status != "done":
             return False
     return True
 
@@ -141,10 +147,11 @@ def check_finished_runs(root: Path, plan: Plan) -> None:
             continue  # trained again from the start on resume: nothing of it is kept
         for point, seed in plan.job_runs(job):
             rel = point.run_dir(seed)
-            stored = (run_summary(root, rel) or {}).get("config")
-            if not isinstance(stored, dict):
+            summary = run_summary(root, rel)
+            stored: Mapping[str, object] | None = None if summary is None else summary.config
+            if stored is None:
                 raise ResultsError(f"{root / rel / 'summary.json'}: not a run summary (no config)")
-            planned = plan.run_config(point, seed).to_dict()
+            planned: Mapping[str, object] = plan.run_config(point, seed).to_dict()
             for name, value in planned.items():
                 if name in _WHERE_IT_RAN or name not in stored or stored[name] == value:
                     continue
@@ -155,7 +162,7 @@ def check_finished_runs(root: Path, plan: Plan) -> None:
                 )
 
 
-def _json(value: Any) -> str:
+def _json(value: object) -> str:
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

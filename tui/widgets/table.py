@@ -1,8 +1,9 @@
 """The iterations-to-threshold table, one row per member, updated as the run goes.
 
-Every figure comes from the engine's SummaryBuilder fed the same events as the charts, and is
-written with the same words as the batch table (`actlab.engine.report`), so the app, the
-saved summary.json and `--batch` agree by construction.
+Every figure comes from the engine's SummaryBuilder fed the same events as the charts, and its
+cells from the threshold table's one model (`report.member_figures`), the one the batch table,
+csv and `compare` are made from, so the app, the saved summary.json and `--batch` agree by
+construction.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import time
 from typing import Any
 
 from actlab.engine import RunConfig
-from actlab.engine.events import Event, Progress, RunStarted
-from actlab.engine.experiments.report import crossing_text, speedup_text, status_text
+from actlab.engine.events import DatasetInfo, Event, Progress, RunStarted
+from actlab.engine.experiments.report import MemberFigures, member_figures
 from actlab.engine.metrics import SummaryBuilder
+from actlab.engine.results_model import Summary
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
@@ -71,7 +73,7 @@ class ThresholdTable(Paced, DataTable[Any]):
                 config=config.to_dict(),
                 members=list(config.activations),
                 baseline=config.baseline,
-                dataset={},
+                dataset=DatasetInfo(name="", source="", train_size=0, test_size=0, notice=None),
                 device="",
                 eval_every=0,
                 diagnostics_every=0,
@@ -81,14 +83,12 @@ class ThresholdTable(Paced, DataTable[Any]):
         )
         self.paint_now()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Summary:
         return self.builder.summary()
 
-    def _build(self, summary: dict[str, Any]) -> None:
+    def _build(self, figures: list[MemberFigures], thresholds: list[float]) -> None:
         """Columns and rows for this run's members and thresholds."""
         self.clear(columns=True)
-        members = summary["members"]
-        thresholds = [t["threshold"] for t in members[0]["thresholds"]] if members else []
         # what matters most first: a narrow table scrolls sideways
         self.add_column("member", key="member")
         self.add_column("status", key="status")
@@ -98,9 +98,9 @@ class ThresholdTable(Paced, DataTable[Any]):
             self.add_column(f"speedup {t:g}", key=f"speedup{k}")
         self.add_column("s/epoch alone", key="epoch_time_alone")
         self.add_column("s/epoch lockstep", key="epoch_time")
-        for m, member in enumerate(members):
-            self.add_row(*self._cells(summary, m, member), key=str(m))
-        self._shape = (len(members), len(thresholds))
+        for m, f in enumerate(figures):
+            self.add_row(*self._cells(m, f), key=str(m))
+        self._shape = (len(figures), len(thresholds))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # a refill costs the DataTable a full re-render: refills are spaced by what the refill
@@ -119,33 +119,30 @@ class ThresholdTable(Paced, DataTable[Any]):
 
     def _fill_rows(self) -> None:
         summary = self.builder.summary()
-        members = summary["members"]
-        shape = (len(members), len(members[0]["thresholds"]) if members else 0)
+        figures = member_figures(summary)
+        shape = (len(figures), len(summary.thresholds))
         if shape != self._shape:
-            self._build(summary)
+            self._build(figures, summary.thresholds)
             return
         columns = list(self.columns)
-        for m, member in enumerate(members):
+        for m, f in enumerate(figures):
             row = self.get_row(str(m))
-            for key, old, cell in zip(columns, row, self._cells(summary, m, member)):
+            for key, old, cell in zip(columns, row, self._cells(m, f)):
                 if old != cell:  # most cells do not change between evaluations; skip their redraw
                     self.update_cell(str(m), key, cell, update_width=True)
 
-    def _cells(self, summary: dict[str, Any], m: int, member: dict[str, Any]) -> list[Any]:
-        baseline = member["activation"] == summary.get("baseline")
-        status_style = "bold red" if member["status"] == "diverged" else ""
-        final = member["final_accuracy"]
-        cells: list[Any] = [
-            Text(member["activation"], style=f"bold {member_color(m)}"),
-            Text(status_text(member), style=status_style),
-            Text("-" if final is None else f"{final:.4f}", justify="right"),
+    def _cells(self, m: int, f: MemberFigures) -> list[Text]:
+        cells = [
+            Text(f.activation, style=f"bold {member_color(m)}"),
+            Text(f.status.text, style=_STYLES[f.status.mark]),
+            Text(f.final.text, justify="right"),
         ]
-        for t in member["thresholds"]:
-            crossing = crossing_text(t["first"], t["sustained"])
-            cells.append(Text(crossing, style="dim" if t["sustained"] is None else "", justify="right"))
-            cells.append(Text(speedup_text(t["speedup"], baseline), justify="right"))
-        alone = member.get("epoch_time_alone_s")
-        cells.append(Text("-" if alone is None else f"{alone:.3f}", justify="right"))
-        epoch_time = member["epoch_time_s"]
-        cells.append(Text("-" if epoch_time is None else f"{epoch_time:.3f}", justify="right"))
+        for crossing, speedup in zip(f.crossings, f.speedups):
+            cells.append(Text(crossing.text, style=_STYLES[crossing.mark], justify="right"))
+            cells.append(Text(speedup.text, justify="right"))
+        cells.append(Text(f.alone.text, justify="right"))
+        cells.append(Text(f.lockstep.text, justify="right"))
         return cells
+
+
+_STYLES = {"": "", "dim": "dim", "alert": "bold red"}  # the model's marks as the app shows them
