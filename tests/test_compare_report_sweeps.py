@@ -20,6 +20,7 @@ from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
 from actlab.engine.experiments.run_report import HEATMAP_PNG, _heatmap_figure, _pyplot
 from actlab.engine.experiments.sweep_results import sweep_results
+from actlab.engine.results_model import HeatmapCell
 from sweeps import finished_sweep
 from test_compare_report import run_cli
 
@@ -179,12 +180,11 @@ def test_a_heatmap_where_nothing_was_reached_is_drawn_blank(stored_sweep: Path, 
     from actlab.engine.experiments.sweep_dir import load_plan
 
     results = sweep_results(stored_sweep, load_plan(stored_sweep))
-    results["heatmap"]["threshold"] = None
-    for row in results["heatmap"]["rows"]:
-        row["cells"] = [
-            {"point": c["point"], "state": "none", "winner": None, "iterations": None} for c in row["cells"]
-        ]
-    row["cells"][0]["state"] = "unfinished"
+    assert results.heatmap is not None
+    results.heatmap.threshold = None
+    for row in results.heatmap.rows:
+        row.cells = [HeatmapCell(c.point, "none", None, None) for c in row.cells]
+    row.cells[0].state = "unfinished"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _heatmap_figure(results, tmp_path / "h.png", _pyplot())

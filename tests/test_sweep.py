@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from actlab.engine import RunConfig
@@ -20,6 +19,7 @@ from actlab.engine.experiments.sweep_jobs import run_job
 from actlab.engine.experiments.sweep_plan import Plan, SweepError, parse_sweep
 from actlab.engine.experiments.sweep_results import best_lr, heatmap
 from actlab.engine.metrics import aggregate
+from actlab.engine.results_model import Aggregate, Crossing, MemberSummary, PointResult, Summary
 from actlab.tui.batch import run_batch
 from sweeps import finished_sweep
 from test_cli import cli
@@ -89,11 +89,9 @@ def test_each_run_of_a_job_is_an_ordinary_run_with_its_own_settings(
     for point, seed in plan.job_runs(plan.jobs[0]):
         d = tmp_path / point.run_dir(seed)
         summary = replay(d, lambda e: None)
-        assert summary["status"] == "done" and [m["activation"] for m in summary["members"]] == [
-            "sigmoid",
-            "relu",
-        ]
-        assert summary["config"]["lr"] == point.values["lr"] and summary["config"]["seed"] == seed
+        assert summary.status == "done" and [m.activation for m in summary.members] == ["sigmoid", "relu"]
+        assert summary.config is not None and summary.config.get("lr") == point.values["lr"]
+        assert summary.seed == seed
         started = next(iter(read_events(d)))
         assert started.cohort == {"members": 8, "job": 0, "point": point.name, "seeds": [0, 1]}  # type: ignore[attr-defined]
         evaluations = [e for e in read_events(d) if isinstance(e, Evaluation)]
@@ -170,25 +168,21 @@ def test_resume_refuses_what_is_not_its_own(small: RunConfig, tmp_path: Path, sa
     assert (stray / "notes.txt").read_text() == "mine"
 
 
-def _agg(members: dict[str, tuple[list[int | None], float]]) -> dict[str, Any]:
+def _agg(members: dict[str, tuple[list[int | None], float]]) -> Aggregate:
     """An aggregate over seeds from each member's sustained crossings of 0.9 per seed."""
     names = list(members)
     summaries = []
     for s in range(len(next(iter(members.values()))[0])):
         summaries.append(
-            {
-                "config": {"seed": s},
-                "baseline": names[0],
-                "members": [
-                    {
-                        "activation": a,
-                        "status": "done",
-                        "final_accuracy": final,
-                        "thresholds": [{"threshold": 0.9, "sustained": hits[s]}],
-                    }
+            Summary(
+                status="done",
+                config={"activations": names, "thresholds": [0.9], "epochs": 1, "seed": s},
+                baseline=names[0],
+                members=[
+                    MemberSummary(a, "done", None, final, thresholds=[Crossing(0.9, hits[s], hits[s])])
                     for a, (hits, final) in members.items()
                 ],
-            }
+            )
         )
     return aggregate(summaries)
 
@@ -202,26 +196,35 @@ def test_heatmap_names_the_fastest_activation_at_each_point(small: RunConfig) ->
         "lr=0.1,depth=1": _agg({"sigmoid": ([50, 60], 0.94), "relu": ([80, 90], 0.95)}),
         "lr=0.1,depth=2": _agg({"sigmoid": ([None, None], 0.5), "relu": ([None, 70], 0.9)}),
     }
-    points = [{"name": p.name, "values": p.values, "aggregate": aggs[p.name]} for p in plan.points]
+    points = [PointResult(p.name, p.values, p.job, True, aggs[p.name]) for p in plan.points]
     h = heatmap(plan, points)
-    assert h is not None and h["threshold"] == 0.9 and h["column_axis"] == "depth"
-    cells = [[(c["winner"], c["iterations"]) for c in r["cells"]] for r in h["rows"]]
+    assert h is not None and h.threshold == 0.9 and h.column_axis == "depth"
+    cells = [[(c.winner, c.iterations) for c in r.cells] for r in h.rows]
     # sigmoid reached in only one seed at lr 0.01 depth 2: not counted; nobody in every seed at the last
     assert cells == [[("relu", 110.0), ("relu", 210.0)], [("sigmoid", 55.0), (None, None)]]
+    # as stored: a reached cell names its runner-up, null when it had none; the others do not
+    stored = [[c.to_json() for c in r.cells] for r in h.rows]
+    assert stored[0][0] == {
+        "point": "lr=0.01,depth=1",
+        "state": "reached",
+        "winner": "relu",
+        "iterations": 110.0,
+        "runner_up": "sigmoid",
+        "runner_up_iterations": 310.0,
+    }
+    assert (
+        list(stored[0][1])[-2:] == ["runner_up", "runner_up_iterations"] and stored[0][1]["runner_up"] is None
+    )
+    assert stored[1][1] == {"point": "lr=0.1,depth=2", "state": "none", "winner": None, "iterations": None}
     best = best_lr(plan, points)
     assert best is not None
-    by = {(b["values"]["depth"], b["activation"]): b for b in best}
-    assert by[(1, "sigmoid")]["best_lr"] == 0.1 and by[(1, "sigmoid")]["iterations"] == 55.0
+    by = {(b.values["depth"], b.activation): b for b in best}
+    assert by[(1, "sigmoid")].best_lr == 0.1 and by[(1, "sigmoid")].iterations == 55.0
     relu = by[(1, "relu")]  # 85 at lr 0.1; the shared lr (the base's 0.05 is not swept): the first
-    assert (relu["best_lr"], relu["iterations"], relu["shared_lr"], relu["shared_iterations"]) == (
-        0.1,
-        85.0,
-        0.01,
-        110.0,
-    )
-    assert by[(2, "relu")]["best_lr"] == 0.01
-    assert by[(2, "sigmoid")]["threshold"] is None  # reached 0.9 in every seed at no lr
-    assert by[(2, "sigmoid")]["best_lr"] == 0.01  # ties broken by final accuracy (0.8 > 0.5)
+    assert (relu.best_lr, relu.iterations, relu.shared_lr, relu.shared_iterations) == (0.1, 85.0, 0.01, 110.0)
+    assert by[(2, "relu")].best_lr == 0.01
+    assert by[(2, "sigmoid")].threshold is None  # reached 0.9 in every seed at no lr
+    assert by[(2, "sigmoid")].best_lr == 0.01  # ties broken by final accuracy (0.8 > 0.5)
 
 
 def test_jobs_run_alike_on_worker_processes_and_on_a_local_ray(
@@ -322,7 +325,7 @@ def test_an_axis_that_cannot_change_anything_is_refused(small: RunConfig) -> Non
 
 
 def test_a_stored_point_prints_its_seeds_table(small: RunConfig, sample: Dataset, tmp_path: Path) -> None:
-    from actlab.engine.experiments.sweep_results import saved_sweep_text
+    from actlab.engine.experiments.saved import saved_sweep_text
 
     root = tmp_path / "s"
     finished_sweep(root, small, [("lr", [0.02, 0.2])], [0, 1], sample)

@@ -9,80 +9,97 @@ statements. Cells and layouts come from `report` (one run's tables).
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from actlab.engine.results_model import Aggregate, AggregateMember, PairedSpeedup, Summary, SweepResults
 
 from .report import as_text, csv_text, fixed_text, threshold_table, value_text
 
 
-def ratio_text(p: dict[str, Any] | None) -> str:
+def ratio_text(p: PairedSpeedup | None) -> str:
     """A member's paired speedup over seeds: geometric mean and 95% interval."""
     if p is None:
         return "baseline"
-    if p["ratio_mean"] is None:
+    if p.ratio_mean is None:
         return "-"
-    if p["ratio_low"] is None:
-        return f"x{p['ratio_mean']:.2f} (1 seed)"
-    return f"x{p['ratio_mean']:.2f} [{p['ratio_low']:.2f}, {p['ratio_high']:.2f}]"
+    if p.ratio_low is None or p.ratio_high is None:
+        return f"x{p.ratio_mean:.2f} (1 seed)"
+    return f"x{p.ratio_mean:.2f} [{p.ratio_low:.2f}, {p.ratio_high:.2f}]"
 
 
-def aggregate_rows(agg: dict[str, Any]) -> list[list[str]]:
-    members = agg["members"]
-    n = agg["runs"]
-    paired = agg.get("baseline") is not None
-    rows: list[list[str]] = [[f"Function ({n} seeds)", *[m["activation"] for m in members]]]
-    for k, t in enumerate(members[0]["thresholds"] if members else []):
+def aggregate_rows(agg: Aggregate) -> list[list[str]]:
+    members = agg.members
+    n = agg.runs
+    paired = agg.baseline is not None
+    rows: list[list[str]] = [[f"Function ({n} seeds)", *[m.activation for m in members]]]
+    for k, t in enumerate(members[0].thresholds if members else []):
         cells = []
         for m in members:
-            tk = m["thresholds"][k]
-            if tk["reached"] == 0:
+            tk = m.thresholds[k]
+            if tk.reached == 0:
                 cells.append(f"not reached (0/{n})")
             else:
-                spread = "" if tk["sustained_std"] is None else f" ± {tk['sustained_std']:.0f}"
-                cells.append(f"{tk['sustained_mean']:.0f}{spread} ({tk['reached']}/{n})")
-        rows.append([f"Iterations to reach {t['threshold']:g}", *cells])
+                spread = "" if tk.sustained_std is None else f" ± {tk.sustained_std:.0f}"
+                cells.append(f"{fixed_text(tk.sustained_mean, 0)}{spread} ({tk.reached}/{n})")
+        rows.append([f"Iterations to reach {t.threshold:g}", *cells])
         if paired:
-            rows.append(["", *[ratio_text(m["thresholds"][k].get("vs_baseline")) for m in members]])
+            rows.append(["", *[ratio_text(m.thresholds[k].vs_baseline) for m in members]])
     cells = []
     for m in members:
-        mean, std = m["final_accuracy_mean"], m["final_accuracy_std"]
+        mean, std = m.final_accuracy_mean, m.final_accuracy_std
         cells.append("-" if mean is None else f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
     rows.append(["Final accuracy", *cells])
-    rows.append(["Diverged", *[f"{m['diverged']}/{n}" for m in members]])
+    rows.append(["Diverged", *[f"{m.diverged}/{n}" for m in members]])
     return rows
 
 
-def aggregate_notes(agg: dict[str, Any]) -> list[str]:
+def aggregate_notes(agg: Aggregate) -> list[str]:
     """The footnote and one sentence per member and threshold against the baseline."""
-    foot = f"sustained crossing, mean ± standard deviation over seeds {agg['seeds']}"
-    if agg.get("baseline") is not None:
+    foot = f"sustained crossing, mean ± standard deviation over seeds {agg.seeds}"
+    if agg.baseline is not None:
         foot += (
-            f"; below it the speedup vs {agg['baseline']} paired by seed: geometric mean and 95% "
+            f"; below it the speedup vs {agg.baseline} paired by seed: geometric mean and 95% "
             "t interval of the per-seed ratios, over the seeds where both reached the threshold "
             "(clear when the interval excludes 1)"
         )
     statements = [
-        tk["vs_baseline"]["statement"]
-        for m in agg["members"]
-        for tk in m["thresholds"]
-        if tk.get("vs_baseline") is not None
+        tk.vs_baseline.statement for m in agg.members for tk in m.thresholds if tk.vs_baseline is not None
     ]
     return [foot + "."] + (["\n".join(statements)] if statements else [])
 
 
-def aggregate_table(agg: dict[str, Any], fmt: str = "table") -> str:
+def aggregate_table(agg: Aggregate, fmt: str = "table") -> str:
     """Mean ± standard deviation over seeds per member, and the paired speedups with their
     95% intervals and statements."""
     if fmt == "csv":
         return aggregate_csv(agg)
     if fmt == "json":
-        return json.dumps(agg, indent=2)
+        return json.dumps(agg.to_json(), indent=2)
     return as_text(aggregate_rows(agg), aggregate_notes(agg), fmt)
 
 
-def aggregate_csv(agg: dict[str, Any]) -> str:
+def _pair_figures(p: PairedSpeedup | None) -> list[int | float | bool | None]:
+    """The CSV's paired columns (PAIR_COLUMNS), empty for the baseline itself."""
+    if p is None:
+        return [None] * len(PAIR_COLUMNS)
+    return [p.faster, p.slower, p.tie, p.neither, p.paired, p.ratio_mean, p.ratio_low, p.ratio_high, p.clear]
+
+
+PAIR_COLUMNS = [
+    "faster",
+    "slower",
+    "tie",
+    "neither",
+    "paired",
+    "ratio_mean",
+    "ratio_low",
+    "ratio_high",
+    "clear",
+]
+
+
+def aggregate_csv(agg: Aggregate) -> str:
     """One row per member and threshold: spread over seeds and the paired speedup."""
-    pairs = ["faster", "slower", "tie", "neither", "paired", "ratio_mean", "ratio_low", "ratio_high", "clear"]
-    rows: list[list[Any]] = [
+    rows: list[list[object]] = [
         [
             "activation",
             "threshold",
@@ -94,25 +111,24 @@ def aggregate_csv(agg: dict[str, Any]) -> str:
             "final_accuracy_std",
             "diverged",
             "baseline",
-            *pairs,
+            *PAIR_COLUMNS,
         ]
     ]
-    for m in agg["members"]:
-        for tk in m["thresholds"]:
-            p = tk.get("vs_baseline") or {}
+    for m in agg.members:
+        for tk in m.thresholds:
             rows.append(
                 [
-                    m["activation"],
-                    tk["threshold"],
-                    agg["runs"],
-                    tk["reached"],
-                    tk["sustained_mean"],
-                    tk["sustained_std"],
-                    m["final_accuracy_mean"],
-                    m["final_accuracy_std"],
-                    m["diverged"],
-                    agg.get("baseline"),
-                    *[p.get(name) for name in pairs],
+                    m.activation,
+                    tk.threshold,
+                    agg.runs,
+                    tk.reached,
+                    tk.sustained_mean,
+                    tk.sustained_std,
+                    m.final_accuracy_mean,
+                    m.final_accuracy_std,
+                    m.diverged,
+                    agg.baseline,
+                    *_pair_figures(tk.vs_baseline),
                 ]
             )
     return csv_text(rows)
@@ -121,88 +137,94 @@ def aggregate_csv(agg: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ sweeps
 
 
-def _point_cell(m: dict[str, Any], k: int, seeds: int) -> str:
-    t = m["thresholds"][k]
-    if t["reached"] == 0:
+def _point_cell(m: AggregateMember, k: int, seeds: int) -> str:
+    t = m.thresholds[k]
+    if t.reached == 0:
         return "-"
-    spread = "" if t["sustained_std"] is None else f"±{t['sustained_std']:.0f}"
-    part = "" if t["reached"] == seeds else f" ({t['reached']}/{seeds})"
-    return f"{t['sustained_mean']:.0f}{spread}{part}"
+    spread = "" if t.sustained_std is None else f"±{t.sustained_std:.0f}"
+    part = "" if t.reached == seeds else f" ({t.reached}/{seeds})"
+    return f"{fixed_text(t.sustained_mean, 0)}{spread}{part}"
 
 
-def sweep_rows(results: dict[str, Any]) -> list[list[str]]:
+def shown_threshold(results: SweepResults) -> int:
+    """The index of the threshold the paired column shows: the heatmap's (the highest one
+    reached somewhere), else the last."""
+    thresholds = results.thresholds
+    shown = None if results.heatmap is None else results.heatmap.threshold
+    return thresholds.index(shown) if shown is not None and shown in thresholds else len(thresholds) - 1
+
+
+def sweep_rows(results: SweepResults) -> list[list[str]]:
     """One row per point and activation: iterations to each threshold (mean ± sd over seeds,
     (reached/seeds) when not all did), final accuracy, and the paired speedup against the
     baseline at the highest threshold."""
-    axes = [n for n, _ in results["axes"]]
-    seeds = len(results["seeds"])
-    thresholds = results["thresholds"]
-    # the paired speedup at the threshold the heatmap uses: the highest one reached somewhere
-    shown = (results.get("heatmap") or {}).get("threshold")
-    top = thresholds.index(shown) if shown in thresholds else len(thresholds) - 1
+    axes = [n for n, _ in results.axes]
+    seeds = len(results.seeds)
+    thresholds = results.thresholds
+    top = shown_threshold(results)
     head = [*axes, "activation", *[f"to {t:g}" for t in thresholds], "final acc"]
     paired = seeds > 1
     if paired:
-        head.append(f"vs {results['baseline']} at {thresholds[top]:g}")
+        head.append(f"vs {results.baseline} at {thresholds[top]:g}")
     rows = [head]
-    for p in results["points"]:
-        values = [value_text(p["values"][n]) for n in axes]
-        agg = p["aggregate"]
+    for p in results.points:
+        values = [value_text(p.values[n]) for n in axes]
+        agg = p.aggregate
         if agg is None:
             rows.append([*values, "(unfinished)", *[""] * (len(head) - len(values) - 1)])
             continue
-        for m in agg["members"]:
-            mean, std = m["final_accuracy_mean"], m["final_accuracy_std"]
+        for m in agg.members:
+            mean, std = m.final_accuracy_mean, m.final_accuracy_std
             final = "-" if mean is None else f"{mean:.4f}" + ("" if std is None else f"±{std:.4f}")
-            if m["diverged"]:
-                final += f" ({m['diverged']} diverged)"
+            if m.diverged:
+                final += f" ({m.diverged} diverged)"
             row = [
                 *values,
-                m["activation"],
+                m.activation,
                 *[_point_cell(m, k, seeds) for k in range(len(thresholds))],
                 final,
             ]
             if paired:
-                row.append(ratio_text(m["thresholds"][top].get("vs_baseline")))
+                row.append(ratio_text(m.thresholds[top].vs_baseline))
             rows.append(row)
     return rows
 
 
-def heatmap_rows(results: dict[str, Any]) -> tuple[list[list[str]], str] | None:
+def heatmap_rows(results: SweepResults) -> tuple[list[list[str]], str] | None:
     """The which-wins-where grid as rows, and its caption."""
-    h = results.get("heatmap")
-    if not h:
+    h = results.heatmap
+    if h is None:
         return None
-    seeds = len(results["seeds"])
-    rows = [["", *[f"{h['column_axis']}={value_text(v)}" for v in h["columns"]]]]
-    for r in h["rows"]:
-        name = ",".join(f"{n}={value_text(v)}" for n, v in r["values"].items())
+    seeds = len(results.seeds)
+    rows = [["", *[f"{h.column_axis}={value_text(v)}" for v in h.columns]]]
+    for r in h.rows:
+        name = ",".join(f"{n}={value_text(v)}" for n, v in r.values.items())
         cells = []
-        for c in r["cells"]:
-            if c["state"] == "unfinished":
+        for c in r.cells:
+            if c.state == "unfinished":
                 cells.append("(unfinished)")
-            elif c["winner"] is None:
+            elif c.winner is None:
                 cells.append("-")
             else:
-                cells.append(f"{c['winner']} {c['iterations']:.0f}")
+                cells.append(f"{c.winner} {fixed_text(c.iterations, 0)}")
         rows.append([name, *cells])
-    if h["threshold"] is None:
+    if h.threshold is None:
         caption = "Which activation wins where: no activation reached a threshold in every seed at any point."
     else:
         over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
         caption = (
-            f"Which activation wins where: the fewest iterations to {h['threshold']:g} test accuracy "
+            f"Which activation wins where: the fewest iterations to {h.threshold:g} test accuracy "
             f"(sustained; {over}; - : none reached it in every seed)."
         )
     return rows, caption
 
 
-def best_lr_rows(results: dict[str, Any]) -> list[list[str]] | None:
-    best = results.get("best_lr")
+def best_lr_rows(results: SweepResults) -> list[list[str]] | None:
+    best = results.best_lr
     if not best:
         return None
-    others = [n for n in best[0]["values"]]
-    shared = best[0]["shared_lr"]
+    others = list(best[0].values)
+    shared = best[0].shared_lr
     rows = [
         [*others, "activation", "best lr", "threshold", "iterations", "final acc",
          f"at lr={value_text(shared)}: iterations", "final acc"]
@@ -210,32 +232,32 @@ def best_lr_rows(results: dict[str, Any]) -> list[list[str]] | None:
     for b in best:
         rows.append(
             [
-                *[value_text(b["values"][n]) for n in others],
-                b["activation"],
-                value_text(b["best_lr"]),
-                "-" if b["threshold"] is None else f"{b['threshold']:g}",
-                fixed_text(b["iterations"], 0),
-                fixed_text(b["final_accuracy"], 4),
-                fixed_text(b["shared_iterations"], 0),
-                fixed_text(b["shared_final_accuracy"], 4),
+                *[value_text(b.values[n]) for n in others],
+                b.activation,
+                value_text(b.best_lr),
+                "-" if b.threshold is None else f"{b.threshold:g}",
+                fixed_text(b.iterations, 0),
+                fixed_text(b.final_accuracy, 4),
+                fixed_text(b.shared_iterations, 0),
+                fixed_text(b.shared_final_accuracy, 4),
             ]
         )
     return rows
 
 
-def sweep_statements(results: dict[str, Any]) -> list[str]:
+def sweep_statements(results: SweepResults) -> list[str]:
     """Every point's paired statements (seeds > 1), prefixed by the point."""
     out = []
-    for p in results["points"]:
-        agg = p["aggregate"]
-        if agg is None or agg["runs"] < 2:
+    for p in results.points:
+        agg = p.aggregate
+        if agg is None or agg.runs < 2:
             continue
-        for m in agg["members"]:
-            for t in m["thresholds"]:
-                p_k = t.get("vs_baseline")
-                if p_k is not None and p_k["neither"] < p_k["seeds"]:  # something to say
-                    where = f"{p['name']}: " if p["name"] else ""
-                    out.append(where + t["vs_baseline"]["statement"])
+        for m in agg.members:
+            for t in m.thresholds:
+                pair = t.vs_baseline
+                if pair is not None and pair.neither < pair.seeds:  # something to say
+                    where = f"{p.name}: " if p.name else ""
+                    out.append(where + pair.statement)
     return out
 
 
@@ -249,15 +271,15 @@ BEST_LR_NOTE = (
 )
 
 
-def sweep_sections(results: dict[str, Any], fmt: str = "table") -> dict[str, str]:
+def sweep_sections(results: SweepResults, fmt: str = "table") -> dict[str, str]:
     """The parts of a sweep's text (table or md), by name, in order: "points" (the table per
     point and activation), "heatmap" (which activation wins where, with its caption),
     "best_lr", "statements" (the paired statements, a list) and "unfinished"; a part the
     sweep has nothing for is left out. `sweep_text` joins them; a report puts each under
     its own heading."""
-    seeds = results["seeds"]
+    seeds = results.seeds
     foot = SWEEP_FOOT.format(seeds=seeds, n=len(seeds))
-    parts = {"points": as_text(sweep_rows(results), [foot], fmt, left=len(results["axes"]) + 1)}
+    parts = {"points": as_text(sweep_rows(results), [foot], fmt, left=len(results.axes) + 1)}
     grid = heatmap_rows(results)
     if grid is not None:
         parts["heatmap"] = as_text(grid[0], [], fmt) + "\n\n" + grid[1]
@@ -267,16 +289,16 @@ def sweep_sections(results: dict[str, Any], fmt: str = "table") -> dict[str, str
     statements = sweep_statements(results)
     if statements:
         parts["statements"] = "\n".join(("- " if fmt == "md" else "  ") + s for s in statements)
-    if not results["complete"]:
+    if not results.complete:
         parts["unfinished"] = "Unfinished points: actlab-tui --batch --resume <this directory> trains them."
     return parts
 
 
-def sweep_text(results: dict[str, Any], fmt: str = "table") -> str:
+def sweep_text(results: SweepResults, fmt: str = "table") -> str:
     """A sweep: the table per point and activation, which activation wins where, each
     activation at its best learning rate, and the paired statements."""
     if fmt == "json":
-        return json.dumps(results, indent=2)
+        return json.dumps(results.to_json(), indent=2)
     if fmt == "csv":
         return csv_text(sweep_rows(results))
     parts = sweep_sections(results, fmt)
@@ -288,13 +310,13 @@ def sweep_text(results: dict[str, Any], fmt: str = "table") -> str:
     return "\n\n".join(parts.values())
 
 
-def seeds_text(agg: dict[str, Any], summaries: list[dict[str, Any]], fmt: str) -> str:
+def seeds_text(agg: Aggregate, summaries: list[Summary], fmt: str) -> str:
     """What a run of several seeds prints: each seed's table, then the aggregate with the paired
     statements; csv is the aggregate's figures alone (each seed's are in its summary.csv)."""
     if fmt == "json":
-        return json.dumps({"aggregate": agg, "runs": summaries}, indent=2)
+        return json.dumps({"aggregate": agg.to_json(), "runs": [s.to_json() for s in summaries]}, indent=2)
     if fmt == "csv":
         return aggregate_table(agg, "csv")
     title = "**seed {}**\n\n" if fmt == "md" else "seed {}\n"
-    parts = [title.format(s["config"]["seed"]) + threshold_table(s, fmt) for s in summaries]
+    parts = [title.format(s.seed) + threshold_table(s, fmt) for s in summaries]
     return "\n\n".join([*parts, aggregate_table(agg, fmt)])

@@ -10,90 +10,91 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 from actlab.engine.metrics import aggregate
+from actlab.engine.results_model import (
+    Aggregate,
+    AggregateMember,
+    BestLr,
+    Heatmap,
+    HeatmapCell,
+    HeatmapRow,
+    PointResult,
+    SweepResults,
+)
 
-from .report_sweeps import seeds_text, sweep_text
 from .store import write_file
-from .sweep_dir import load_plan, run_summary
-from .sweep_plan import PLAN_FILE, PLAN_VERSION, RESULTS_FILE, Plan, SweepError
+from .sweep_dir import run_summary
+from .sweep_plan import PLAN_VERSION, RESULTS_FILE, Plan
 
 # ------------------------------------------------------------------------------ results
 
 
-def point_results(root: Path, plan: Plan) -> list[dict[str, Any]]:
-    """Per point: its values, the runs' summaries found, and the aggregate over seeds (None
+def point_results(root: Path, plan: Plan) -> list[PointResult]:
+    """Per point: its values, whether every seed is done, and the aggregate over seeds (None
     until every seed of the point is done)."""
     out = []
     for point in plan.points:
         summaries = [run_summary(root, point.run_dir(s)) for s in plan.seeds]
-        done = [s for s in summaries if s is not None and s.get("status") == "done"]
+        done = [s for s in summaries if s is not None and s.status == "done"]
         complete = len(done) == len(plan.seeds)
         out.append(
-            {
-                "name": point.name,
-                "values": point.values,
-                "job": point.job,
-                "complete": complete,
-                "aggregate": aggregate(done) if complete else None,
-            }
+            PointResult(point.name, point.values, point.job, complete, aggregate(done) if complete else None)
         )
     return out
 
 
-def sweep_results(root: Path, plan: Plan) -> dict[str, Any]:
+def sweep_results(root: Path, plan: Plan) -> SweepResults:
     points = point_results(root, plan)
-    return {
-        "version": PLAN_VERSION,
-        "axes": [[n, vs] for n, vs in plan.axes],
-        "seeds": plan.seeds,
-        "activations": list(plan.base.activations),
-        "baseline": plan.base.baseline,
-        "thresholds": list(plan.base.thresholds),
-        "complete": all(p["complete"] for p in points),
-        "points": points,
-        "heatmap": heatmap(plan, points),
-        "best_lr": best_lr(plan, points),
-    }
+    return SweepResults(
+        version=PLAN_VERSION,
+        axes=list(plan.axes),
+        seeds=plan.seeds,
+        activations=list(plan.base.activations),
+        baseline=plan.base.baseline,
+        thresholds=list(plan.base.thresholds),
+        complete=all(p.complete for p in points),
+        points=points,
+        heatmap=heatmap(plan, points),
+        best_lr=best_lr(plan, points),
+    )
 
 
-def write_results(root: Path, plan: Plan) -> dict[str, Any]:
+def write_results(root: Path, plan: Plan) -> SweepResults:
     """Write each finished point's aggregate.json and the sweep's results; return them."""
     results = sweep_results(root, plan)
-    for p in results["points"]:
-        if p["aggregate"] is None:
+    for p in results.points:
+        if p.aggregate is None:
             continue
-        where = root / p["name"] if p["name"] else root
-        write_file(where / "aggregate.json", json.dumps(p["aggregate"], indent=2) + "\n", replace=True)
+        where = root / p.name if p.name else root
+        write_file(where / "aggregate.json", json.dumps(p.aggregate.to_json(), indent=2) + "\n", replace=True)
     if plan.axes:
-        write_file(root / RESULTS_FILE, json.dumps(results, indent=2) + "\n", replace=True)
+        write_file(root / RESULTS_FILE, json.dumps(results.to_json(), indent=2) + "\n", replace=True)
     return results
 
 
 # ------------------------------------------------------------------------------ views
 
 
-def _iterations(member: dict[str, Any], k: int, seeds: int) -> float | None:
+def _iterations(member: AggregateMember, k: int, seeds: int) -> float | None:
     """Mean sustained crossing of threshold k, counted only when every seed reached it."""
-    t = member["thresholds"][k]
-    return t["sustained_mean"] if t["reached"] == seeds else None
+    t = member.thresholds[k]
+    return t.sustained_mean if t.reached == seeds else None
 
 
-def heatmap_threshold(plan: Plan, points: list[dict[str, Any]]) -> int | None:
+def heatmap_threshold(plan: Plan, points: list[PointResult]) -> int | None:
     """The threshold the grid shows: the highest that some activation reaches (in every seed)
     at at least half of the finished points, so that one good point does not leave the rest
     of the grid blank; failing that (few points), the highest reached at any point."""
     n = len(plan.seeds)
     reached: list[set[int]] = []  # per finished point: the thresholds someone reached there
     for p in points:
-        agg = p["aggregate"]
-        if agg is not None:
+        if p.aggregate is not None:
             reached.append(
                 {
                     k
-                    for m in agg["members"]
-                    for k in range(len(m["thresholds"]))
+                    for m in p.aggregate.members
+                    for k in range(len(m.thresholds))
                     if _iterations(m, k, n) is not None
                 }
             )
@@ -105,7 +106,7 @@ def heatmap_threshold(plan: Plan, points: list[dict[str, Any]]) -> int | None:
     return max(best) if best else None
 
 
-def heatmap(plan: Plan, points: list[dict[str, Any]]) -> dict[str, Any] | None:
+def heatmap(plan: Plan, points: list[PointResult]) -> Heatmap | None:
     """Which activation wins where: the fewest iterations to one threshold at each point, a
     grid of rows (all axes but the last) by columns (the last axis)."""
     if not plan.axes:
@@ -119,42 +120,36 @@ def heatmap(plan: Plan, points: list[dict[str, Any]]) -> dict[str, Any] | None:
         cells = []
         for cv in col_values:
             values = dict(zip([n for n, _ in row_axes], combo)) | {col_axis: cv}
-            point = next(p for p in points if all(p["values"][n] == values[n] for n in names))
+            point = next(p for p in points if all(p.values[n] == values[n] for n in names))
             cells.append(_cell(point, k, len(plan.seeds)))
-        rows.append({"values": dict(zip([n for n, _ in row_axes], combo)), "cells": cells})
-    return {
-        "threshold": None if k is None else plan.base.thresholds[k],
-        "row_axes": [n for n, _ in row_axes],
-        "column_axis": col_axis,
-        "columns": col_values,
-        "rows": rows,
-    }
+        rows.append(HeatmapRow(dict(zip([n for n, _ in row_axes], combo)), cells))
+    return Heatmap(
+        threshold=None if k is None else plan.base.thresholds[k],
+        row_axes=[n for n, _ in row_axes],
+        column_axis=col_axis,
+        columns=col_values,
+        rows=rows,
+    )
 
 
-def _cell(point: dict[str, Any], k: int | None, seeds: int) -> dict[str, Any]:
-    agg = point["aggregate"]
+def _cell(point: PointResult, k: int | None, seeds: int) -> HeatmapCell:
+    agg = point.aggregate
     if agg is None:
-        return {"point": point["name"], "state": "unfinished", "winner": None, "iterations": None}
+        return HeatmapCell(point.name, "unfinished", None, None)
     if k is None:
-        return {"point": point["name"], "state": "none", "winner": None, "iterations": None}
+        return HeatmapCell(point.name, "none", None, None)
     ranked = sorted(
-        ((it, m["activation"]) for m in agg["members"] if (it := _iterations(m, k, seeds)) is not None),
+        ((it, m.activation) for m in agg.members if (it := _iterations(m, k, seeds)) is not None),
         key=lambda x: x[0],
     )
     if not ranked:
-        return {"point": point["name"], "state": "none", "winner": None, "iterations": None}
+        return HeatmapCell(point.name, "none", None, None)
     it, winner = ranked[0]
-    return {
-        "point": point["name"],
-        "state": "reached",
-        "winner": winner,
-        "iterations": it,
-        "runner_up": ranked[1][1] if len(ranked) > 1 else None,
-        "runner_up_iterations": ranked[1][0] if len(ranked) > 1 else None,
-    }
+    second = ranked[1] if len(ranked) > 1 else (None, None)
+    return HeatmapCell(point.name, "reached", winner, it, runner_up=second[1], runner_up_iterations=second[0])
 
 
-def best_lr(plan: Plan, points: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+def best_lr(plan: Plan, points: list[PointResult]) -> list[BestLr] | None:
     """Each activation at its own best learning rate, per combination of the other axes:
     best by iterations to the highest threshold it reaches (in every seed) at any lr, ties by
     final accuracy; beside it the same activation at the shared lr (the base config's when it
@@ -162,66 +157,53 @@ def best_lr(plan: Plan, points: list[dict[str, Any]]) -> list[dict[str, Any]] | 
     names = [n for n, _ in plan.axes]
     if "lr" not in names:
         return None
-    lrs = dict(plan.axes)["lr"]
+    lrs = [v for v in dict(plan.axes)["lr"] if not isinstance(v, str)]  # numbers: checked settings
     shared = plan.base.lr if plan.base.lr in lrs else lrs[0]
     others = [(n, vs) for n, vs in plan.axes if n != "lr"]
     n_seeds = len(plan.seeds)
     out = []
     for combo in itertools.product(*(vs for _, vs in others)):
         fixed = dict(zip([n for n, _ in others], combo))
-        at_lr = {}
+        at_lr: dict[float, Aggregate] = {}
         for p in points:
-            if all(p["values"][n] == v for n, v in fixed.items()) and p["aggregate"] is not None:
-                at_lr[p["values"]["lr"]] = p["aggregate"]
+            lr = p.values["lr"]
+            if (
+                p.aggregate is not None
+                and not isinstance(lr, str)
+                and all(p.values[n] == v for n, v in fixed.items())
+            ):
+                at_lr[lr] = p.aggregate
         for a, act in enumerate(plan.base.activations):
             options = []
             for lr, agg in at_lr.items():
-                m = agg["members"][a]
-                reached = [k for k in range(len(m["thresholds"])) if _iterations(m, k, n_seeds) is not None]
+                m = agg.members[a]
+                reached = [k for k in range(len(m.thresholds)) if _iterations(m, k, n_seeds) is not None]
                 options.append((lr, m, max(reached) if reached else -1))
             if not options:
                 continue
             top = max(k for _, _, k in options)
 
-            def score(o: tuple[float, dict[str, Any], int], top: int = top) -> tuple[float, float]:
-                lr, m, _ = o
+            def score(o: tuple[float, AggregateMember, int], top: int = top) -> tuple[float, float]:
+                _, m, _ = o
                 it = _iterations(m, top, n_seeds) if top >= 0 else None
-                final = m["final_accuracy_mean"]
+                final = m.final_accuracy_mean
                 return (it if it is not None else math.inf, -(final if final is not None else -1.0))
 
-            best = min(options, key=score)
-            shared_m = at_lr.get(shared, {}).get("members", [None] * (a + 1))[a] if shared in at_lr else None
+            best_at, best, _ = min(options, key=score)
+            shared_m = at_lr[shared].members[a] if shared in at_lr else None
             out.append(
-                {
-                    "values": fixed,
-                    "activation": act,
-                    "best_lr": best[0],
-                    "threshold": plan.base.thresholds[top] if top >= 0 else None,
-                    "iterations": _iterations(best[1], top, n_seeds) if top >= 0 else None,
-                    "final_accuracy": best[1]["final_accuracy_mean"],
-                    "shared_lr": shared,
-                    "shared_iterations": _iterations(shared_m, top, n_seeds)
-                    if shared_m and top >= 0
-                    else None,
-                    "shared_final_accuracy": shared_m["final_accuracy_mean"] if shared_m else None,
-                }
+                BestLr(
+                    values=fixed,
+                    activation=act,
+                    best_lr=best_at,
+                    threshold=plan.base.thresholds[top] if top >= 0 else None,
+                    iterations=_iterations(best, top, n_seeds) if top >= 0 else None,
+                    final_accuracy=best.final_accuracy_mean,
+                    shared_lr=shared,
+                    shared_iterations=(
+                        _iterations(shared_m, top, n_seeds) if shared_m is not None and top >= 0 else None
+                    ),
+                    shared_final_accuracy=None if shared_m is None else shared_m.final_accuracy_mean,
+                )
             )
     return out
-
-
-def saved_sweep_text(directory: str, fmt: str) -> str | None:
-    """The tables of a stored sweep, seeds directory or sweep point (None: none of those)."""
-    root = Path(directory)
-    if (root / PLAN_FILE).is_file():
-        plan = load_plan(root)
-        if plan.axes:
-            return sweep_text(sweep_results(root, plan), fmt)
-        seeds = plan.seeds
-    elif (root / "aggregate.json").is_file() and not (root / "events.jsonl").exists():
-        seeds = sorted(int(d.name[5:]) for d in root.glob("seed-*") if d.name[5:].isdigit())
-    else:
-        return None
-    summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in seeds) if s is not None]
-    if not summaries:
-        raise SweepError(f"{root}: no seed has a result yet")
-    return seeds_text(aggregate(summaries), summaries, fmt)

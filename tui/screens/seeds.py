@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from actlab.engine.experiments.report import fixed_text
 from actlab.engine.experiments.report_sweeps import aggregate_notes, aggregate_rows
 from actlab.engine.experiments.saved import SavedSeeds
 from actlab.engine.experiments.store import ResultsError
@@ -30,10 +31,10 @@ from .views import SavedScreen, where
 def title_text(saved: SavedSeeds) -> Text:
     agg = saved.aggregate
     text = Text.assemble(("Seeds ", "bold"), (where(saved.directory), "bold"), "  ")
-    for i, m in enumerate(agg["members"]):
-        text.append(("" if i == 0 else ", ") + m["activation"], style=f"bold {member_color(i)}")
-    if agg.get("baseline"):
-        text.append(f" (baseline {agg['baseline']})", style="dim")
+    for i, m in enumerate(agg.members):
+        text.append(("" if i == 0 else ", ") + m.activation, style=f"bold {member_color(i)}")
+    if agg.baseline:
+        text.append(f" (baseline {agg.baseline})", style="dim")
     text.append(f"; seeds {', '.join(map(str, saved.seeds))}")
     if saved.missing:
         text.append(f"\nNo result yet for seed {', '.join(map(str, saved.missing))}.", style="yellow")
@@ -42,20 +43,19 @@ def title_text(saved: SavedSeeds) -> Text:
 
 def run_rows(saved: SavedSeeds) -> list[list[str]]:
     """One row per seed: its status, iterations and each member's final accuracy."""
-    names = [m["activation"] for m in saved.aggregate["members"]]
+    names = [m.activation for m in saved.aggregate.members]
     rows = [["seed", "status", "iterations", *[f"{n} final" for n in names]]]
-    by_seed = {s["config"]["seed"]: s for s in saved.summaries}
+    by_seed = {s.seed: s for s in saved.summaries}
     for seed in saved.seeds:
         s = by_seed.get(seed)
         if s is None:
             rows.append([str(seed), "no result", "", *[""] * len(names)])
             continue
         cells = []
-        for m in s["members"]:
-            acc = m["final_accuracy"]
-            cell = "-" if acc is None else f"{acc:.4f}"
-            cells.append(cell + (" (diverged)" if m["status"] == "diverged" else ""))
-        rows.append([str(seed), str(s.get("status", "-")), str(s.get("iterations", "-")), *cells])
+        for m in s.members:
+            cell = fixed_text(m.final_accuracy, 4)
+            cells.append(cell + (" (diverged)" if m.status == "diverged" else ""))
+        rows.append([str(seed), s.status, str(s.iterations), *cells])
     return rows
 
 
@@ -92,7 +92,7 @@ class SeedsScreen(SavedScreen):
 
     def on_mount(self) -> None:
         agg = self.saved.aggregate
-        names = [m["activation"] for m in agg["members"]]
+        names = [m.activation for m in agg.members]
 
         def head(column: int, label: str) -> str:
             return f"bold {member_color(column - 1)}" if column >= 1 and label in names else ""
@@ -129,10 +129,10 @@ class SeedsScreen(SavedScreen):
         try:
             for seed, directory in self.saved.runs.items():
                 run = load_run(directory, f"seed-{seed}")
-                thresholds = thresholds or [float(t) for t in run.summary["config"]["thresholds"]]
-                for i, m in enumerate(run.summary["members"]):
+                thresholds = thresholds or run.summary.thresholds
+                for i, m in enumerate(run.summary.members):
                     xs, ys = run.curve(i)
-                    curves.append(Curve(f"seed {seed}: {m['activation']}", member_color(i), xs, ys))
+                    curves.append(Curve(f"seed {seed}: {m.activation}", member_color(i), xs, ys))
         except ResultsError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Cannot draw the curves", severity="error")
             return

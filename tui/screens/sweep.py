@@ -9,12 +9,19 @@ say the same.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from actlab.engine.experiments.report import setting_text, value_text
-from actlab.engine.experiments.report_sweeps import best_lr_rows, heatmap_rows, sweep_rows, sweep_statements
+from actlab.engine.experiments.report_sweeps import (
+    best_lr_rows,
+    heatmap_rows,
+    shown_threshold,
+    sweep_rows,
+    sweep_statements,
+)
 from actlab.engine.experiments.saved import SavedSweep, load_seeds
 from actlab.engine.experiments.store import ResultsError
+from actlab.engine.results_model import PairedSpeedup, SweepResults
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -36,36 +43,35 @@ BEST_LR_NOTE = (
 )
 
 
-def point_keys(results: dict[str, Any]) -> list[str]:
+def point_keys(results: SweepResults) -> list[str]:
     """The key of each row of `sweep_rows` (after its header): "point:member", or "point:-"
     for a point not finished."""
     keys = []
-    for p, point in enumerate(results["points"]):
-        agg = point["aggregate"]
-        keys += [f"{p}:-"] if agg is None else [f"{p}:{m}" for m in range(len(agg["members"]))]
+    for p, point in enumerate(results.points):
+        agg = point.aggregate
+        keys += [f"{p}:-"] if agg is None else [f"{p}:{m}" for m in range(len(agg.members))]
     return keys
 
 
-def _vs_baseline(results: dict[str, Any], key: str, k: int) -> dict[str, Any] | None:
+def _vs_baseline(results: SweepResults, key: str, k: int) -> PairedSpeedup | None:
     p, _, m = key.partition(":")
-    agg = results["points"][int(p)]["aggregate"]
+    agg = results.points[int(p)].aggregate
     if agg is None or m == "-":
         return None
-    result: dict[str, Any] | None = agg["members"][int(m)]["thresholds"][k].get("vs_baseline")
-    return result
+    return agg.members[int(m)].thresholds[k].vs_baseline
 
 
 def title_text(saved: SavedSweep) -> Text:
     r = saved.results
-    axes = " x ".join(f"{n} ({', '.join(value_text(v) for v in vs)})" for n, vs in r["axes"])
-    seeds = r["seeds"]
+    axes = " x ".join(f"{n} ({', '.join(value_text(v) for v in vs)})" for n, vs in r.axes)
+    seeds = r.seeds
     text = Text.assemble(("Sweep ", "bold"), (where(saved.directory), "bold"), f"  {axes}; ")
-    text.append(f"{len(r['points'])} points x {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; ")
-    for i, name in enumerate(r["activations"]):
+    text.append(f"{len(r.points)} points x {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; ")
+    for i, name in enumerate(r.activations):
         text.append(("" if i == 0 else ", ") + name, style=f"bold {member_color(i)}")
-    if r["baseline"]:
-        text.append(f" (baseline {r['baseline']})", style="dim")
-    if not r["complete"]:
+    if r.baseline:
+        text.append(f" (baseline {r.baseline})", style="dim")
+    if not r.complete:
         text.append("\nUnfinished points: actlab-tui --batch --resume DIR trains them.", style="yellow")
     return text
 
@@ -88,7 +94,7 @@ class SweepScreen(SavedScreen):
         self.keys = point_keys(self.results)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "show_tab" and parameters == ("tab-best",) and not self.results.get("best_lr"):
+        if action == "show_tab" and parameters == ("tab-best",) and not self.results.best_lr:
             return False  # no lr axis: no such tab, and the key is not shown
         return super().check_action(action, parameters)
 
@@ -103,13 +109,13 @@ class SweepScreen(SavedScreen):
                         yield Statements(id="point-statements")
                 with VerticalScroll(id="points-side"):
                     yield WinsGrid(r, id="side-wins")
-                    yield Static(wins_legend(r["activations"]), classes="wins-legend")
+                    yield Static(wins_legend(r.activations), classes="wins-legend")
             with TabPane("Wins", id="tab-wins"), ScrollableContainer(id="wins-body"):
                 yield WinsGrid(r, id="wins")
-                yield Static(wins_legend(r["activations"]), classes="wins-legend")
+                yield Static(wins_legend(r.activations), classes="wins-legend")
                 grid = heatmap_rows(r)
                 yield Static(grid[1] if grid else "", classes="note")
-            if r.get("best_lr"):
+            if r.best_lr:
                 with TabPane("Best lr", id="tab-best"), VerticalScroll():
                     yield RowsTable(id="best-lr", cursor_type="none")
                     yield Static(BEST_LR_NOTE, classes="note")
@@ -119,20 +125,18 @@ class SweepScreen(SavedScreen):
 
     def on_mount(self) -> None:
         r = self.results
-        axes = len(r["axes"])
-        acts = r["activations"]
+        axes = len(r.axes)
+        acts = r.activations
         rows = sweep_rows(r)
-        thresholds = r["thresholds"]
-        shown = (r.get("heatmap") or {}).get("threshold")
-        top = thresholds.index(shown) if shown in thresholds else len(thresholds) - 1
+        top = shown_threshold(r)
 
         def style(row: int, column: int, cell: str) -> str:
             if column == axes:
                 return f"bold {member_color(acts.index(cell))}" if cell in acts else "dim"
-            if column == len(rows[0]) - 1 and len(r["seeds"]) > 1:
+            if column == len(rows[0]) - 1 and len(r.seeds) > 1:
                 p = _vs_baseline(r, self.keys[row], top)
-                if p is not None and p.get("clear"):
-                    return "green" if (p["ratio_low"] or 0) > 1 else "red"
+                if p is not None and p.clear:
+                    return "green" if (p.ratio_low or 0) > 1 else "red"
             return ""
 
         self.query_one("#points", RowsTable).fill(rows, left=axes + 1, keys=self.keys, style=style)
@@ -165,21 +169,21 @@ class SweepScreen(SavedScreen):
             box.show([], "")
             return
         p, _, m = key.partition(":")
-        point = self.results["points"][int(p)]
-        agg = point["aggregate"]
-        name = ", ".join(f"{n}={setting_text(v)}" for n, v in point["values"].items())
+        point = self.results.points[int(p)]
+        agg = point.aggregate
+        name = ", ".join(f"{n}={setting_text(v)}" for n, v in point.values.items())
         if agg is None:
             box.show([], f"{name}: not finished (actlab-tui --batch --resume DIR trains it).")
             return
-        member = agg["members"][int(m)]
-        act = member["activation"]
+        member = agg.members[int(m)]
+        act = member.activation
         # as under "Paired": a threshold neither reached in any seed says nothing
-        pairs = [t["vs_baseline"] for t in member["thresholds"] if t.get("vs_baseline")]
-        statements = [p["statement"] for p in pairs if p["neither"] < p["seeds"]]
+        pairs = [t.vs_baseline for t in member.thresholds if t.vs_baseline is not None]
+        statements = [p.statement for p in pairs if p.neither < p.seeds]
         if not statements:
             why = (
                 "the baseline"
-                if act == agg.get("baseline")
+                if act == agg.baseline
                 else "nothing reached a threshold in any seed"
                 if pairs
                 else "no baseline to pair with"
@@ -197,7 +201,7 @@ class SweepScreen(SavedScreen):
         """The point's seeds view, over this one (escape comes back)."""
         directory = self.saved.point_dir(index)
         try:
-            seeds = load_seeds(directory, self.results["seeds"])
+            seeds = load_seeds(directory, self.results.seeds)
         except ResultsError as exc:
             self.notify(str(exc), title="Cannot open that point", severity="error")
             return

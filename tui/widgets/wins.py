@@ -8,9 +8,8 @@ three lines tall (winner, iterations, runner-up) where the terminal has room, on
 
 from __future__ import annotations
 
-from typing import Any
-
-from actlab.engine.experiments.report import setting_text
+from actlab.engine.experiments.report import fixed_text, setting_text
+from actlab.engine.results_model import HeatmapCell, HeatmapRow, SweepResults
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size
@@ -34,37 +33,36 @@ class WinsGrid(Widget):
     }
     """
 
-    def __init__(self, results: dict[str, Any], *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, results: SweepResults, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.heatmap: dict[str, Any] | None = results.get("heatmap")
-        self.activations: list[str] = list(results["activations"])
+        self.heatmap = results.heatmap
+        self.activations: list[str] = list(results.activations)
         self.tall = True
 
     # --- geometry ------------------------------------------------------------------------------
 
     @property
     def row_labels(self) -> list[str]:
-        rows = self.heatmap["rows"] if self.heatmap else []
-        return [",".join(f"{n}={setting_text(v)}" for n, v in r["values"].items()) for r in rows]
+        return [",".join(f"{n}={setting_text(v)}" for n, v in r.values.items()) for r in self._rows()]
 
     @property
     def column_labels(self) -> list[str]:
         h = self.heatmap
-        return [f"{h['column_axis']}={setting_text(v)}" for v in h["columns"]] if h else []
+        return [] if h is None else [f"{h.column_axis}={setting_text(v)}" for v in h.columns]
 
     def _label_width(self) -> int:
         return max([len(x) for x in self.row_labels] + [0]) + 1
 
     def _min_cell(self) -> int:
-        cells = [c for r in self._rows() for c in r["cells"]]
+        cells = [c for r in self._rows() for c in r.cells]
         texts = [t for c in cells for t in self.lines(c, True)] + [
             " ".join(self.lines(c, False)) for c in cells
         ]
         texts += self.column_labels
         return max([len(t) for t in texts] + [6]) + 2
 
-    def _rows(self) -> list[dict[str, Any]]:
-        return list((self.heatmap or {}).get("rows", []))
+    def _rows(self) -> list[HeatmapRow]:
+        return [] if self.heatmap is None else self.heatmap.rows
 
     def _cell_width(self, width: int) -> int:
         columns = max(1, len(self.column_labels))
@@ -82,32 +80,32 @@ class WinsGrid(Widget):
 
     # --- content -------------------------------------------------------------------------------
 
-    def lines(self, cell: dict[str, Any], tall: bool) -> list[str]:
+    def lines(self, cell: HeatmapCell, tall: bool) -> list[str]:
         """What a cell says: tall, on up to three lines; else on one."""
-        if cell["state"] == "unfinished":
+        if cell.state == "unfinished":
             return ["(unfinished)"]
-        if cell["winner"] is None:
+        if cell.winner is None:
             return ["-", "none reached"] if tall else ["-"]
-        it = f"{cell['iterations']:.0f}"
+        it = fixed_text(cell.iterations, 0)
         if not tall:
-            return [cell["winner"], it]
-        out = [cell["winner"], f"{it} it"]
-        if cell.get("runner_up"):
-            out.append(f"next {cell['runner_up']} {cell['runner_up_iterations']:.0f}")
+            return [cell.winner, it]
+        out = [cell.winner, f"{it} it"]
+        if cell.runner_up:
+            out.append(f"next {cell.runner_up} {fixed_text(cell.runner_up_iterations, 0)}")
         return out
 
-    def style_of(self, cell: dict[str, Any]) -> str:
-        winner = cell["winner"]
+    def style_of(self, cell: HeatmapCell) -> str:
+        winner = cell.winner
         if winner is None:
             return "dim"
         colour = member_color(self.activations.index(winner)) if winner in self.activations else "grey50"
         return f"bold {INK} on {colour}"
 
-    def cell_at(self, row: int, column: int) -> dict[str, Any]:
-        return dict(self._rows()[row]["cells"][column])
+    def cell_at(self, row: int, column: int) -> HeatmapCell:
+        return self._rows()[row].cells[column]
 
     def render(self) -> RenderResult:
-        if not self.heatmap:
+        if self.heatmap is None:
             return Text("no heatmap: this sweep has no axes", style="dim")
         width = self.content_region.width or self.size.width
         lw, cw = self._label_width(), self._cell_width(width)
@@ -120,12 +118,12 @@ class WinsGrid(Widget):
             height = 3 if tall else 1
             if tall and r:
                 out.append("\n")
-            cells = [self.lines(c, tall) for c in row["cells"]]
+            cells = [self.lines(c, tall) for c in row.cells]
             for line in range(height):
                 k = 0
                 out.append("\n")
                 out.append((label if line == height // 2 else "").ljust(lw), style="bold")
-                for c, cell in enumerate(row["cells"]):
+                for c, cell in enumerate(row.cells):
                     parts = cells[c]
                     if not tall:
                         text = " ".join(parts)
