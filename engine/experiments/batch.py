@@ -235,13 +235,13 @@ def _run_sweep(
     if plan.axes:
         tables = sweep_text(results, fmt)
     else:
-        point = results["points"][0]
+        point = results.points[0]
         summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
-        if point["aggregate"] is not None:
-            tables = seeds_text(point["aggregate"], summaries, fmt)
+        if point.aggregate is not None:
+            tables = seeds_text(point.aggregate, summaries, fmt)
         elif summaries:
             tables = seeds_text(aggregate(summaries), summaries, fmt)
-    if not results["complete"] and not failures and not stop.is_set():
+    if not results.complete and not failures and not stop.is_set():
         failures.append("unfinished points")
     return Outcome(root, tables, failed=bool(failures))
 

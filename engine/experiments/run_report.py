@@ -15,13 +15,15 @@ them); nothing else in the directory is touched.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from actlab.engine.events import Diagnostics, Evaluation, Event
+from actlab.engine.events import Diagnostics, Evaluation, Event, SettingValue
+from actlab.engine.results_model import Aggregate, Summary, SweepResults
 
 from .compare import Collection, SavedRun, load_run, open_collection
-from .report import diagnostics_table, markdown, setting_text, threshold_table
+from .report import diagnostics_table, fixed_text, markdown, setting_text, threshold_table
 from .report_sweeps import aggregate_table, sweep_sections
 from .results import replay
 from .store import ResultsError, write_file
@@ -200,9 +202,9 @@ def write_collection_report(collection: Collection, out: str | None) -> Path:
     first = next(iter(runs.values())).summary
     members = [m["activation"] for m in first["members"]]
     thresholds = [float(t) for t in first["config"]["thresholds"]]
-    if results is not None and results["heatmap"] is not None:
+    if results is not None and results.heatmap is not None:
         _heatmap_figure(results, target / HEATMAP_PNG, plt)
-        grid = [[c["point"] for c in r["cells"]] for r in results["heatmap"]["rows"]]
+        grid = [[c.point for c in r.cells] for r in results.heatmap.rows]
     else:
         grid = [list(points)]
     _points_figure(points, grid, members, thresholds, seeds, target / ACCURACY_PNG, plt)
@@ -277,66 +279,70 @@ def _points_figure(
     _save(fig, path, plt)
 
 
-def _heatmap_figure(results: dict[str, Any], path: Path, plt: Any) -> None:
+def _heatmap_figure(results: SweepResults, path: Path, plt: Any) -> None:
     """Iterations to the heatmap's threshold over the grid (fewer: darker), each cell with
     its winner and iterations and the runner-up; unfinished points hatched, points where no
     activation reached it in every seed blank."""
     from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
 
-    h = results["heatmap"]
-    rows, columns = h["rows"], h["columns"]
-    found = [c["iterations"] for r in rows for c in r["cells"] if c["iterations"] is not None]
+    h = results.heatmap
+    if h is None:
+        return  # a sweep without axes: no grid to draw
+    rows, columns = h.rows, h.columns
+    found = [c.iterations for r in rows for c in r.cells if c.iterations is not None]
     cmap = plt.get_cmap("viridis")
     low, high = (min(found), max(found)) if found else (0.0, 1.0)
     norm = Normalize(low - 1 if low == high else low, high + 1 if low == high else high)
     fig, ax = plt.subplots(figsize=(1.6 + 2.1 * len(columns), 1.3 + 1.1 * len(rows)), dpi=110)
     for y, r in enumerate(rows):
-        for x, c in enumerate(r["cells"]):
-            if c["state"] == "unfinished":
+        for x, c in enumerate(r.cells):
+            if c.state == "unfinished":
                 ax.add_patch(Rectangle((x, y), 1, 1, facecolor="#eeeeee", hatch="//", edgecolor="#bbbbbb"))
                 ax.text(x + 0.5, y + 0.5, "unfinished", ha="center", va="center", fontsize=9, color="#555555")
                 continue
-            if c["winner"] is None:
+            if c.winner is None or c.iterations is None:
                 ax.add_patch(Rectangle((x, y), 1, 1, facecolor="white", edgecolor="#bbbbbb"))
                 ax.text(
                     x + 0.5, y + 0.5, "none reached it", ha="center", va="center", fontsize=8, color="#777777"
                 )
                 continue
-            colour = cmap(norm(c["iterations"]))
+            colour = cmap(norm(c.iterations))
             ax.add_patch(Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="white"))
             ink = "black" if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 0.55 else "white"
-            ax.text(x + 0.5, y + 0.45, f"{c['winner']}\n{c['iterations']:.0f}", ha="center", va="center",
+            ax.text(x + 0.5, y + 0.45, f"{c.winner}\n{c.iterations:.0f}", ha="center", va="center",
                     fontsize=11, color=ink, fontweight="bold")  # fmt: skip
-            if c.get("runner_up"):
-                ax.text(x + 0.5, y + 0.82, f"next: {c['runner_up']} {c['runner_up_iterations']:.0f}",
+            if c.runner_up:
+                ax.text(x + 0.5, y + 0.82, f"next: {c.runner_up} {fixed_text(c.runner_up_iterations, 0)}",
                         ha="center", va="center", fontsize=7, color=ink)  # fmt: skip
     ax.set_xlim(0, len(columns))
     ax.set_ylim(len(rows), 0)
     ax.set_xticks([x + 0.5 for x in range(len(columns))])
-    ax.set_xticklabels([f"{h['column_axis']}={setting_text(v)}" for v in columns])
+    ax.set_xticklabels([f"{h.column_axis}={setting_text(v)}" for v in columns])
     ax.set_yticks([y + 0.5 for y in range(len(rows))])
-    ax.set_yticklabels([",".join(f"{n}={setting_text(v)}" for n, v in r["values"].items()) for r in rows])
+    ax.set_yticklabels([",".join(f"{n}={setting_text(v)}" for n, v in r.values.items()) for r in rows])
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    seeds = len(results["seeds"])
+    seeds = len(results.seeds)
     over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
-    if h["threshold"] is None:
+    if h.threshold is None:
         ax.set_title("Which activation wins where: none reached a threshold in every seed", fontsize=10)
     else:
         ax.set_title(
-            f"Which activation wins where: fewest iterations to {h['threshold']:g} test accuracy\n"
+            f"Which activation wins where: fewest iterations to {h.threshold:g} test accuracy\n"
             f"(sustained, {over}; in a cell: the winner and its iterations)",
             fontsize=10,
         )
-    if found:
+    if found and h.threshold is not None:
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.05, pad=0.03)
-        bar.set_label(f"iterations to {h['threshold']:g}", fontsize=9)
+        bar.set_label(f"iterations to {h.threshold:g}", fontsize=9)
     _save(fig, path, plt)
 
 
-def _settings_rows(config: dict[str, Any], swept: dict[str, list[Any]], seeds: list[Any]) -> list[list[str]]:
+def _settings_rows(
+    config: Mapping[str, object], swept: dict[str, list[SettingValue]], seeds: Sequence[int | None]
+) -> list[list[str]]:
     rows = [["setting", "value"]]
     for k, v in config.items():
         if k == "cache_dir":
@@ -350,24 +356,24 @@ def _settings_rows(config: dict[str, Any], swept: dict[str, list[Any]], seeds: l
     return rows
 
 
-def _data_line(summary: dict[str, Any]) -> str:
-    ds = summary.get("dataset") or {}
-    members = ", ".join(m["activation"] for m in summary["members"])
+def _data_line(summary: Summary) -> str:
+    ds: Mapping[str, object] = summary.dataset or {}
+    members = ", ".join(m.activation for m in summary.members)
     return (
         f"{members} on {ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
-        f"device {summary.get('device')}"
+        f"device {summary.device}"
     )
 
 
-def sweep_markdown(collection: Collection, results: dict[str, Any], first: dict[str, Any]) -> str:
+def sweep_markdown(collection: Collection, results: SweepResults, first: Summary) -> str:
     """A sweep's report text; the figures beside it are linked by name."""
     plan = load_plan(collection.directory)
     axes = "; ".join(f"{n} = {', '.join(setting_text(v) for v in vs)}" for n, vs in plan.axes)
     runs = len(plan.points) * len(plan.seeds)
-    done = sum(1 for p in results["points"] if p["complete"])
+    done = sum(1 for p in results.points if p.complete)
     state = (
         "every point finished"
-        if results["complete"]
+        if results.complete
         else f"{done} of {len(plan.points)} points finished ({len(collection.runs)} of {runs} runs started)"
     )
     sections = sweep_sections(results, "md")
@@ -415,11 +421,11 @@ def sweep_markdown(collection: Collection, results: dict[str, Any], first: dict[
     return "\n".join(lines)
 
 
-def seeds_markdown(collection: Collection, agg: dict[str, Any] | None, first: dict[str, Any]) -> str:
+def seeds_markdown(collection: Collection, agg: Aggregate | None, first: Summary) -> str:
     """A seeds or point directory's report text."""
     what = "seeds" if collection.kind == "seeds" else "sweep point"
     total = len(collection.runs) + len(collection.missing)
-    finished = len(agg["seeds"]) if agg is not None else 0
+    finished = len(agg.seeds) if agg is not None else 0
     lines = [
         f"# actlab {what} {collection.name}",
         "",
@@ -436,7 +442,7 @@ def seeds_markdown(collection: Collection, agg: dict[str, Any] | None, first: di
         "",
         aggregate_table(agg, "md") if agg is not None else "No seed has finished yet.",
     ]
-    config = dict(first["config"])
-    seeds_used = agg["seeds"] if agg is not None else [config.get("seed")]
+    config: Mapping[str, object] = first.config or {}
+    seeds_used = agg.seeds if agg is not None else [first.seed]
     lines += ["", "## Settings", "", markdown(_settings_rows(config, {}, seeds_used)), ""]
     return "\n".join(lines)
