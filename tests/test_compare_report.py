@@ -164,3 +164,65 @@ def test_report_draws_the_gradients_of_a_single_diagnostics_point(tmp_path: Path
         code, _, err = run_cli("report", str(run))
     assert code == 0, err
     assert "At the last diagnostics point (solid)" in (run / "report.md").read_text()
+
+
+def _point(tmp_path: Path, status: str) -> Path:
+    """A sweep's point of two seeds (copies of a finished run), its stored summaries marked `status`."""
+    point = tmp_path / "lr=0.1"
+    for s in (0, 1):
+        shutil.copytree(FINISHED, point / f"seed-{s}")
+        summary = json.loads((point / f"seed-{s}" / "summary.json").read_text())
+        (point / f"seed-{s}" / "summary.json").write_text(json.dumps({**summary, "status": status}))
+    (point / "aggregate.json").write_text("{}")  # written for people: compare does not read it
+    return point
+
+
+@pytest.mark.parametrize("status", ["done", "interrupted"])
+def test_compare_json_of_a_seeds_directory_holds_its_aggregate_even_when_null(
+    status: str, tmp_path: Path
+) -> None:
+    from actlab.engine.results_model import Comparison
+
+    code, text, err = run_cli("compare", "--format", "json", str(_point(tmp_path, status)))
+    assert code == 0, err
+    data = json.loads(text)
+    assert list(data) == ["runs", "differences", "aggregate"]
+    assert [r["label"] for r in data["runs"]] == ["lr=0.1/seed-0", "lr=0.1/seed-1"]
+    if status == "done":
+        assert data["aggregate"]["runs"] == 2 and data["aggregate"]["members"][0]["activation"] == "sigmoid"
+    else:
+        assert data["aggregate"] is None  # no seed finished: present, and null
+    assert Comparison.from_json(data).to_json() == data  # read back, written the same
+    code, text, err = run_cli("compare", "--format", "json", FINISHED, DIVERGED)
+    data = json.loads(text)
+    assert code == 0 and list(data) == ["runs", "differences"]  # runs alone: no aggregate, no sweep
+    assert Comparison.from_json(data).to_json() == data
+
+
+def test_every_command_tells_the_kinds_of_directory_apart_the_same_way(tmp_path: Path) -> None:
+    from actlab.engine.experiments.opened import OpenedRun, OpenedSeeds, open_results
+    from actlab.engine.experiments.store import ResultsError
+
+    point = _point(tmp_path, "done")
+    run = open_results(FINISHED)
+    assert isinstance(run, OpenedRun) and run.stored_runs == [(FINISHED, "tui_finished")]
+    assert run.replay().members[0].activation == "sigmoid"
+    seeds = open_results(str(point))
+    assert isinstance(seeds, OpenedSeeds) and seeds.kind == "point" and seeds.seeds == [0, 1]
+    assert [label for _, label in seeds.stored_runs] == ["lr=0.1/seed-0", "lr=0.1/seed-1"]
+    assert len(seeds.summaries) == 2 and seeds.aggregate.seeds == [0, 0] and not seeds.missing
+    (point / "seed-2").mkdir()  # left empty by a job that never started: not a run yet
+    seeds = open_results(str(point))
+    assert isinstance(seeds, OpenedSeeds) and seeds.seeds == [0, 1, 2] and seeds.missing == [2]
+    code, out, err = run_cli("compare", str(point))
+    assert code == 0 and "lr=0.1/seed-1" in out and "seed-2" not in out, err
+    # a seed's run alone is labelled with its point's name
+    assert open_results(str(point / "seed-1")).stored_runs[0].label == "lr=0.1/seed-1"
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(
+        ResultsError, match="not an actlab run, sweep or seeds directory .no events.jsonl here"
+    ):
+        open_results(str(tmp_path / "notes"))
+    for args in (["compare"], ["--batch", "--open"], ["report"]):
+        code, out, err = run_cli(*args, str(tmp_path / "notes"))
+        assert code == 2 and out == "" and "not an actlab run, sweep or seeds directory" in err

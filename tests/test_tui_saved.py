@@ -84,9 +84,10 @@ def test_a_sweep_made_by_the_engine_opens_in_the_sweep_view(
             assert cells(table) == sweep_rows(sweep_results(root, plan))[1:]
             assert table.row_count == 4 * 2
             grid = screen.query_one("#wins", WinsGrid)
-            heatmap = saved.results["heatmap"]
-            assert [[c["winner"] for c in r["cells"]] for r in heatmap["rows"]] == [
-                [grid.cell_at(r, c)["winner"] for c in range(2)] for r in range(2)
+            heatmap = saved.results.heatmap
+            assert heatmap is not None
+            assert [[c.winner for c in r.cells] for r in heatmap.rows] == [
+                [grid.cell_at(r, c).winner for c in range(2)] for r in range(2)
             ]
             views = screen.query_one(TabbedContent)
             await pilot.press("l")  # lr is swept: the best-lr tab
@@ -116,7 +117,7 @@ def test_enter_on_a_point_opens_its_seeds_and_enter_on_a_seed_replays_it() -> No
             assert isinstance(lab, RunScreen)
             await until(pilot, lambda: lab.phase == Phase.SAVED, "the replay to end")
             assert str(lab.status.run_dir).endswith("lr=0.05,depth=2/seed-1")
-            assert lab.query_one(ThresholdTable).summary()["config"]["seed"] == 1
+            assert lab.query_one(ThresholdTable).summary().seed == 1
             await pilot.press("escape")
             assert await on_screen(pilot, SeedsScreen) is seeds
             await pilot.press("escape")
@@ -136,7 +137,9 @@ def test_a_seeds_directory_opens_with_its_paired_statements(
     finished_sweep(root, small.replace(thresholds=(0.3, 0.6)), [], [0, 1, 2], sample)
     saved = load_saved(str(root))
     assert isinstance(saved, SavedSeeds) and saved.seeds == [0, 1, 2] and not saved.missing
-    statement = saved.aggregate["members"][1]["thresholds"][0]["vs_baseline"]["statement"]
+    paired = saved.aggregate.members[1].thresholds[0].vs_baseline
+    assert paired is not None
+    statement = paired.statement
     assert statement.startswith("relu reaches 0.3") and "of 3 seeds" in statement
 
     async def scenario() -> None:
@@ -246,4 +249,4 @@ def test_compare_app_refuses_print_options(cache_dir: Path) -> None:
 def test_the_fixture_is_a_sweep_the_engine_reads() -> None:
     plan = load_plan(SWEEP)
     assert [n for n, _ in plan.axes] == ["lr", "depth"] and plan.seeds == [0, 1, 2]
-    assert sweep_results(SWEEP, plan)["complete"]
+    assert sweep_results(SWEEP, plan).complete

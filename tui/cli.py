@@ -388,7 +388,7 @@ def _refuse_settings_with_resume(ctx: click.Context, names: list[str]) -> None:
 
 
 def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
-    from actlab.engine.experiments.sweep_results import saved_sweep_text
+    from actlab.engine.experiments.saved import saved_sweep_text
 
     with reading(directory):  # a foreign, damaged or unreadable directory: one line, exit 2
         text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables

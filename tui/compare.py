@@ -19,12 +19,12 @@ def accuracy_chart(runs: list[SavedRun], width: int, height: int, colour: bool) 
     plt.clear_figure()
     plt.theme("clear")
     for r in runs:
-        for i, m in enumerate(r.summary["members"]):
+        for i, m in enumerate(r.summary.members):
             xs, ys = r.curve(i)
             step = max(1, -(-len(xs) // max(1, width)))  # decimate to the canvas's columns
             if xs:
-                plt.plot(xs[::step], ys[::step], label=f"{r.label}: {m['activation']}")
-    for t in runs[0].summary["config"]["thresholds"]:
+                plt.plot(xs[::step], ys[::step], label=f"{r.label}: {m.activation}")
+    for t in runs[0].config["thresholds"]:
         plt.horizontal_line(float(t), color="gray")
     plt.ylim(0, 1)
     plt.title("test accuracy")

@@ -5,22 +5,19 @@ runs (their accuracy curves on one text chart are drawn by `actlab.tui.compare`)
 only through `replay`, which checks every line, so a foreign or corrupt directory is one
 ResultsError (one line, exit 2). Loads no PyTorch.
 
-A directory of several runs stands for them (`Collection`): a sweep (sweep.json with axes)
-for every point's seeds ("lr=0.1,depth=2/seed-0"), a `--seeds` directory (sweep.json without
-axes) and a sweep's point (seed-S/ runs beside aggregate.json, or below a sweep.json) for their
-seeds. Given alone, it is also summarized: a sweep's tables, or the aggregate over the seeds.
-A damaged sweep.json is one SweepError, a damaged summary one ResultsError.
+A directory of several runs stands for them (`opened.open_results` tells which): a sweep
+for every point's seeds ("lr=0.1,depth=2/seed-0"), a `--seeds` directory and a sweep's point
+for their seeds. Given alone, it is also summarized: a sweep's tables, or the aggregate over
+the finished seeds. A damaged sweep.json is one SweepError, a damaged summary one ResultsError.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
-from actlab.engine.events import Evaluation, Event
+from actlab.engine.events import ConfigDict, Evaluation, Event
 from actlab.engine.experiments.report import (
     THRESHOLD_CSV_COLUMNS,
     as_text,
@@ -32,11 +29,10 @@ from actlab.engine.experiments.report import (
 )
 from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_text
 from actlab.engine.experiments.results import replay
-from actlab.engine.experiments.store import ResultsError
-from actlab.engine.experiments.sweep_dir import load_plan, run_summary
-from actlab.engine.experiments.sweep_plan import PLAN_FILE
-from actlab.engine.experiments.sweep_results import sweep_results
-from actlab.engine.metrics import aggregate
+from actlab.engine.results_model import ComparedRun, Comparison, Summary
+
+from .opened import Collection, OpenedRun, OpenedSeeds, OpenedSweep, StoredRun, open_results, runs_of
+from .store import ResultsError
 
 
 @dataclass
@@ -45,7 +41,7 @@ class SavedRun:
 
     label: str
     directory: str
-    summary: dict[str, Any]
+    summary: Summary
     iterations: list[int] = field(default_factory=list)
     accuracy: list[list[float | None]] = field(default_factory=list)  # per evaluation, per member
 
@@ -55,123 +51,42 @@ class SavedRun:
         kept = [(it, a) for it, a in points if a is not None]
         return [it for it, _ in kept], [a for _, a in kept]
 
+    @property
+    def config(self) -> ConfigDict:
+        return config_of(self.summary, self.directory)
+
 
 def load_run(directory: str, label: str) -> SavedRun:
-    run = SavedRun(label, directory, {})
+    iterations: list[int] = []
+    accuracy: list[list[float | None]] = []
 
     def listen(event: Event) -> None:
         if isinstance(event, Evaluation):
-            run.iterations.append(event.iteration)
-            run.accuracy.append(event.accuracy)
+            iterations.append(event.iteration)
+            accuracy.append(event.accuracy)
 
-    run.summary = replay(directory, listen)
-    return run
-
-
-def labels_for(directories: list[str]) -> list[str]:
-    """Each run's folder name, or the path as given where two names collide."""
-    names = [_name(_real(d)) for d in directories]
-    return [n if names.count(n) == 1 else d for n, d in zip(names, directories)]
+    return SavedRun(label, directory, replay(directory, listen), iterations, accuracy)
 
 
-def _real(path: str | Path) -> Path:
-    """The path with its links followed, as far as they lead: a link loop (`ln -s x x`) stays
-    as it is, for the reader to refuse in one line (Path.resolve raises RuntimeError on it)."""
-    return Path(os.path.realpath(path))
+def config_of(summary: Summary, directory: str) -> ConfigDict:
+    """A replayed run's settings (its stream starts with them, so a summary has them)."""
+    if summary.config is None:
+        raise ResultsError(f"{directory}: the run has no settings")
+    return summary.config
 
 
-def _seed_dirs(d: Path) -> list[Path]:
-    subs = [p for p in d.glob("seed-*") if p.is_dir() and p.name[5:].lstrip("-").isdigit()]
-    return sorted(subs, key=lambda p: int(p.name[5:]))
-
-
-def _name(path: Path) -> str:
-    """A run's folder name; a seed's sub-run with its parent's (tanh-relu/seed-0)."""
-    if path.name.startswith("seed-") and (path.parent / "aggregate.json").is_file():
-        return f"{path.parent.name}/{path.name}"
-    return path.name or str(path)
-
-
-@dataclass
-class Collection:
-    """A directory that stands for several runs: a sweep, a `--seeds` directory or one
-    point of a sweep. `runs` are (directory, label), points in the plan's order, seeds in
-    order; `missing` the runs the plan has that are not there (not started yet)."""
-
-    kind: str  # "sweep", "seeds" or "point"
-    directory: str
-    runs: list[tuple[str, str]]
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return _real(self.directory).name or self.directory
-
-    def results(self) -> dict[str, Any]:
-        """A sweep's results (sweep_results.sweep_results: every point over its seeds, the
-        heatmap, the best-lr view), read from the stored summaries."""
-        root = Path(self.directory)
-        return sweep_results(root, load_plan(root))
-
-    def summaries(self) -> list[dict[str, Any]]:
-        """The stored summaries of the finished runs (seeds and points: its seeds)."""
-        out = []
-        for d, _ in self.runs:
-            s = run_summary(Path(d), "")
-            if s is not None and s.get("status") == "done":
-                out.append(s)
-        return out
-
-    def aggregate(self) -> dict[str, Any] | None:
-        """Seeds and points: the finished seeds' aggregate (None when none has finished)."""
-        done = self.summaries()
-        return aggregate(done) if done else None
-
-
-def open_collection(directory: str) -> Collection | None:
-    """The runs a sweep, seeds or point directory stands for; None for any other directory
-    (a run, or something `replay` will refuse)."""
-    d = Path(directory)
-    if (d / "events.jsonl").exists() or not d.is_dir():
-        return None
-    if (d / PLAN_FILE).is_file():
-        plan = load_plan(d)  # damaged or edited: SweepError
-        kind = "sweep" if plan.axes else "seeds"
-        runs: list[tuple[str, str]] = []
-        missing = []
-        for point in plan.points:
-            for seed in plan.seeds:
-                rel = point.run_dir(seed)
-                label = rel if point.name else f"{_name(_real(d))}/{rel}"
-                if (d / rel).is_dir():
-                    runs.append((str(d / rel), label))
-                else:
-                    missing.append(rel)
-        collection = Collection(kind, directory, runs, missing)
-    else:
-        seeds = _seed_dirs(d)
-        if not seeds or not ((d / "aggregate.json").is_file() or (d.parent / PLAN_FILE).is_file()):
-            return None
-        point = _name(_real(d))
-        collection = Collection("point", directory, [(str(p), f"{point}/{p.name}") for p in seeds])
-    if not collection.runs:
-        raise ResultsError(f"{directory}: a {collection.kind} directory with no run yet")
-    return collection
-
-
-def expand(directory: str) -> tuple[list[tuple[str, str]], Collection | None]:
+def expand(directory: str) -> tuple[list[StoredRun], Collection | None]:
     """The runs a directory stands for, (directory, label) each, and its collection (None
     for a single run)."""
-    collection = open_collection(directory)
-    if collection is not None:
-        return collection.runs, collection
-    return [(directory, _name(_real(directory)))], None
+    opened = open_results(directory)
+    runs = runs_of(opened)
+    return runs, None if isinstance(opened, OpenedRun) else opened
 
 
 def load_comparison(directories: list[str]) -> tuple[list[SavedRun], Collection | None]:
     """Every run the directories stand for (labels that collide: the path instead), and the
     collection when a single sweep, seeds or point directory is given alone."""
-    pairs: list[tuple[str, str]] = []
+    pairs: list[StoredRun] = []
     collections = []
     for d in directories:
         runs, collection = expand(d)
@@ -194,7 +109,7 @@ def thresholds_of(runs: list[SavedRun]) -> list[float]:
     """Every threshold any run tracked, in order."""
     seen: list[float] = []
     for r in runs:
-        for t in r.summary["config"]["thresholds"]:
+        for t in r.config["thresholds"]:
             if float(t) not in seen:
                 seen.append(float(t))
     return sorted(seen)
@@ -204,18 +119,18 @@ def member_rows(runs: list[SavedRun]) -> list[list[str]]:
     thresholds = thresholds_of(runs)
     rows = [["run", "member", *[f"to {t:g}" for t in thresholds], "final acc", "s/epoch", "status"]]
     for r in runs:
-        for i, m in enumerate(r.summary["members"]):
-            by_threshold = {float(t["threshold"]): t for t in m["thresholds"]}
+        for i, m in enumerate(r.summary.members):
+            by_threshold = {float(t.threshold): t for t in m.thresholds}
             cells = []
             for t in thresholds:
                 tk = by_threshold.get(t)
-                cells.append("not tracked" if tk is None else crossing_text(tk["first"], tk["sustained"]))
-            final = m["final_accuracy"]
-            epoch = m["epoch_time_s"]
+                cells.append("not tracked" if tk is None else crossing_text(tk.first, tk.sustained))
+            final = m.final_accuracy
+            epoch = m.epoch_time_s
             rows.append(
                 [
                     r.label if i == 0 else "",
-                    m["activation"],
+                    m.activation,
                     *cells,
                     "-" if final is None else f"{final:.4f}",
                     "-" if epoch is None else f"{epoch:.4f}",
@@ -227,22 +142,31 @@ def member_rows(runs: list[SavedRun]) -> list[list[str]]:
 
 # ------------------------------------------------------------------------- the settings that differ
 
+# what a run actually used where it may differ from its setting
+UsedSettings = TypedDict(
+    "UsedSettings", {"dataset used": str | None, "device used": str | None, "evaluated every": int | None}
+)
 
-def settings_of(summary: dict[str, Any]) -> dict[str, Any]:
+
+class RunSettings(ConfigDict, UsedSettings):
+    """A run's settings as `compare` lists them: its own, then what it actually used."""
+
+
+def settings_of(saved: SavedRun) -> RunSettings:
     """The run's settings (config.json, as stored in run_started), and what was actually used
     where it may differ from the setting: the dataset, the device and the evaluation cadence."""
-    dataset = summary.get("dataset") or {}
-    return {
-        **summary["config"],
-        "dataset used": dataset.get("name"),
-        "device used": summary.get("device"),
-        "evaluated every": summary.get("eval_every"),
+    summary = saved.summary
+    used: UsedSettings = {
+        "dataset used": None if summary.dataset is None else summary.dataset["name"],
+        "device used": summary.device,
+        "evaluated every": summary.eval_every,
     }
+    return {**saved.config, **used}
 
 
-def differences(runs: list[SavedRun]) -> dict[str, list[Any]]:
+def differences(runs: list[SavedRun]) -> dict[str, list[object]]:
     """Setting -> its value in each run, for the settings that are not the same in all."""
-    settings = [settings_of(r.summary) for r in runs]
+    settings = [settings_of(r) for r in runs]
     names: list[str] = []
     for s in settings:
         names += [k for k in s if k not in names]
@@ -250,7 +174,7 @@ def differences(runs: list[SavedRun]) -> dict[str, list[Any]]:
     return {k: v for k, v in table.items() if len({json.dumps(x, sort_keys=True) for x in v}) > 1}
 
 
-def difference_rows(runs: list[SavedRun], diff: dict[str, list[Any]]) -> list[list[str]]:
+def difference_rows(runs: list[SavedRun], diff: dict[str, list[object]]) -> list[list[str]]:
     """A column per run, a row per setting; with more than TRANSPOSE_AFTER runs (a sweep's),
     a row per run and a column per setting instead, so that the table stays narrow."""
     if len(runs) > TRANSPOSE_AFTER:
@@ -267,28 +191,33 @@ TRANSPOSE_AFTER = 4
 # ------------------------------------------------------------------------- output
 
 
+def comparison(runs: list[SavedRun], collection: Collection | None = None) -> Comparison:
+    """What `compare --format json` prints: each run's summary, the settings that differ, and
+    with a collection given alone its sweep's results or its aggregate over the finished
+    seeds (null when none has finished)."""
+    return Comparison(
+        runs=[ComparedRun(r.label, r.directory, r.summary) for r in runs],
+        differences=differences(runs),
+        sweep=collection.results if isinstance(collection, OpenedSweep) else None,
+        aggregate=collection.finished_aggregate() if isinstance(collection, OpenedSeeds) else None,
+        over_seeds=isinstance(collection, OpenedSeeds),
+    )
+
+
 def compare_text(runs: list[SavedRun], fmt: str, collection: Collection | None = None) -> str:
     """The members table and the settings that differ, in one of report.FORMATS; csv is the
     members' figures alone (one row per run, member and threshold). With a `collection`
     (a sweep, seeds or point directory given alone), its summary follows: the sweep's tables
     or the aggregate over the seeds (json: under "sweep" or "aggregate"; csv: left out, as
     `--batch --open DIR --format csv` prints it)."""
-    diff = differences(runs)
     if fmt == "json":
-        data: dict[str, Any] = {
-            "runs": [{"label": r.label, "directory": r.directory, "summary": r.summary} for r in runs],
-            "differences": diff,
-        }
-        if collection is not None and collection.kind == "sweep":
-            data["sweep"] = collection.results()
-        elif collection is not None:
-            data["aggregate"] = collection.aggregate()
-        return json.dumps(data, indent=2)
+        return json.dumps(comparison(runs, collection).to_json(), indent=2)
     if fmt == "csv":
-        rows: list[list[Any]] = [["run", "directory", *THRESHOLD_CSV_COLUMNS]]
+        rows: list[list[object]] = [["run", "directory", *THRESHOLD_CSV_COLUMNS]]
         for r in runs:
             rows += [[r.label, r.directory, *row] for row in threshold_csv_rows(r.summary)]
         return csv_text(rows)
+    diff = differences(runs)
     foot = "iterations to each threshold: sustained crossing (first crossing in parentheses)"
     text = as_text(member_rows(runs), [foot], fmt, left=2)
     if len(runs) >= 2:
@@ -296,9 +225,9 @@ def compare_text(runs: list[SavedRun], fmt: str, collection: Collection | None =
             text += "\n\nsettings: the same in every run"
         else:
             title = "**Settings that differ**" if fmt == "md" else "settings that differ:"
-            rows = difference_rows(runs, diff)
-            left = len(rows[0]) if len(runs) > TRANSPOSE_AFTER else 1
-            text += "\n\n" + title + "\n\n" + as_text(rows, [], fmt, left=left)
+            table = difference_rows(runs, diff)
+            left = len(table[0]) if len(runs) > TRANSPOSE_AFTER else 1
+            text += "\n\n" + title + "\n\n" + as_text(table, [], fmt, left=left)
     if collection is not None:
         text += "\n\n" + collection_text(collection, fmt)
     return text
@@ -308,14 +237,14 @@ def collection_text(collection: Collection, fmt: str) -> str:
     """A sweep's tables (per point, which wins where, best lr, paired statements), or the
     aggregate of a seeds or point directory over its finished seeds, under a title (table, md)."""
     md = fmt == "md"
-    if collection.kind == "sweep":
-        results = collection.results()
-        axes = " x ".join(n for n, _ in results["axes"])
-        seeds = ", ".join(map(str, results["seeds"]))
-        points = len(results["points"])
+    if isinstance(collection, OpenedSweep):
+        results = collection.results
+        axes = " x ".join(n for n, _ in results.axes)
+        seeds = ", ".join(map(str, results.seeds))
+        points = len(results.points)
         head = f"{collection.name}: a sweep of {points} points ({axes}), seeds {seeds}"
         return (f"**{head}**" if md else head + ":") + "\n\n" + sweep_text(results, fmt)
-    agg = collection.aggregate()
+    agg = collection.finished_aggregate()
     what = "seeds" if collection.kind == "seeds" else "sweep point"
     head = f"{collection.name}: the {what} over its seeds"
     if agg is None:

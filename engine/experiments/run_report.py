@@ -22,10 +22,10 @@ from typing import Any
 from actlab.engine.events import Diagnostics, Evaluation, Event, SettingValue
 from actlab.engine.results_model import Aggregate, Summary, SweepResults
 
-from .compare import Collection, SavedRun, load_run, open_collection
+from .compare import SavedRun, config_of, load_run
+from .opened import Collection, OpenedRun, OpenedSweep, open_results, runs_of
 from .report import diagnostics_table, fixed_text, markdown, setting_text, threshold_table
 from .report_sweeps import aggregate_table, sweep_sections
-from .results import replay
 from .store import ResultsError, write_file
 from .sweep_dir import load_plan
 
@@ -54,9 +54,9 @@ def write_report(directory: str, out: str | None = None) -> Path:
     """Read the run (or sweep, seeds or point directory) in `directory`, write report.md and
     its figures into `out` (default: `directory`; made if missing), and return the report's
     path. Rewrites a report there."""
-    collection = open_collection(directory)  # a damaged sweep.json: SweepError
-    if collection is not None:
-        return write_collection_report(collection, out)
+    opened = open_results(directory)  # a foreign directory: ResultsError; a damaged sweep.json: SweepError
+    if not isinstance(opened, OpenedRun):
+        return write_collection_report(opened, out)
     iterations: list[int] = []
     accuracy: list[list[float | None]] = []
     diagnostics: list[Diagnostics] = []
@@ -68,17 +68,17 @@ def write_report(directory: str, out: str | None = None) -> Path:
         elif isinstance(event, Diagnostics):
             diagnostics.append(event)
 
-    summary = replay(directory, listen)  # a foreign or corrupt directory: ResultsError
+    summary = opened.replay(listen)  # a corrupt stream: ResultsError
     plt = _pyplot()
     target = _target(directory, out)
-    members = [m["activation"] for m in summary["members"]]
+    members = [m.activation for m in summary.members]
     colours = [plt.get_cmap("tab10")(i % 10) for i in range(len(members))]
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for i, name in enumerate(members):
         pts = [(it, acc[i]) for it, acc in zip(iterations, accuracy) if acc[i] is not None]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, color=colours[i], linewidth=1.6)
-    for t in summary["config"]["thresholds"]:
+    for t in config_of(summary, directory)["thresholds"]:
         ax.axhline(float(t), color="grey", linestyle="--", linewidth=0.8)
         ax.annotate(f"{float(t):g}", (0, float(t)), xycoords=("axes fraction", "data"), fontsize=8,
                     color="grey", xytext=(2, 2), textcoords="offset points")  # fmt: skip
@@ -135,20 +135,18 @@ def _save(fig: Any, path: Path, plt: Any) -> None:
     write_file(path, buf.getvalue(), replace=True)
 
 
-def report_markdown(directory: str, summary: dict[str, Any], have_gradients: bool) -> str:
+def report_markdown(directory: str, summary: Summary, have_gradients: bool) -> str:
     """The report's text; the figures beside it are linked by name."""
-    ds = summary.get("dataset") or {}
-    config = summary["config"]
-    members = ", ".join(m["activation"] for m in summary["members"])
+    config = config_of(summary, directory)
+    epochs = summary.epochs_completed
     lines = [
         f"# actlab run {Path(directory).resolve().name}",
         "",
-        f"{members} on {ds.get('name')} ({ds.get('train_size')} train / {ds.get('test_size')} test), "
-        f"device {summary.get('device')}; status {summary['status']} after {summary['iterations']} "
-        f"iterations ({summary['epochs_completed']} epoch{'' if summary['epochs_completed'] == 1 else 's'}).",
+        f"{_data_line(summary)}; status {summary.status} after {summary.iterations} "
+        f"iterations ({epochs} epoch{'' if epochs == 1 else 's'}).",
     ]
-    if ds.get("notice"):
-        lines += ["", f"Note: {ds['notice']}"]
+    if summary.dataset is not None and summary.dataset["notice"]:
+        lines += ["", f"Note: {summary.dataset['notice']}"]
     settings = [["setting", "value"]] + [[k, setting_text(v)] for k, v in config.items() if k != "cache_dir"]
     lines += [
         "",
@@ -182,26 +180,27 @@ def report_markdown(directory: str, summary: dict[str, Any], have_gradients: boo
 
 def write_collection_report(collection: Collection, out: str | None) -> Path:
     """A sweep, seeds or point directory's report (see the module's docstring)."""
-    runs = {d: load_run(d, label) for d, label in collection.runs}  # every line checked
+    runs = {d: load_run(d, label) for d, label in runs_of(collection)}  # every line checked
     root = Path(collection.directory)
-    results = aggregate = None
-    if collection.kind == "sweep":
-        results = collection.results()  # the stored summaries, checked
-        plan = load_plan(root)
+    results: SweepResults | None = None
+    aggregate: Aggregate | None = None
+    if isinstance(collection, OpenedSweep):
+        results = collection.results  # the stored summaries, checked
+        plan = collection.plan
         points = {
             p.name: [runs[d] for s in plan.seeds if (d := str(root / p.run_dir(s))) in runs]
             for p in plan.points
         }
         seeds = len(plan.seeds)
     else:
-        aggregate = collection.aggregate()
+        aggregate = collection.finished_aggregate()
         points = {"": list(runs.values())}
-        seeds = len(collection.runs) + len(collection.missing)
+        seeds = len(collection.seeds)
     plt = _pyplot()
     target = _target(collection.directory, out)
     first = next(iter(runs.values())).summary
-    members = [m["activation"] for m in first["members"]]
-    thresholds = [float(t) for t in first["config"]["thresholds"]]
+    members = [m.activation for m in first.members]
+    thresholds = [float(t) for t in config_of(first, collection.directory)["thresholds"]]
     if results is not None and results.heatmap is not None:
         _heatmap_figure(results, target / HEATMAP_PNG, plt)
         grid = [[c.point for c in r.cells] for r in results.heatmap.rows]

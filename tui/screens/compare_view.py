@@ -29,7 +29,7 @@ FOOT = "iterations to each threshold: sustained crossing (first crossing in pare
 
 def series(runs: list[SavedRun]) -> list[tuple[int, int]]:
     """(run, member) of every series, in table order: series k is drawn in member_color(k)."""
-    return [(r, m) for r, run in enumerate(runs) for m in range(len(run.summary["members"]))]
+    return [(r, m) for r, run in enumerate(runs) for m in range(len(run.summary.members))]
 
 
 class CompareScreen(SavedScreen):
@@ -87,13 +87,13 @@ class CompareScreen(SavedScreen):
         curves = []
         for k, (r, m) in enumerate(self.series):
             run = self.runs[r]
-            name = f"{run.label}: {run.summary['members'][m]['activation']}"
+            name = f"{run.label}: {run.summary.members[m].activation}"
             legend.append(("  " if k else "") + "━━ ", style=member_color(k))
             legend.append(name, style=f"bold {member_color(k)}")
             xs, ys = run.curve(m)
             curves.append(Curve(name, member_color(k), xs, ys))
         self.query_one("#curves-legend", Static).update(legend)
-        thresholds = [float(t) for t in self.runs[0].summary["config"]["thresholds"]] if self.runs else []
+        thresholds = [float(t) for t in self.runs[0].config["thresholds"]] if self.runs else []
         self.query_one(CurvesChart).show(curves, thresholds)
         self.query_one("#members", RowsTable).focus()
 
