@@ -68,10 +68,10 @@ def load_run(directory: str, label: str) -> SavedRun:
     return SavedRun(label, directory, replay(directory, listen), iterations, accuracy)
 
 
-def config_of(summary: Summary, directory: str) -> ConfigDict:
+def config_of(summary: Summary, directory: str = "") -> ConfigDict:
     """A replayed run's settings (its stream starts with them, so a summary has them)."""
     if summary.config is None:
-        raise ResultsError(f"{directory}: the run has no settings")
+        raise ResultsError(f"{directory or 'a run'}: the run's summary has no settings")
     return summary.config
 
 
@@ -152,21 +152,20 @@ class RunSettings(ConfigDict, UsedSettings):
     """A run's settings as `compare` lists them: its own, then what it actually used."""
 
 
-def settings_of(saved: SavedRun) -> RunSettings:
+def settings_of(summary: Summary, directory: str = "") -> RunSettings:
     """The run's settings (config.json, as stored in run_started), and what was actually used
     where it may differ from the setting: the dataset, the device and the evaluation cadence."""
-    summary = saved.summary
     used: UsedSettings = {
         "dataset used": None if summary.dataset is None else summary.dataset["name"],
         "device used": summary.device,
         "evaluated every": summary.eval_every,
     }
-    return {**saved.config, **used}
+    return {**config_of(summary, directory), **used}
 
 
 def differences(runs: list[SavedRun]) -> dict[str, list[object]]:
     """Setting -> its value in each run, for the settings that are not the same in all."""
-    settings = [settings_of(r) for r in runs]
+    settings = [settings_of(r.summary, r.directory) for r in runs]
     names: list[str] = []
     for s in settings:
         names += [k for k in s if k not in names]
