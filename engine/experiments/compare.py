@@ -21,10 +21,9 @@ from actlab.engine.events import ConfigDict, Evaluation, Event
 from actlab.engine.experiments.report import (
     THRESHOLD_CSV_COLUMNS,
     as_text,
-    crossing_text,
     csv_text,
+    member_figures,
     setting_text,
-    status_text,
     threshold_csv_rows,
 )
 from actlab.engine.experiments.report_sweeps import aggregate_table, sweep_text
@@ -116,25 +115,21 @@ def thresholds_of(runs: list[SavedRun]) -> list[float]:
 
 
 def member_rows(runs: list[SavedRun]) -> list[list[str]]:
+    """A row per run and member, its cells from the threshold table's model
+    (`report.member_figures`): the same figures the run's own table shows."""
     thresholds = thresholds_of(runs)
     rows = [["run", "member", *[f"to {t:g}" for t in thresholds], "final acc", "s/epoch", "status"]]
     for r in runs:
-        for i, m in enumerate(r.summary.members):
-            by_threshold = {float(t.threshold): t for t in m.thresholds}
-            cells = []
-            for t in thresholds:
-                tk = by_threshold.get(t)
-                cells.append("not tracked" if tk is None else crossing_text(tk.first, tk.sustained))
-            final = m.final_accuracy
-            epoch = m.epoch_time_s
+        for i, f in enumerate(member_figures(r.summary)):
+            crossings = [f.crossing_at(t) for t in thresholds]
             rows.append(
                 [
                     r.label if i == 0 else "",
-                    m.activation,
-                    *cells,
-                    "-" if final is None else f"{final:.4f}",
-                    "-" if epoch is None else f"{epoch:.4f}",
-                    status_text(m),
+                    f.activation,
+                    *["not tracked" if c is None else c.text for c in crossings],
+                    f.final.text,
+                    f.lockstep.text,
+                    f.status.text,
                 ]
             )
     return rows
