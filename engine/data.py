@@ -23,6 +23,7 @@ import torch
 
 from .config import ConfigError, RunConfig, check_network_fits, host_memory_bytes
 from .errors import DataError as DataError  # re-exported; errors loads without PyTorch
+from .events import DatasetInfo
 
 N_CLASSES = 10  # every dataset here has ten classes (digits, garments, kana)
 
@@ -47,7 +48,7 @@ class Dataset:
     def n_classes(self) -> int:
         return N_CLASSES
 
-    def info(self) -> dict[str, object]:
+    def info(self) -> DatasetInfo:
         return {
             "name": self.name,
             "source": self.source,

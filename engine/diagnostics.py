@@ -11,19 +11,44 @@ slope per hidden layer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from .activations import Activation
+from .events import LayerDiagnostics, MemberDiagnostics
 from .model import Cohort
 
 PROBE_SIZE = 256  # samples in the fixed diagnostics probe batch
 HIST_EDGES = [-6.0 + 0.5 * i for i in range(25)]  # pre-activation histogram bins
 
 
-def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[float]) -> dict[str, Any]:
+@dataclass
+class LayerStats:
+    """One member's hidden layer on the probe batch, still on the device: read to the host
+    (`to_host`) only after every member and layer is computed."""
+
+    saturated_fraction: Tensor | None  # None: not a saturating activation
+    dead_fraction: Tensor | None  # None: its units cannot die
+    activation_mean: Tensor
+    activation_std: Tensor
+    preact_hist: Tensor
+    grad_norm: Tensor | None = None  # the probe's, filled in after the backward pass
+
+    def to_host(self) -> LayerDiagnostics:
+        return {
+            "saturated_fraction": _scalar(self.saturated_fraction),
+            "dead_fraction": _scalar(self.dead_fraction),
+            "activation_mean": _scalar(self.activation_mean),
+            "activation_std": _scalar(self.activation_std),
+            # shares of a count: always finite
+            "preact_hist": [v or 0.0 for v in _values(self.preact_hist)],
+            "grad_norm": _scalar(self.grad_norm),
+        }
+
+
+def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[float]) -> LayerStats:
     """Statistics of one member's hidden layer from z, f(z) and f'(z), each [B, H].
 
     The saturated fraction is reported for saturating activations only and the dead
@@ -34,20 +59,14 @@ def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[fl
     bins = len(edges) - 1
     hist = torch.histc(z.float().clamp(lo, hi), bins=bins, min=lo, max=hi)
     hist = hist / max(1, z.numel())
-    return {
-        "saturated_fraction": saturated,
-        "dead_fraction": dead,
-        "activation_mean": a.mean(),
-        "activation_std": a.std(unbiased=False),
-        "preact_hist": hist,
-    }
+    return LayerStats(saturated, dead, a.mean(), a.std(unbiased=False), hist)
 
 
 def probe(
     cohort: Cohort, x: Tensor, y: Tensor, loss_and_grad: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-) -> list[dict[str, Any]]:
-    """Diagnostics of every live member on the probe batch (x, y), in cohort slot order; one
-    host read at the end. `clipping` is None here: the trainer fills it in when it clips."""
+) -> list[MemberDiagnostics]:
+    """Diagnostics of every live member on the probe batch (x, y), in cohort slot order; read
+    to the host at the end only. `clipping` is None here: the trainer fills it in when it clips."""
     logits, cache = cohort.forward(x)
     _, dlogits = loss_and_grad(logits, y)
     gw, _, _ = cohort.backward(x, cache, dlogits)
@@ -55,38 +74,37 @@ def probe(
     for i, g in enumerate(gw):
         dims = [d for d in range(g.dim()) if d != cohort.layers[i].member_dim]
         per_layer_norms.append(g.pow(2).sum(dim=dims).sqrt())  # [K]
-    raw: list[Any] = []
+    on_device: list[tuple[list[LayerStats], Tensor, Tensor | None]] = []
     for k, act in enumerate(cohort.acts):
         layers = []
         for li, (z, a, _) in enumerate(cache):
             d = cohort.derivative(k, li, z[k], a[k])
             stats = layer_stats(z[k], a[k], d, act, HIST_EDGES)
-            stats["grad_norm"] = per_layer_norms[li][k]
+            stats.grad_norm = per_layer_norms[li][k]
             layers.append(stats)
         slopes = cohort.slopes[k] if cohort.slopes is not None and cohort.learned(k) else None
-        raw.append({"layers": layers, "output_grad_norm": per_layer_norms[-1][k], "prelu_slopes": slopes})
-    # one transfer for everything: a host sync at a diagnostics point only
-    out = []
-    for m in _to_host(raw):
-        entry = {"layers": m["layers"], "output_grad_norm": m["output_grad_norm"], "clipping": None}
-        if m["prelu_slopes"] is not None:
-            entry["prelu_slopes"] = m["prelu_slopes"]  # learned slope per hidden layer
+        on_device.append((layers, per_layer_norms[-1][k], slopes))
+    # every read at once: a host sync at a diagnostics point only
+    out: list[MemberDiagnostics] = []
+    for layers, output_norm, slopes in on_device:
+        entry: MemberDiagnostics = {
+            "layers": [stats.to_host() for stats in layers],
+            "output_grad_norm": _scalar(output_norm),
+            "clipping": None,
+        }
+        if slopes is not None:
+            entry["prelu_slopes"] = _values(slopes)  # learned slope per hidden layer
         out.append(entry)
     return out
 
 
-def _to_host(tree: Any) -> Any:
-    """Turn every tensor in a nest of dicts and lists into rounded floats (lists)."""
-    if isinstance(tree, Tensor):
-        v = tree.detach().cpu()
-        if v.dim() == 0:
-            return _num(v.item())
-        return [_num(x) for x in v.tolist()]
-    if isinstance(tree, dict):
-        return {k: _to_host(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_to_host(v) for v in tree]
-    return tree
+def _scalar(t: Tensor | None) -> float | None:
+    return None if t is None else _num(t.detach().cpu().item())
+
+
+def _values(t: Tensor) -> list[float | None]:
+    """A 1-D tensor's values, rounded (None where not finite)."""
+    return [_num(x) for x in t.detach().cpu().tolist()]
 
 
 def _num(x: float) -> float | None:

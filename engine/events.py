@@ -8,11 +8,11 @@ and the TUI all listen to the same stream. Each event turns into one JSON object
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NotRequired, TypedDict
+from typing import ClassVar, NotRequired, TypedDict
 
+from .schema import hints as _hints
 from .schema import kind_of as _kind_of
 from .schema import mismatch as _mismatch
 from .schema import short as _short
@@ -22,11 +22,13 @@ class EventError(ValueError):
     """A stored object is not a valid event; the message is one line naming the field."""
 
 
-# Schemas of the dicts inside events. The event classes keep their plain `dict[str, Any]`
-# annotations (what the engine passes in); a reader checks stored events against these.
+# The dicts inside events. A reader checks a stored event against its fields' annotations,
+# these TypedDicts included (`schema.load`).
 
 
 class DatasetInfo(TypedDict):
+    """The data a run trained on (`data.Dataset.info`)."""
+
     name: str
     source: str
     train_size: int
@@ -42,9 +44,8 @@ class StoredConfig(TypedDict):
     epochs: int
 
 
-class ConfigDict(StoredConfig, total=False):
-    """A run's settings as stored (`RunConfig.to_dict`, config.json, a summary's `config`).
-    Runs written by an older actlab may lack some; a reader takes what is there."""
+class _Settings(TypedDict, total=False):
+    """RunConfig's settings beyond StoredConfig's, by name, as JSON holds them."""
 
     depth: int
     width: int
@@ -71,6 +72,19 @@ class ConfigDict(StoredConfig, total=False):
     device: str
 
 
+class ConfigDict(StoredConfig, _Settings):
+    """A run's settings as stored (`RunConfig.to_dict`, config.json, a summary's `config`).
+    Runs written by an older actlab may lack some; a reader takes what is there."""
+
+
+class PartialConfig(_Settings, total=False):
+    """Some of a run's settings (a preset's): RunConfig's defaults stand for the others."""
+
+    activations: list[str]
+    thresholds: list[float]
+    epochs: int
+
+
 # a per-member setting's value as a sweep's axis or a cohort's member settings hold it
 SettingValue = int | float | str
 
@@ -87,15 +101,20 @@ class CohortInfo(TypedDict):
 
 
 class LayerDiagnostics(TypedDict):
-    grad_norm: float | None
+    """One hidden layer of one member on the probe batch (`diagnostics.probe`); None where a
+    figure does not apply (saturation of a non-saturating activation) or was not finite."""
+
     saturated_fraction: float | None
     dead_fraction: float | None
     activation_mean: float | None
     activation_std: float | None
-    preact_hist: list[float]
+    preact_hist: list[float]  # share of the pre-activations per bin of the event's hist_edges
+    grad_norm: float | None  # of the weights feeding the layer
 
 
 class ClippingDiagnostics(TypedDict):
+    """What clipping did since the previous diagnostics, and over the run so far."""
+
     clipped_fraction: float
     clipped_fraction_total: float
     preclip_norm: float
@@ -108,18 +127,41 @@ class _LearnedDiagnostics(TypedDict, total=False):
 
 
 class MemberDiagnostics(_LearnedDiagnostics):
+    """One live member's diagnostics: its hidden layers, input side first."""
+
     layers: list[LayerDiagnostics]
     output_grad_norm: float | None
-    clipping: NotRequired[ClippingDiagnostics | None]
+    clipping: NotRequired[ClippingDiagnostics | None]  # None: the run does not clip
+
+
+class ActivationDescription(TypedDict):
+    """A custom activation as plain data (`custom.describe`): what it measured on [-50, 50],
+    its curves sampled on [-6, 6], and what the UI shows beside them. The app's process
+    draws and describes the function from this alone (`activation_lookup.from_description`),
+    without PyTorch or the user's code."""
+
+    name: str  # the canonical member spec
+    max_derivative: float
+    output_range: str  # as the registry writes it: "(-inf, inf)", "[0, 1)"...
+    zero_centred: bool
+    saturating: bool
+    can_die: bool
+    monotone: NotRequired[bool]
+    z: list[float]
+    f: list[float]  # f(z)
+    df: list[float]  # f'(z)
+    formula: NotRequired[str]  # the docstring's first line, else the spec's target
+    note: NotRequired[str]
+    cost: NotRequired[str]
+    recommended_init: NotRequired[str]  # written by nobody yet; kaiming_uniform when absent
 
 
 @dataclass
 class Event:
     kind: ClassVar[str] = "event"
-    # field name -> the type a stored value must have, where it is finer than the annotation
-    stored_as: ClassVar[dict[str, Any]] = {}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
+        """The event as one JSON object, its fields in order after "type"."""
         return {"type": self.kind, **dataclasses.asdict(self)}
 
 
@@ -128,11 +170,10 @@ class RunStarted(Event):
     """A comparison begins: its settings, data, device and cadence."""
 
     kind: ClassVar[str] = "run_started"
-    stored_as: ClassVar[dict[str, Any]] = {"config": StoredConfig, "dataset": DatasetInfo}
-    config: dict[str, Any]
+    config: ConfigDict
     members: list[str]  # activation of each member, in order
     baseline: str
-    dataset: dict[str, Any]  # name, source, train_size, test_size, notice
+    dataset: DatasetInfo
     device: str
     eval_every: int
     diagnostics_every: int
@@ -141,12 +182,12 @@ class RunStarted(Event):
     layer_sizes: list[int] = field(default_factory=list)  # input, hidden..., output
     # custom members' measured properties and curves (`custom.describe`), so that a reader
     # without PyTorch or the user's code can show them
-    custom_activations: list[dict[str, Any]] = field(default_factory=list)
+    custom_activations: list[ActivationDescription] = field(default_factory=list)
     # None: the members are the comparison's activations, trained alone. Else they were
     # trained in a larger cohort (seeds stacked, a sweep's learning rates...): its size, and
     # each member's own settings (`member_settings`, in the stream of the whole cohort only).
     # Epoch times are then the whole cohort's.
-    cohort: dict[str, Any] | None = None
+    cohort: CohortInfo | None = None
 
 
 @dataclass
@@ -176,13 +217,8 @@ class Diagnostics(Event):
     """Mechanisms on the fixed probe batch at one iteration, per member and layer."""
 
     kind: ClassVar[str] = "diagnostics"
-    stored_as: ClassVar[dict[str, Any]] = {"members": list[MemberDiagnostics | None]}
     iteration: int
-    # members[m] is None for a diverged member, else a dict with
-    #   layers: list (input side first) of {grad_norm, saturated_fraction, dead_fraction,
-    #           activation_mean, activation_std, preact_hist}
-    #   clipping: {clipped_fraction, preclip_norm, preclip_norm_max} or None without clipping
-    members: list[dict[str, Any] | None]
+    members: list[MemberDiagnostics | None]  # None: a diverged member
     hist_edges: list[float] = field(default_factory=list)  # bin edges of preact_hist
 
 
@@ -252,11 +288,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
 Listener = Callable[[Event], None]
 
 
-def from_dict(d: Any) -> Event:
+def from_dict(d: object) -> Event:
     """The event a stored JSON object describes; EventError names the first bad field.
 
-    Every field is checked against its type (the dataclass annotations, refined by
-    `stored_as`); fields this version does not know are ignored."""
+    Every field is checked against its annotation, the TypedDicts inside included; fields
+    this version does not know are ignored."""
     if not isinstance(d, dict):
         raise EventError(f"expected a JSON object, got {_kind_of(d)}")
     kind = d.get("type")
@@ -264,23 +300,14 @@ def from_dict(d: Any) -> Event:
     if cls is None:
         raise EventError(f"unknown event type {_short(kind)}; known: {', '.join(EVENT_TYPES)}")
     values = {}
-    for f, expected in _schema(cls):
+    types = _hints(cls)
+    for f in dataclasses.fields(cls):
         if f.name not in d:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise EventError(f"{kind}: missing field {f.name!r}")
             continue
-        problem = _mismatch(d[f.name], expected, f.name)
+        problem = _mismatch(d[f.name], types[f.name], f.name)
         if problem:
             raise EventError(f"{kind}: {problem}")
         values[f.name] = d[f.name]
     return cls(**values)
-
-
-_SCHEMAS: dict[type[Event], list[tuple[dataclasses.Field[Any], Any]]] = {}
-
-
-def _schema(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], Any]]:
-    if cls not in _SCHEMAS:
-        hints = typing.get_type_hints(cls)
-        _SCHEMAS[cls] = [(f, cls.stored_as.get(f.name, hints[f.name])) for f in dataclasses.fields(cls)]
-    return _SCHEMAS[cls]

@@ -20,6 +20,7 @@ from torch import Tensor
 from .config import ConfigError, RunConfig
 from .data import Dataset
 from .diagnostics import PROBE_SIZE, probe
+from .events import ClippingDiagnostics, MemberDiagnostics, SettingValue
 from .model import Cohort
 
 
@@ -55,14 +56,14 @@ class ClipCounters:
         for name in ("count", "norm_sum", "norm_max"):
             setattr(self, name, getattr(self, name).index_select(0, idx))
 
-    def report(self, members: list[int], thresholds: list[float]) -> list[dict[str, float]]:
+    def report(self, members: list[int], thresholds: list[float]) -> list[ClippingDiagnostics]:
         """Per slot: clipped fraction since the last report and over the run, mean and largest
         pre-clip norm. A host read; the counters start again."""
         steps = max(1, self.steps)
         counts = self.count.cpu().tolist()
         means = (self.norm_sum / steps).cpu().tolist()
         maxes = self.norm_max.cpu().tolist()
-        out = []
+        out: list[ClippingDiagnostics] = []
         for k, m in enumerate(members):
             total = self.totals.setdefault(m, [0.0, 0])
             total[0] += counts[k]
@@ -89,7 +90,7 @@ PER_MEMBER = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout
 _SCALARS = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout")
 
 
-def member_configs(config: RunConfig, variants: list[dict[str, object]] | None) -> list[RunConfig]:
+def member_configs(config: RunConfig, variants: list[dict[str, SettingValue]] | None) -> list[RunConfig]:
     """Each member's own settings: the activations of `config` for each variant in turn
     (variant-major: member = variant * len(activations) + activation)."""
     if not variants:
@@ -119,7 +120,7 @@ class Trainer:
         config: RunConfig,
         data: Dataset,
         device: torch.device,
-        variants: list[dict[str, object]] | None = None,
+        variants: list[dict[str, SettingValue]] | None = None,
     ) -> None:
         self.config = config
         self.data = data
@@ -394,10 +395,10 @@ class Trainer:
         self.members = [self.members[s] for s in keep]
 
     @torch.no_grad()
-    def diagnostics(self) -> list[dict[str, object]]:
+    def diagnostics(self) -> list[MemberDiagnostics]:
         """Per-layer mechanisms of every live member on the fixed probe batch, and what
         clipping did since the last time (cohort slot order)."""
-        out: list[dict[str, object]] = probe(self.cohort, self.probe_x, self.probe_y, self.loss_and_grad)
+        out = probe(self.cohort, self.probe_x, self.probe_y, self.loss_and_grad)
         if self.config.clip != "none":
             thresholds = self.hp["clip_threshold"].cpu().tolist()
             for entry, clipping in zip(out, self.clipping.report(self.members, thresholds)):

@@ -19,15 +19,18 @@ from .control import Control as Control  # re-exported: it lives where PyTorch i
 from .data import Dataset, load, resolve_device
 from .diagnostics import HIST_EDGES
 from .events import (
+    CohortInfo,
     Diagnostics,
     EpochFinished,
     Evaluation,
     Event,
     Listener,
+    MemberDiagnostics,
     MemberDiverged,
     Progress,
     RunFinished,
     RunStarted,
+    SettingValue,
 )
 from .lockstep import Trainer, member_configs
 from .metrics import SummaryBuilder
@@ -70,7 +73,7 @@ class Comparison:
         listener: Listener | None,
         control: Control,
         data: Dataset,
-        variants: list[dict[str, object]] | None = None,
+        variants: list[dict[str, SettingValue]] | None = None,
     ) -> None:
         self.config = config
         self.listener = listener
@@ -124,6 +127,10 @@ class Comparison:
         return self.builder.summary()
 
     def start(self) -> None:
+        cohort: CohortInfo | None = None
+        if self.variants:
+            settings = [dict(v) for v in self.variants for _ in self.config.activations]
+            cohort = {"members": self.members, "member_settings": settings}
         self.emit(
             RunStarted(
                 config=self.config.to_dict(),
@@ -141,12 +148,7 @@ class Comparison:
                     for a in self.trainer.cohort.acts[: len(self.config.activations)]
                     if a.kind == "custom"
                 ],
-                cohort=None
-                if not self.variants
-                else {
-                    "members": self.members,
-                    "member_settings": [dict(v) for v in self.variants for _ in self.config.activations],
-                },
+                cohort=cohort,
             )
         )
         self.t_start = self.last_progress = time.perf_counter()
@@ -258,7 +260,7 @@ class Comparison:
         trainer = self.trainer
         self.retire_diverged()
         if trainer.members:
-            members: list[dict[str, object] | None] = [None] * self.members
+            members: list[MemberDiagnostics | None] = [None] * self.members
             per_slot = trainer.diagnostics()
             for s, m in enumerate(trainer.members):
                 members[m] = per_slot[s]
@@ -278,7 +280,7 @@ def run(
     listener: Listener | None = None,
     control: Control | None = None,
     data: Dataset | None = None,
-    variants: list[dict[str, object]] | None = None,
+    variants: list[dict[str, SettingValue]] | None = None,
 ) -> dict[str, object]:
     """Run one comparison; report each event to `listener`; return the summary. With
     `variants`, the comparison is repeated for each (seeds, learning rates...) in one cohort:
@@ -316,7 +318,8 @@ def check_members(
                 if "error" in answer:
                     raise ConfigError(str(answer["error"]))
             for answer in answers:
-                custom.adopt(answer["description"])
+                if "description" in answer:
+                    custom.adopt(answer["description"])
         except Stopped:
             return False
         except custom.SpecError as exc:

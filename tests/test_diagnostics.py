@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
-from actlab.engine import ACTIVATIONS, RunConfig, run
+from actlab.engine import ACTIVATIONS, RunConfig, run, schema
 from actlab.engine.activation_ops import torch_ops
 from actlab.engine.data import Dataset
-from actlab.engine.events import Diagnostics, Event
+from actlab.engine.events import Diagnostics, Event, MemberDiagnostics, from_dict
 from actlab.engine.lockstep import Trainer
 from actlab.engine.model import reference_network
 
@@ -82,3 +84,33 @@ def test_deep_sigmoid_gradients_vanish_and_relu_ones_do_not(sample: Dataset, tin
     sigmoid_ratio, relu_ratio = ratios
     assert sigmoid_ratio < 1e-3, sigmoid_ratio
     assert relu_ratio > 0.1, relu_ratio
+
+
+def test_diagnostics_are_stored_as_their_typed_dicts(sample: Dataset, tiny_config: RunConfig) -> None:
+    """What the engine reports is what a reader checks it against (MemberDiagnostics), with the
+    keys in the order events.jsonl has always had: a prelu member's slopes, clipping's report."""
+    config = tiny_config.replace(activations=("sigmoid", "prelu"), clip="l2", clip_threshold=0.5)
+    events: list[Event] = []
+    run(config, events.append, data=sample)
+    probes = [e for e in events if isinstance(e, Diagnostics)]
+    assert probes
+    for event in probes:
+        stored = json.loads(json.dumps(event.to_dict()))
+        assert from_dict(stored) == event
+        assert schema.mismatch(stored["members"], list[MemberDiagnostics | None], "members") is None
+        sigmoid, prelu = event.members
+        assert sigmoid is not None and prelu is not None
+        assert list(sigmoid) == ["layers", "output_grad_norm", "clipping"]
+        assert list(prelu) == ["layers", "output_grad_norm", "clipping", "prelu_slopes"]
+        assert list(sigmoid["layers"][0]) == [
+            "saturated_fraction",
+            "dead_fraction",
+            "activation_mean",
+            "activation_std",
+            "preact_hist",
+            "grad_norm",
+        ]
+        assert len(prelu.get("prelu_slopes", [])) == config.depth
+        clipping = sigmoid["clipping"]
+        assert clipping is not None and clipping["threshold"] == 0.5
+        assert len(sigmoid["layers"][0]["preact_hist"]) == len(event.hist_edges) - 1

@@ -10,17 +10,27 @@ draw a few hundred at most, and a run followed for hours holds no more than one 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from actlab.engine.activation_lookup import remember
-from actlab.engine.events import Diagnostics, Event, MemberCosts, MemberDiverged, RunFinished, RunStarted
+from actlab.engine.events import (
+    Diagnostics,
+    Event,
+    LayerDiagnostics,
+    MemberCosts,
+    MemberDiverged,
+    RunFinished,
+    RunStarted,
+)
 
 from .thinned import Thinning
 
-# The figures stored per hidden layer, as the engine names them.
-LAYER_FIELDS = ("grad_norm", "saturated_fraction", "dead_fraction", "activation_mean", "activation_std")
-# The figures stored per clipping report.
-CLIP_FIELDS = ("clipped_fraction", "clipped_fraction_total", "preclip_norm", "preclip_norm_max")
+# The figures stored per hidden layer, as the engine names them (LayerDiagnostics' keys).
+LayerField = Literal["grad_norm", "saturated_fraction", "dead_fraction", "activation_mean", "activation_std"]
+LAYER_FIELDS: tuple[LayerField, ...] = get_args(LayerField)
+# The figures stored per clipping report (ClippingDiagnostics' keys).
+ClipField = Literal["clipped_fraction", "clipped_fraction_total", "preclip_norm", "preclip_norm_max"]
+CLIP_FIELDS: tuple[ClipField, ...] = get_args(ClipField)
 # Diagnostics points a member keeps at most (about): a point holds five figures per layer and
 # six more, and the diagnostics charts are narrower than the screen.
 DIAGNOSTICS_CAP = 1024
@@ -193,7 +203,7 @@ class DiagnosticsHistory:
         for m, report in zip(self.members, event.members, strict=False):
             if report is None:
                 continue  # diverged: its history simply stops
-            layers: list[dict[str, Any]] = report.get("layers") or []
+            layers = report.get("layers") or []
             m.thinning.before(m.columns())  # the latest point may make room for this one
             while len(m.layers) < len(layers):
                 # a layer first seen late gets Nones for the earlier points, to stay aligned
@@ -203,22 +213,22 @@ class DiagnosticsHistory:
                 m.layers.append(lh)
             m.iterations.append(event.iteration)
             for i, lh in enumerate(m.layers):
-                stats = layers[i] if i < len(layers) else {}
+                stats: LayerDiagnostics | None = layers[i] if i < len(layers) else None
                 for name in LAYER_FIELDS:
-                    lh.series[name].append(_float(stats.get(name)))
-                hist = stats.get("preact_hist")
+                    lh.series[name].append(_float(stats.get(name)) if stats else None)
+                hist = stats.get("preact_hist") if stats else None
                 if hist:
                     lh.preact_hist = [float(v) for v in hist]
             m.output_grad_norm.append(_float(report.get("output_grad_norm")))
             if report.get("prelu_slopes") is not None:
                 m.prelu_slopes = [_float(v) for v in report["prelu_slopes"]]
             clipping = report.get("clipping")
-            for name in CLIP_FIELDS:
-                m.clipping[name].append(_float(clipping.get(name)) if clipping else None)
+            for figure in CLIP_FIELDS:
+                m.clipping[figure].append(_float(clipping.get(figure)) if clipping else None)
             if clipping and clipping.get("threshold") is not None:
                 m.clip_threshold = float(clipping["threshold"])
             m.thinning.after(m.columns())
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)  # JSON's whole numbers are ints
