@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import typing
+
 import pytest
-from actlab.engine import ConfigError, RunConfig
+from actlab.engine import ConfigError, RunConfig, schema
+from actlab.engine.config import PRESETS
+from actlab.engine.events import ConfigDict, PartialConfig
 
 BAD = [
     (dict(activations=("relu", "swoosh")), "unknown activation 'swoosh'"),
@@ -48,3 +54,34 @@ def test_defaults_are_valid_and_round_trip() -> None:
 def test_unknown_keys_are_refused() -> None:
     with pytest.raises(ConfigError, match="unknown setting"):
         RunConfig.from_dict({"depht": 3})
+
+
+def test_stored_settings_are_every_field_in_order() -> None:
+    """config.json's keys are RunConfig's fields in their order, its values theirs (tuples as
+    lists), and ConfigDict, which readers check it against, names each of them."""
+    c = RunConfig(activations=("relu", "elu(alpha=0.5)"), max_iterations=7, data_dir="d", eval_every=3)
+    stored = c.to_dict()
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    assert list(stored) == names
+    assert stored == {
+        **dataclasses.asdict(c),
+        "activations": ["relu", "elu(0.5)"],
+        "thresholds": [0.8, 0.9, 0.95],
+    }
+    assert set(typing.get_type_hints(ConfigDict)) == set(names)
+    assert schema.mismatch(json.loads(c.to_json()), ConfigDict, "config") is None
+
+
+def test_from_dict_keeps_defaults_for_settings_not_given() -> None:
+    assert RunConfig.from_dict({"depth": 3, "activations": ["relu"]}) == RunConfig(
+        depth=3, activations=("relu",)
+    )
+    assert RunConfig.from_dict({}) == RunConfig()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_partial_settings(name: str) -> None:
+    preset = PRESETS[name]
+    assert schema.mismatch(preset, PartialConfig, name) is None
+    config = RunConfig(**preset)
+    assert {k: v for k, v in config.to_dict().items() if k in preset} == preset
