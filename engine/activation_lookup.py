@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import numpy as np
 
 from .activation_curves import Array
 from .activations import ACTIVATIONS, PARAMETRIC, Activation, SpecError, member_spec
+from .events import ActivationDescription
 
 
 @functools.cache
@@ -36,7 +36,7 @@ def builtin(spec: str) -> Activation:
 _DESCRIBED: dict[str, Activation] = {}
 
 
-def from_description(d: dict[str, Any]) -> Activation:
+def from_description(d: ActivationDescription) -> Activation:
     """An Activation from the plain data `custom.describe` measures: curves interpolated
     from samples of f and f'."""
     zs = np.asarray(d["z"], dtype=np.float64)
@@ -50,25 +50,25 @@ def from_description(d: dict[str, Any]) -> Activation:
         return np.interp(z, zs, ds)
 
     return Activation(
-        name=str(d["name"]),
-        formula=str(d.get("formula", d["name"])),
+        name=d["name"],
+        formula=d.get("formula", d["name"]),
         numpy_fn=fn,
         numpy_derivative=der,
-        max_derivative=float(d["max_derivative"]),
-        output_range=str(d["output_range"]),
-        zero_centred=bool(d["zero_centred"]),
-        saturating=bool(d["saturating"]),
-        can_die=bool(d["can_die"]),
-        cost=str(d.get("cost", "measured in a run")),
-        recommended_init=str(d.get("recommended_init", "kaiming_uniform")),
-        note=str(d.get("note", "")),
+        max_derivative=float(d["max_derivative"]),  # an integer when read back from JSON
+        output_range=d["output_range"],
+        zero_centred=d["zero_centred"],
+        saturating=d["saturating"],
+        can_die=d["can_die"],
+        cost=d.get("cost", "measured in a run"),
+        recommended_init=d.get("recommended_init", "kaiming_uniform"),
+        note=d.get("note", ""),
         base="custom",
-        monotone=bool(d.get("monotone", True)),
+        monotone=d.get("monotone", True),
         kind="custom",
     )
 
 
-def remember(description: dict[str, Any]) -> Activation:
+def remember(description: ActivationDescription) -> Activation:
     act = from_description(description)
     _DESCRIBED[act.name] = act
     return act

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import torch
 from torch import Tensor
@@ -46,6 +46,7 @@ from .activation_lookup import builtin, remember
 from .activation_ops import TorchActivation, register_custom
 from .activations import Activation, SpecError, member_spec
 from .custom_guard import Meddles, guarded
+from .events import ActivationDescription
 
 WIDE = 50.0  # the range a function must be finite and differentiable on
 CURVE_Z = 6.0  # the curves the UI draws: z in [-6, 6]
@@ -64,7 +65,7 @@ class Loaded:
 
 _LOADED: dict[str, Loaded] = {}
 _RESOLVED: dict[str, Activation] = {}
-_DESCRIBED: dict[str, dict[str, Any]] = {}  # measured descriptions, by canonical spec
+_DESCRIBED: dict[str, ActivationDescription] = {}  # measured descriptions, by canonical spec
 _REFUSED: dict[str, str] = {}  # specs refused on import (a second import would be silent)
 
 
@@ -79,7 +80,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
-def _import_module(spec: str, module: str) -> Any:
+def _import_module(spec: str, module: str) -> ModuleType:
     if module.endswith(".py") or "/" in module or os.sep in module:
         path = Path(module).expanduser()
         path = path if path.is_absolute() else Path(os.getcwd()) / path
@@ -269,7 +270,7 @@ def torch_ops_of(spec: str) -> TorchActivation:
 
 def measure(
     spec: str, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]
-) -> dict[str, Any]:
+) -> ActivationDescription:
     """Properties of an elementwise function, measured on [-50, 50] (in float64 where the
     function takes it, so rounding does not flatten its tails), and its curves on [-6, 6]:
     output range; zero-centred (mean within a tenth of the spread for z ~ N(0, 1), and f(0) = 0);
@@ -342,7 +343,7 @@ def measure(
     }
 
 
-def describe(spec: str) -> dict[str, Any]:
+def describe(spec: str) -> ActivationDescription:
     """A checked custom activation as plain data: properties, curves, formula and note;
     measured once per process (or adopted from the check helper, `adopt`)."""
     name = member_spec(spec).name
@@ -363,16 +364,16 @@ def describe(spec: str) -> dict[str, Any]:
         d["note"] = f"Your function, from {source}; f' {how}; properties measured on [-50, 50]."
         d["cost"] = "measured in a run"
         _DESCRIBED[name] = d
-    return dict(_DESCRIBED[name])
+    return _DESCRIBED[name].copy()
 
 
-def adopt(description: dict[str, Any]) -> Activation:
+def adopt(description: ActivationDescription) -> Activation:
     """Take a description the check helper measured in its own process (`custom_process`):
     the function is imported here (its import guarded like the helper's) but not called
     again before training, so its checks and their time limit stay in the helper."""
-    name = member_spec(str(description["name"])).name
+    name = member_spec(description["name"]).name
     load(name)
-    _DESCRIBED[name] = dict(description)
+    _DESCRIBED[name] = description.copy()
     _RESOLVED[name] = remember(description)
     _register(name)
     return _RESOLVED[name]
@@ -423,20 +424,23 @@ def main(argv: list[str]) -> int:
     level (print and C code alike), so nothing it prints can reach the answers."""
     import json
 
+    from .custom_process import CheckAnswer, Checking
+
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     sys.stdout.flush()
     os.dup2(2, 1)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(1)
 
-    def answer(message: dict[str, Any]) -> None:
+    def answer(message: Checking | CheckAnswer) -> None:
         answers.write(json.dumps(message) + "\n")
         answers.flush()
 
     for spec in argv:
         answer({"checking": spec})
+        out: CheckAnswer
         try:
-            out: dict[str, Any] = {"spec": spec, "description": describe(spec)}
+            out = {"spec": spec, "description": describe(spec)}
         except SpecError as exc:
             out = {"spec": spec, "error": str(exc)}
         except BaseException as exc:  # the user's code escaped the checks (SystemExit in measure)

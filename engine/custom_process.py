@@ -27,11 +27,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict, final
 
 from .activation_lookup import remember
 from .activations import SpecError, entry_points, member_spec
 from .config import ConfigError, RunConfig
+from .events import ActivationDescription
+from .schema import SchemaError, load
 
 LIMIT_ENV = "ACTLAB_CHECK_TIMEOUT_S"
 DEFAULT_LIMIT_S = 10.0
@@ -43,6 +45,30 @@ POLL_S = 0.1  # how often a wait looks whether the caller gave up (`stopped`)
 
 class Stopped(Exception):
     """The caller gave up on the check (a stopped run, an app closing): no answer."""
+
+
+# The helper's messages, one JSON object a line (`custom.main`): before a spec's checks call
+# the user's code, `Checking` (its time limit starts); then that spec's answer.
+
+
+@final
+class Checking(TypedDict):
+    checking: str  # the spec
+
+
+@final
+class Described(TypedDict):
+    spec: str
+    description: ActivationDescription
+
+
+@final
+class Refused(TypedDict):
+    spec: str
+    error: str  # one line naming the spec and the reason
+
+
+CheckAnswer = Described | Refused
 
 
 def limit_s() -> float:
@@ -69,7 +95,7 @@ def child_env() -> dict[str, str]:
 
 def check_in_child(
     specs: list[str], stopped: Callable[[], bool] | None = None, env: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[CheckAnswer]:
     """Each spec checked and measured by the helper: {"spec", "description"} or {"spec",
     "error"} (one line), in order. SpecError (one line) when a check overruns the limit or the
     helper dies; Stopped (within POLL_S) when `stopped()` turns true meanwhile. The helper is
@@ -93,9 +119,9 @@ def check_in_child(
 
 def _answers(
     proc: subprocess.Popen[bytes], specs: list[str], limit: float, stopped: Callable[[], bool] | None
-) -> list[dict[str, Any]]:
+) -> list[CheckAnswer]:
     assert proc.stdout is not None and proc.stderr is not None
-    results: list[dict[str, Any]] = []
+    results: list[CheckAnswer] = []
     checking: str | None = None  # the spec whose code runs now
     deadline = time.monotonic() + START_LIMIT_S
     pending = b""
@@ -129,13 +155,15 @@ def _answers(
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     try:
-                        message = json.loads(line)
-                    except ValueError:  # only the helper writes here; it broke off mid-line
+                        message: Checking | Described | Refused = load(
+                            Checking | Described | Refused, json.loads(line), "answer"
+                        )
+                    except (ValueError, SchemaError):  # only the helper writes here; it broke off mid-line
                         raise SpecError(
                             f"activations {', '.join(specs)}: the check process sent an unreadable answer"
                         ) from None
                     if "checking" in message:
-                        checking = str(message["checking"])
+                        checking = message["checking"]
                         deadline = time.monotonic() + limit
                     else:
                         results.append(message)
@@ -168,20 +196,20 @@ def custom_specs(config: RunConfig) -> list[str]:
     return [a for a in config.activations if member_spec(a).kind == "custom"]
 
 
-def describe(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+def describe(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[ActivationDescription]:
     """Each spec's measured description, remembered in this process; ConfigError (one
     line) for the first that fails its checks or overruns their time limit; Stopped when
     `stopped()` turns true meanwhile (the helper is killed)."""
     out = []
     for d in _measured(specs, stopped):
         if "error" in d:
-            raise ConfigError(str(d["error"]))
+            raise ConfigError(d["error"])
         remember(d["description"])
         out.append(d["description"])
     return out
 
 
-def _measured(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+def _measured(specs: list[str], stopped: Callable[[], bool] | None = None) -> list[CheckAnswer]:
     """The helper's answer per spec: {"spec", "description"} or {"spec", "error"}."""
     try:
         return check_in_child(specs, stopped)
@@ -198,5 +226,5 @@ def describe_entry_points(config: RunConfig) -> None:
     except ConfigError:
         return
     for d in found:
-        if "error" not in d:
+        if "description" in d:
             remember(d["description"])

@@ -4,6 +4,7 @@ given derivative), entry points, the checks before a run, and each member's cost
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -13,12 +14,13 @@ from typing import Any
 
 import pytest
 import torch
-from actlab.engine import RunConfig
+from actlab.engine import RunConfig, schema
 from actlab.engine.activation_lookup import builtin, lookup
 from actlab.engine.activation_ops import torch_ops
 from actlab.engine.activations import SpecError, entry_points, known_names, member_spec
-from actlab.engine.custom import measure, resolve
+from actlab.engine.custom import describe, measure, resolve
 from actlab.engine.data import Dataset
+from actlab.engine.events import ActivationDescription, EventError, RunStarted, from_dict
 from actlab.engine.lockstep import Trainer
 from actlab.engine.member_costs import time_alone
 from actlab.engine.train import run
@@ -244,6 +246,51 @@ def test_custom_description_reaches_torch_free_code(user_dir: Path) -> None:
     assert act.kind == "custom" and not act.saturating and not act.can_die and act.monotone
     assert act.output_range == "(-inf, inf)"
     assert lookup("./acts.py:bent_identity") is act  # the UI's look-up knows it now
+
+
+def test_a_description_is_checked_where_a_run_is_read(user_dir: Path) -> None:
+    """custom.describe gives what RunStarted stores (ActivationDescription, keys in their
+    order); read back, a damaged one is refused in one line naming the place."""
+    d = describe("./acts.py:bent_identity")
+    assert list(d) == [
+        "name",
+        "max_derivative",
+        "output_range",
+        "zero_centred",
+        "saturating",
+        "can_die",
+        "monotone",
+        "z",
+        "f",
+        "df",
+        "formula",
+        "note",
+        "cost",
+    ]
+    assert schema.mismatch(json.loads(json.dumps(d)), ActivationDescription, "d") is None
+    started = RunStarted(
+        config=RunConfig(activations=("relu", "./acts.py:bent_identity")).to_dict(),
+        members=["relu", "./acts.py:bent_identity"],
+        baseline="relu",
+        dataset={"name": "sample", "source": "t", "train_size": 1, "test_size": 1, "notice": None},
+        device="cpu",
+        eval_every=1,
+        diagnostics_every=0,
+        iterations_per_epoch=1,
+        total_iterations=1,
+        custom_activations=[d],
+    )
+    stored = json.loads(json.dumps(started.to_dict()))
+    assert from_dict(stored) == started
+    stored["custom_activations"][0]["f"][3] = "x"
+    with pytest.raises(
+        EventError, match=r"^run_started: custom_activations\[0\]\.f\[3\]: expected a number, got 'x'$"
+    ):
+        from_dict(stored)
+    stored["custom_activations"][0]["f"][3] = 0.5
+    del stored["custom_activations"][0]["df"]
+    with pytest.raises(EventError, match=r"^run_started: custom_activations\[0\]: missing field 'df'$"):
+        from_dict(stored)
 
 
 def test_the_app_measures_custom_functions_without_torch(user_dir: Path) -> None:

@@ -24,9 +24,10 @@ from pathlib import Path
 import pytest
 import torch
 from actlab.engine import RunConfig
+from actlab.engine.activations import SpecError
 from actlab.engine.config import ConfigError
 from actlab.engine.custom import load
-from actlab.engine.custom_process import LIMIT_ENV, Stopped, describe
+from actlab.engine.custom_process import LIMIT_ENV, Stopped, _answers, _kill, describe
 from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
 from actlab.engine.experiments.engine_messages import RunEnded
@@ -209,6 +210,33 @@ def test_random_draws_on_import_change_no_members_results(
 def test_the_apps_check_gets_its_answer_when_the_function_prints(user_dir: Path) -> None:
     (d,) = describe(["./acts.py:loud"])
     assert d["name"] == "./acts.py:loud" and d["output_range"] == "(-1, 1)"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"spec": "m:f", "description": {"name": "m:f", "z": [0.0]}},  # no f, df, properties
+        {"spec": "m:f", "error": 3},
+        {"checking": ["m:f"]},
+    ],
+)
+def test_an_answer_outside_the_helpers_protocol_is_refused_in_one_line(answer: dict[str, object]) -> None:
+    """The helper's messages are checked like stored JSON (Checking, Described, Refused): a
+    damaged one is the check process's fault, said in one line, not a KeyError in the app."""
+    line = json.dumps(answer)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"print({line!r})"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        with pytest.raises(SpecError) as info:
+            _answers(proc, ["m:f"], 5.0, None)
+    finally:
+        _kill(proc)
+    assert str(info.value) == "activations m:f: the check process sent an unreadable answer"
 
 
 def test_the_apps_check_is_bounded(user_dir: Path) -> None:
