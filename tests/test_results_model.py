@@ -1,0 +1,100 @@
+"""The typed results model: files written by older versions still read, what is read is what
+was stored, and a damaged file is one line naming the field (issue 17)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from actlab.engine.experiments.opened import OpenedRun, OpenedSweep, open_results
+from actlab.engine.experiments.store import ResultsError
+from actlab.engine.experiments.sweep_dir import run_summary
+from actlab.engine.results_model import Aggregate, Summary, SweepResults
+from actlab.engine.schema import SchemaError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OLD_RUNS = ["tui_finished", "tui_diverged", "tui_custom"]  # summary.json written by older actlab
+
+
+@pytest.mark.parametrize("name", OLD_RUNS)
+def test_an_old_summary_reads_and_keeps_every_stored_value(name: str) -> None:
+    stored = json.loads((FIXTURES / name / "summary.json").read_text())
+    summary = Summary.from_json(stored)
+    again = summary.to_json()
+    # what the old file holds comes back as it was; fields it predates take their defaults
+    assert {k: again[k] for k in stored if k != "members"} == {
+        k: v for k, v in stored.items() if k != "members"
+    }
+    members = again["members"]
+    assert isinstance(members, list)
+    for old, new in zip(stored["members"], members, strict=True):
+        assert {k: new[k] for k in old} == old
+    assert [m.activation for m in summary.members] == stored["config"]["activations"]
+    assert set(again) - set(stored) <= {"cohort", "cost_measurement"}
+
+
+@pytest.mark.parametrize("name", OLD_RUNS)
+def test_an_old_run_opens_as_a_run_and_replays(name: str) -> None:
+    opened = open_results(str(FIXTURES / name))
+    assert isinstance(opened, OpenedRun)
+    summary = opened.replay()
+    stored = json.loads((FIXTURES / name / "summary.json").read_text())
+    assert summary.status == stored["status"]
+    assert [m.activation for m in summary.members] == [m["activation"] for m in stored["members"]]
+    assert [[t.sustained for t in m.thresholds] for m in summary.members] == [
+        [t["sustained"] for t in m["thresholds"]] for m in stored["members"]
+    ]
+
+
+def test_a_stored_sweep_reads_back_as_written() -> None:
+    root = FIXTURES / "tui_sweep"
+    opened = open_results(str(root))
+    assert isinstance(opened, OpenedSweep)
+    stored = json.loads((root / "sweep-results.json").read_text())
+    results = SweepResults.from_json(stored)
+    assert results.to_json() == stored  # every key, in the file's shape (runner-ups included)
+    point = root / results.points[0].name
+    agg = json.loads((point / "aggregate.json").read_text())
+    assert Aggregate.from_json(agg).to_json() == agg
+    # the results computed now from the stored summaries are the ones the file holds
+    assert opened.results.to_json() == stored
+
+
+def test_a_damaged_summary_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    src = FIXTURES / "tui_finished" / "summary.json"
+    stored = json.loads(src.read_text())
+    stored["members"][1]["thresholds"][0]["sustained"] = "soon"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(stored))
+    with pytest.raises(ResultsError) as info:
+        run_summary(tmp_path, "run")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.endswith(
+        "summary.json: members[1].thresholds[0].sustained: expected an integer, got 'soon'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: d["members"][0].pop("activation"), "members[0]: missing field 'activation'"),
+        (lambda d: d.update(config={"epochs": 1}), "config: missing field 'activations'"),
+        (lambda d: d.update(iterations=True), "iterations: expected an integer, got True"),
+        (lambda d: d["members"][0].update(final_accuracy=[0.9]), "final_accuracy: expected a number"),
+    ],
+)
+def test_the_validator_names_what_is_wrong(change, problem: str) -> None:  # type: ignore[no-untyped-def]
+    stored = json.loads((FIXTURES / "tui_diverged" / "summary.json").read_text())
+    change(stored)
+    with pytest.raises(SchemaError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        Summary.from_json(stored)
+
+
+def test_a_summary_from_a_run_round_trips() -> None:
+    opened = open_results(str(FIXTURES / "diag_clip"))
+    assert isinstance(opened, OpenedRun)
+    summary = opened.replay()
+    assert summary.members and summary.members[0].diagnostics is not None
+    assert Summary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
