@@ -303,7 +303,7 @@ def test_not_a_run_directory_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     cases = [
         (tmp_path / "missing", "no such directory"),
         (write_run(tmp_path / "f", "x") / "events.jsonl", "not a directory"),
-        (tmp_path, "no events.jsonl here; is it an actlab run directory?"),
+        (tmp_path, "not an actlab run, sweep or seeds directory"),  # the one message of open_results
         (write_run(tmp_path / "empty", ""), "holds no events; the run never started"),
     ]
     for directory, message in cases:
