@@ -30,9 +30,10 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from actlab.engine.config import ConfigError, RunConfig, host_memory_bytes, network_memory_bytes
+from actlab.engine.events import ConfigDict, SettingValue
 
 from .report import value_text
 
@@ -67,6 +68,33 @@ class SweepError(ConfigError):
     """A sweep that cannot be planned or resumed; one line."""
 
 
+# an axis: the setting it sweeps and its values, each of that setting's type
+Axis = tuple[str, list[SettingValue]]
+
+
+class PointDict(TypedDict):
+    name: str
+    values: dict[str, SettingValue]
+    job: int
+
+
+class JobDict(TypedDict):
+    index: int
+    shape: dict[str, SettingValue]
+    points: list[int]
+
+
+class PlanDict(TypedDict):
+    """sweep.json, in its key order (`Plan.to_dict`); `Plan.from_dict` checks a stored one."""
+
+    version: int
+    base: ConfigDict
+    axes: list[list[str | list[SettingValue]]]  # [name, values]: JSON has no tuples
+    seeds: list[int]
+    points: list[PointDict]
+    jobs: list[JobDict]
+
+
 # ------------------------------------------------------------------------------ parsing
 
 
@@ -75,10 +103,10 @@ def _field_type(name: str) -> type:
     return type(default)
 
 
-def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
+def parse_sweep(text: str, base: RunConfig) -> list[Axis]:
     """`"lr=0.01,0.1 depth=1,2"` -> [("lr", [0.01, 0.1]), ("depth", [1, 2])], each value
     checked as the setting it sets would be (one line naming the value otherwise)."""
-    axes: list[tuple[str, list[Any]]] = []
+    axes: list[Axis] = []
     words = text.replace(";", " ").split()
     if not words:
         raise SweepError(f'sweep {text!r}: give axes as name=v1,v2 (e.g. "lr=0.01,0.1 depth=1,2")')
@@ -94,7 +122,7 @@ def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
         if any(name == n for n, _ in axes):
             raise SweepError(f"sweep axis {name!r} is given twice")
         kind = _field_type(name)
-        values: list[Any] = []
+        values: list[SettingValue] = []
         raws = values_text.split(",")
         if len(raws) > MAX_RUNS:  # refused before each value is checked: that alone takes a while
             raise SweepError(
@@ -106,12 +134,12 @@ def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
             if not raw:
                 raise SweepError(f"sweep axis {name!r}: an empty value in {values_text!r}")
             try:
-                value: Any = kind(raw) if kind is not str else raw
+                value: SettingValue = kind(raw) if kind is not str else raw
             except ValueError:
                 raise SweepError(
                     f"sweep {name}={raw!r}: must be {'an integer' if kind is int else 'a number'}"
                 ) from None
-            if kind is float and not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise SweepError(f"sweep {name}={raw!r}: must be a finite number")
             try:
                 base.replace(**{name: value}).validate()
@@ -130,7 +158,7 @@ def parse_sweep(text: str, base: RunConfig) -> list[tuple[str, list[Any]]]:
 @dataclass
 class Point:
     name: str  # "lr=0.1,depth=2" ("" for a sweep without axes)
-    values: dict[str, Any]
+    values: dict[str, SettingValue]
     job: int
 
     def run_dir(self, seed: int) -> str:
@@ -140,24 +168,24 @@ class Point:
 @dataclass
 class Job:
     index: int
-    shape: dict[str, Any]  # the shape axes' values
+    shape: dict[str, SettingValue]  # the shape axes' values
     points: list[int]  # indices into Plan.points
 
 
 @dataclass
 class Plan:
     base: RunConfig
-    axes: list[tuple[str, list[Any]]]
+    axes: list[Axis]
     seeds: list[int]
     points: list[Point] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
 
     @classmethod
-    def build(cls, base: RunConfig, axes: list[tuple[str, list[Any]]], seeds: list[int]) -> Plan:
+    def build(cls, base: RunConfig, axes: list[Axis], seeds: list[int]) -> Plan:
         plan = cls(base, axes, seeds)
         _check_size(axes, seeds)  # before the product is built: it may be huge
         names = [n for n, _ in axes]
-        jobs: dict[tuple[Any, ...], Job] = {}
+        jobs: dict[tuple[tuple[str, SettingValue], ...], Job] = {}
         for combo in itertools.product(*(vs for _, vs in axes)):
             values = dict(zip(names, combo))
             shape = {n: v for n, v in values.items() if n in SHAPE_AXES}
@@ -193,8 +221,9 @@ class Plan:
     def job_config(self, job: Job) -> RunConfig:
         return self.base.replace(**job.shape)
 
-    def job_variants(self, job: Job) -> list[dict[str, Any]]:
-        """The job's variants, seed-major: variant = seed index * points in job + point."""
+    def job_variants(self, job: Job) -> list[dict[str, SettingValue]]:
+        """The job's variants, seed-major: variant = seed index * points in job + point; each
+        the settings its members hold on their own (the seed, and the point's member axes)."""
         return [
             {"seed": s, **{n: v for n, v in self.points[p].values.items() if n in MEMBER_AXES}}
             for s in self.seeds
@@ -208,7 +237,7 @@ class Plan:
     def run_config(self, point: Point, seed: int) -> RunConfig:
         return self.base.replace(**point.values, seed=seed)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlanDict:
         return {
             "version": PLAN_VERSION,
             "base": self.base.to_dict(),
@@ -219,7 +248,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, d: Any, where: str) -> Plan:
+    def from_dict(cls, d: object, where: str) -> Plan:
         """A stored plan, checked: rebuilt from its base, axes and seeds, and compared."""
         if not isinstance(d, dict) or d.get("version") != PLAN_VERSION:
             raise SweepError(f"{where}: not a sweep plan of version {PLAN_VERSION}")
@@ -240,7 +269,7 @@ class Plan:
         return plan
 
 
-def _check_size(axes: list[tuple[str, list[Any]]], seeds: list[int]) -> None:
+def _check_size(axes: list[Axis], seeds: list[int]) -> None:
     points = math.prod(len(vs) for _, vs in axes)
     runs = points * len(seeds)
     if runs > MAX_RUNS:
@@ -255,7 +284,7 @@ def _first_repeat(names: list[str]) -> str:
     return next(n for i, n in enumerate(names) if n in names[:i])
 
 
-def _check_effective(base: RunConfig, axes: list[tuple[str, list[Any]]]) -> None:
+def _check_effective(base: RunConfig, axes: list[Axis]) -> None:
     """Refuse an axis whose values cannot change anything: every point would be the same run."""
     swept = dict(axes)
     clips = swept.get("clip", [base.clip])
@@ -268,14 +297,15 @@ def _check_effective(base: RunConfig, axes: list[tuple[str, list[Any]]]) -> None
         raise SweepError("sweep axis momentum: adam ignores it; use --optimizer sgd")
 
 
-def _stored(name: str, v: Any) -> Any:
+def _stored(name: str, v: object) -> SettingValue:
+    """A stored axis value, of its setting's type (JSON writes the float 1.0 as 1)."""
     kind = _field_type(name)
     if kind is float and isinstance(v, int) and not isinstance(v, bool):
         return float(v)
-    if not isinstance(v, kind) or isinstance(v, bool):
+    if not isinstance(v, (int, float, str)) or not isinstance(v, kind) or isinstance(v, bool):
         raise SweepError(f"sweep plan: {name} value {v!r} is not a {kind.__name__}")
     return v
 
 
-def _shape_text(shape: dict[str, Any]) -> str:
+def _shape_text(shape: dict[str, SettingValue]) -> str:
     return ", ".join(f"{n}={value_text(v)}" for n, v in shape.items()) or "one job"
