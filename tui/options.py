@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, TypeVar
 
 import click
 from actlab.engine.activations import BUILTIN_NAMES, entry_points
@@ -26,8 +26,13 @@ def split_specs(value: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+T = TypeVar("T")
+# a click callback: the option's text (None when not given) -> its value
+Convert = Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]
+
+
+def _csv(kind: Callable[[str], T]) -> Convert[T]:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[T, ...] | None:
         if value is None:
             return None
         parts = split_specs(value)
@@ -39,35 +44,48 @@ def _csv(kind: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter
     return convert
 
 
+class OptionKwargs(TypedDict, total=False):
+    """The keyword arguments of `click.option` these options use."""
+
+    type: type[int] | type[float] | type[str] | click.Choice
+    callback: Convert[object]
+    metavar: str
+    is_flag: bool
+    flag_value: bool
+    default: None
+    help: str
+    cls: type[click.Option]
+
+
 # (option flags, RunConfig field, click keyword arguments). The help text, the choices and
 # the shown default come from the field's description in RunConfig (`SETTINGS`).
-CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
-    (("--activations", "-a"), "activations", dict(callback=_csv(str), metavar="A,B,...")),
-    (("--depth",), "depth", dict(type=int)),
-    (("--width",), "width", dict(type=int)),
+CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, OptionKwargs]] = [
+    (("--activations", "-a"), "activations", OptionKwargs(callback=_csv(str), metavar="A,B,...")),
+    (("--depth",), "depth", OptionKwargs(type=int)),
+    (("--width",), "width", OptionKwargs(type=int)),
     (("--optimizer",), "optimizer", {}),
-    (("--lr",), "lr", dict(type=float)),
-    (("--momentum",), "momentum", dict(type=float)),
-    (("--batch-size",), "batch_size", dict(type=int)),
-    (("--epochs",), "epochs", dict(type=int)),
-    (("--max-iterations",), "max_iterations", dict(type=int)),
+    (("--lr",), "lr", OptionKwargs(type=float)),
+    (("--momentum",), "momentum", OptionKwargs(type=float)),
+    (("--batch-size",), "batch_size", OptionKwargs(type=int)),
+    (("--epochs",), "epochs", OptionKwargs(type=int)),
+    (("--max-iterations",), "max_iterations", OptionKwargs(type=int)),
     (("--init",), "init", {}),
-    (("--weight-decay", "--l2"), "weight_decay", dict(type=float)),
-    (("--l1",), "l1", dict(type=float)),
-    (("--dropout",), "dropout", dict(type=float)),
+    (("--weight-decay", "--l2"), "weight_decay", OptionKwargs(type=float)),
+    (("--l1",), "l1", OptionKwargs(type=float)),
+    (("--dropout",), "dropout", OptionKwargs(type=float)),
     (("--clip",), "clip", {}),
-    (("--clip-threshold",), "clip_threshold", dict(type=float)),
+    (("--clip-threshold",), "clip_threshold", OptionKwargs(type=float)),
     (("--loss",), "loss", {}),
     (("--input-scaling",), "input_scaling", {}),
-    (("--thresholds",), "thresholds", dict(callback=_csv(float), metavar="T,T,...")),
-    (("--eval-every",), "eval_every", dict(type=int)),
-    (("--diagnostics-every",), "diagnostics_every", dict(type=int)),
-    (("--seed",), "seed", dict(type=int)),
+    (("--thresholds",), "thresholds", OptionKwargs(callback=_csv(float), metavar="T,T,...")),
+    (("--eval-every",), "eval_every", OptionKwargs(type=int)),
+    (("--diagnostics-every",), "diagnostics_every", OptionKwargs(type=int)),
+    (("--seed",), "seed", OptionKwargs(type=int)),
     (("--dataset", "-d"), "dataset", {}),
-    (("--data-dir",), "data_dir", dict(type=str)),
-    (("--cache-dir",), "cache_dir", dict(type=str)),
-    (("--no-fallback",), "fallback", dict(is_flag=True, flag_value=False, default=None)),
-    (("--device",), "device", dict(type=str)),
+    (("--data-dir",), "data_dir", OptionKwargs(type=str)),
+    (("--cache-dir",), "cache_dir", OptionKwargs(type=str)),
+    (("--no-fallback",), "fallback", OptionKwargs(is_flag=True, flag_value=False, default=None)),
+    (("--device",), "device", OptionKwargs(type=str)),
 ]
 
 # What only the command line adds to a setting's help.
@@ -102,7 +120,7 @@ class ActivationsOption(click.Option):
 
 def config_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for flags, field_name, kwargs in reversed(CONFIG_OPTIONS):
-        kw = dict(kwargs, help=option_help(field_name))
+        kw: OptionKwargs = {**kwargs, "help": option_help(field_name)}
         if field_name == "activations":
             kw["cls"] = ActivationsOption
         kw.setdefault("default", None)
@@ -119,9 +137,12 @@ def config_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def build_config(preset: str | None, values: dict[str, Any]) -> RunConfig:
-    """Defaults, then the preset, then every option given; validated."""
-    settings: dict[str, Any] = dict(PRESETS[preset]) if preset else {}
+def build_config(preset: str | None, values: Mapping[str, object]) -> RunConfig:
+    """Defaults, then the preset, then every option given; validated.
+
+    `values`: what the command line gave, by parameter name (click's, so other parameters
+    may be there too); a setting's value is checked by RunConfig, not here."""
+    settings: dict[str, object] = dict(PRESETS[preset]) if preset else {}
     for _flags, field_name, _kw in CONFIG_OPTIONS:
         v = values.get(field_name)
         if v is not None:
@@ -129,6 +150,6 @@ def build_config(preset: str | None, values: dict[str, Any]) -> RunConfig:
     if settings.get("data_dir") and "dataset" not in {k for k, v in values.items() if v is not None}:
         settings["dataset"] = "idx"
     try:
-        return RunConfig(**settings).validate()
+        return RunConfig.from_dict(settings).validate()  # every key is a field: no unknown ones
     except TypeError as exc:  # a value of the wrong kind that click did not catch
         raise ConfigError(str(exc)) from None
