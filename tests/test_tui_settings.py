@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from actlab.engine import RunConfig
 from actlab.engine.events import Progress, RunFinished, RunStarted
-from actlab.tui.settings import FIELD_BY_NAME, FIELDS, FORM_ERROR, check_settings, format_value
+from actlab.tui.settings import (
+    FIELD_BY_NAME,
+    FIELDS,
+    FORM_ERROR,
+    FieldSpec,
+    FormValues,
+    check_settings,
+    form_values,
+    format_value,
+)
 from actlab.tui.state import Phase, RunStatus, clock
 from actlab.tui.widgets.format import decimate, iteration_axis
 
 
-def form_of(config: RunConfig) -> dict[str, object]:
-    values: dict[str, object] = {"activations": list(config.activations)}
-    for spec in FIELDS:
+def form_of(config: RunConfig) -> FormValues:
+    """The form showing `config`: a choice's value, every other field's text."""
+
+    def text(spec: FieldSpec) -> str:
         value = getattr(config, spec.name)
-        values[spec.name] = value if spec.kind == "choice" else format_value(spec, value)
-    return values
+        return str(value) if spec.kind == "choice" else format_value(spec, value)
+
+    return form_values(list(config.activations), text)
+
+
+def test_the_form_has_one_value_per_field_in_the_forms_order() -> None:
+    names = ["activations", *(spec.name for spec in FIELDS)]
+    assert list(FormValues.__annotations__) == names
+    form = form_of(RunConfig(lr=0.25, dataset="idx", data_dir="/d"))
+    assert list(form) == names
+    assert form["lr"] == "0.25" and form["dataset"] == "idx" and form["data_dir"] == "/d"
+    assert form["activations"] == list(RunConfig().activations)
 
 
 def test_the_default_form_is_the_default_config() -> None:
@@ -24,7 +44,8 @@ def test_the_default_form_is_the_default_config() -> None:
 
 def test_every_bad_field_gets_its_own_reason_in_the_engines_words() -> None:
     form = form_of(RunConfig())
-    form.update(lr="-1", depth="0", thresholds="0.8,1.5", seed="x", activations=[])
+    form["lr"], form["depth"], form["thresholds"], form["seed"] = "-1", "0", "0.8,1.5", "x"
+    form["activations"] = []
     config, errors = check_settings(RunConfig(), form)
     assert config is None
     assert errors["lr"] == "lr -1.0: must be a number > 0"
@@ -36,10 +57,10 @@ def test_every_bad_field_gets_its_own_reason_in_the_engines_words() -> None:
 
 def test_idx_needs_a_directory_and_the_error_sits_on_that_field() -> None:
     form = form_of(RunConfig())
-    form.update(dataset="idx", data_dir="")
+    form["dataset"], form["data_dir"] = "idx", ""
     _, errors = check_settings(RunConfig(), form)
     assert set(errors) == {"data_dir"}
-    form.update(data_dir="/some/where")
+    form["data_dir"] = "/some/where"
     config, errors = check_settings(RunConfig(), form)
     assert errors == {} and config is not None and config.data_dir == "/some/where"
 

@@ -9,8 +9,9 @@ command line reject the same values with the same words.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 from actlab.engine.config import SETTINGS, ConfigError, RunConfig
 
@@ -60,23 +61,85 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 FORM_ERROR = "_form"  # key of an error that belongs to no single field
 
+# A RunConfig value as the form parses it (activations: a tuple of specs; thresholds: floats).
+FieldValue = int | float | str | tuple[float, ...] | tuple[str, ...] | None
 
-def format_value(spec: FieldSpec, value: Any) -> str:
+
+class FormValues(TypedDict):
+    """What the form holds: the members chosen, in the list's order, and each field's text (a
+    choice's value for a choice field). One key per field of FIELDS, in its order."""
+
+    activations: list[str]
+    depth: str
+    width: str
+    optimizer: str
+    lr: str
+    momentum: str
+    batch_size: str
+    epochs: str
+    max_iterations: str
+    init: str
+    weight_decay: str
+    l1: str
+    dropout: str
+    clip: str
+    clip_threshold: str
+    loss: str
+    input_scaling: str
+    thresholds: str
+    seed: str
+    dataset: str
+    data_dir: str
+
+
+def form_values(activations: list[str], text: Callable[[FieldSpec], str]) -> FormValues:
+    """The form's values: `activations`, and each field's text as `text` reads it. (Field by
+    field: a TypedDict is built from literal keys; a test holds them to FIELDS.)"""
+
+    def t(name: str) -> str:
+        return text(FIELD_BY_NAME[name])
+
+    return FormValues(
+        activations=activations,
+        depth=t("depth"),
+        width=t("width"),
+        optimizer=t("optimizer"),
+        lr=t("lr"),
+        momentum=t("momentum"),
+        batch_size=t("batch_size"),
+        epochs=t("epochs"),
+        max_iterations=t("max_iterations"),
+        init=t("init"),
+        weight_decay=t("weight_decay"),
+        l1=t("l1"),
+        dropout=t("dropout"),
+        clip=t("clip"),
+        clip_threshold=t("clip_threshold"),
+        loss=t("loss"),
+        input_scaling=t("input_scaling"),
+        thresholds=t("thresholds"),
+        seed=t("seed"),
+        dataset=t("dataset"),
+        data_dir=t("data_dir"),
+    )
+
+
+def format_value(spec: FieldSpec, value: object) -> str:
     """A RunConfig value as the text the form shows."""
     if value is None:
         return ""
-    if spec.kind == "floats":
+    if spec.kind == "floats" and isinstance(value, (tuple, list)):
         return ",".join(f"{v:g}" for v in value)
     if spec.kind == "float":
         return f"{value:g}"
     return str(value)
 
 
-def parse_value(spec: FieldSpec, text: Any) -> Any:
+def parse_value(spec: FieldSpec, text: str) -> FieldValue:
     """Form text (or a choice) -> RunConfig value; ConfigError names the field and the text."""
     if spec.kind in ("choice",):
         return text
-    raw = str(text).strip()
+    raw = text.strip()
     if spec.kind == "text":
         return raw or None
     if spec.kind == "optional_int" and not raw:
@@ -102,32 +165,34 @@ def parse_value(spec: FieldSpec, text: Any) -> Any:
         raise ConfigError(f"{spec.name} {raw!r}: must be numbers separated by commas") from None
 
 
-def _check_one(name: str, value: Any, values: dict[str, Any]) -> None:
+def _check_one(name: str, value: FieldValue, values: Mapping[str, FieldValue]) -> None:
     """Validate one field alone, on top of the defaults, so every bad field gets its own
-    message (RunConfig.validate stops at the first)."""
+    message (RunConfig.validate stops at the first). The value's kind is RunConfig's to check
+    (a TypeError, like its ConfigError, is the field's message)."""
     if name == "dataset":
-        RunConfig(dataset=value, data_dir="-").validate()  # the directory is checked on its own
+        # the directory is checked on its own
+        RunConfig.from_dict({"dataset": value, "data_dir": "-"}).validate()
     elif name == "data_dir":
         if values.get("dataset") == "idx":
-            RunConfig(dataset="idx", data_dir=value).validate()
+            RunConfig.from_dict({"dataset": "idx", "data_dir": value}).validate()
     else:
-        RunConfig(**{name: value}).validate()
+        RunConfig.from_dict({name: value}).validate()
 
 
-def check_settings(base: RunConfig, form: dict[str, Any]) -> tuple[RunConfig | None, dict[str, str]]:
+def check_settings(base: RunConfig, form: FormValues) -> tuple[RunConfig | None, dict[str, str]]:
     """The config the form describes, or None, and an error message per bad field.
 
-    `form` maps field names (and "activations") to the widgets' raw values; fields the form
-    does not show (device, cache directory, evaluation cadence) are kept from `base`.
+    Fields the form does not show (device, cache directory, evaluation cadence) are kept
+    from `base`.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, FieldValue] = {"activations": tuple(form["activations"])}
     errors: dict[str, str] = {}
-    for name, raw in form.items():
-        spec = FIELD_BY_NAME.get(name)
+    texts: Mapping[str, object] = form  # by name: FormValues has one text per field
+    for spec in FIELDS:
         try:
-            values[name] = tuple(raw) if spec is None else parse_value(spec, raw)
+            values[spec.name] = parse_value(spec, str(texts[spec.name]))
         except ConfigError as exc:
-            errors[name] = str(exc)
+            errors[spec.name] = str(exc)
     for name, value in values.items():
         if name in errors:
             continue

@@ -7,8 +7,6 @@ so a run never mixes settings.
 
 from __future__ import annotations
 
-from typing import Any
-
 from actlab.engine import RunConfig
 from actlab.engine.activation_lookup import lookup
 from actlab.engine.activations import BUILTIN_NAMES, known_names
@@ -22,7 +20,7 @@ from textual.widgets import Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from ..messages import SettingsChanged
-from ..settings import FIELDS, FORM_ERROR, FieldSpec, check_settings, format_value
+from ..settings import FIELDS, FORM_ERROR, FieldSpec, FormValues, check_settings, form_values, format_value
 
 
 class ControlsPanel(VerticalScroll):
@@ -160,15 +158,18 @@ class ControlsPanel(VerticalScroll):
         self._update_dependent()
         self.revalidate()
 
-    def form_values(self) -> dict[str, Any]:
+    def form_values(self) -> FormValues:
         chooser = self.query_one("#f-activations", SelectionList)
         chosen = set(chooser.selected)
         listed = [chooser.get_option_at_index(i).value for i in range(chooser.option_count)]
-        values: dict[str, Any] = {"activations": [a for a in listed if a in chosen]}  # list order
-        for spec in FIELDS:
-            widget = self.query_one(f"#f-{spec.name}")
-            values[spec.name] = widget.value if isinstance(widget, (Input, Select)) else None
-        return values
+
+        def text(spec: FieldSpec) -> str:
+            if spec.kind == "choice":
+                value = self.query_one(f"#f-{spec.name}", Select).value
+                return value if isinstance(value, str) else ""  # no blank: always a choice
+            return self.query_one(f"#f-{spec.name}", Input).value
+
+        return form_values([a for a in listed if a in chosen], text)  # members in the list's order
 
     def toggle_activation(self, name: str) -> None:
         self.query_one("#f-activations", SelectionList).toggle(name)
