@@ -245,6 +245,7 @@ class LabServer(Server):
 
     @aiohttp_jinja2.template("app_index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
+        # textual-serve's own type for its template's context (this overrides its handler)
         context: dict[str, Any] = await Server.handle_index.__wrapped__(self, request)  # type: ignore[attr-defined]
         # The websocket goes to the host the page came from (textual-serve names the bind
         # address, which a browser cannot reach when that is 0.0.0.0), token in the path.
