@@ -34,6 +34,7 @@ from .events import (
 )
 from .lockstep import Trainer, member_configs
 from .metrics import SummaryBuilder
+from .results_model import Summary
 
 _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 PROGRESS_INTERVAL_S = 0.25
@@ -104,7 +105,7 @@ class Comparison:
         if self.listener is not None:
             self.listener(event)
 
-    def run(self) -> dict[str, object]:
+    def run(self) -> Summary:
         self.start()
         status = "done"
         try:
@@ -281,7 +282,7 @@ def run(
     control: Control | None = None,
     data: Dataset | None = None,
     variants: list[dict[str, SettingValue]] | None = None,
-) -> dict[str, object]:
+) -> Summary:
     """Run one comparison; report each event to `listener`; return the summary. With
     `variants`, the comparison is repeated for each (seeds, learning rates...) in one cohort:
     see `Trainer`."""
