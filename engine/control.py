@@ -1,6 +1,9 @@
 """How a listener steers a running comparison from another thread: stop, pause, resume.
 
-Plain threading, no PyTorch: the app's UI process holds one for each run it asks for.
+The one stop flag of a run: whoever stops it (a signal handler in batch mode, the engine
+process's reader on the app's Stop, a writer that failed) sets it, and every layer reads it
+(the training loop, `backends.run_jobs` and its jobs; a worker process sees the driver's
+through a shared byte, `experiments.workers`). Plain threading, no PyTorch.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """experiments.backends: jobs in this process, in spawned worker processes, and as Ray tasks.
 
 The job functions are top-level here (the workers import this module by name). Jobs that
-must meet or wait do it on files and on `should_stop`, each in a bounded loop that fails
+must meet or wait do it on files and on their `Control`, each in a bounded loop that fails
 the job rather than hanging; nothing is timed.
 """
 
@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from actlab.engine import ConfigError
+from actlab.engine.control import Control
 from actlab.engine.experiments import backends
 from actlab.engine.experiments.backends import plan_local, run_jobs
 from actlab.engine.experiments.jobs import JobContext, Resources, Summary, error_line
@@ -37,25 +37,25 @@ def _wait_for(path: Path) -> None:
     raise TimeoutError(f"{path} never appeared")
 
 
-def job(payload: Any, should_stop: JobContext) -> Any:
+def job(payload: Any, ctx: JobContext) -> Any:
     """The sweep's stand-in: ("square", n), ("fail", text), ("meet", dir, me, other),
     ("wait", dir) (start, then wait for the stop), ("after", file) (wait for a file),
     ("poll", file) (wait for a file, checking the stop all along as training does), ("die",),
     ("die_in_stop_check",), ("signal",) (a Ctrl+C and a hangup at itself)."""
     kind = payload[0]
     if kind == "square":
-        return payload[1] ** 2, os.getpid(), should_stop.device, should_stop.threads
+        return payload[1] ** 2, os.getpid(), ctx.device, ctx.threads
     if kind == "fail":
         raise ValueError(payload[1])
     if kind == "meet":  # both jobs of a pair must run at once to get past this
         directory, me, other = Path(payload[1]), payload[2], payload[3]
         (directory / me).touch()
         _wait_for(directory / other)
-        return me, os.getpid(), should_stop.device, os.environ.get("CUDA_VISIBLE_DEVICES")
+        return me, os.getpid(), ctx.device, os.environ.get("CUDA_VISIBLE_DEVICES")
     if kind == "wait":
         (Path(payload[1]) / "started").touch()
         for _ in range(PATIENCE):
-            if should_stop():
+            if ctx.control.stopped:
                 return "stopped"
             time.sleep(0.05)
         return "never told to stop"
@@ -64,7 +64,7 @@ def job(payload: Any, should_stop: JobContext) -> Any:
         return "after"
     if kind == "poll":
         for _ in range(PATIENCE):
-            if should_stop():
+            if ctx.control.stopped:
                 return "stopped"
             if Path(payload[1]).exists():
                 return "polled"
@@ -74,7 +74,7 @@ def job(payload: Any, should_stop: JobContext) -> Any:
         os._exit(1)
     if kind == "die_in_stop_check":  # killed at the worst moment (see _die_holding_a_lock)
         sys.setprofile(_die_holding_a_lock)
-        should_stop()
+        _ = ctx.control.stopped  # the stop check that a training step makes
         os._exit(1)  # the check took no cross-process lock: the worker dies just after it
     if kind == "signal":
         os.kill(os.getpid(), signal.SIGINT)
@@ -135,8 +135,8 @@ def test_in_process_restores_torch_threads() -> None:
 
 
 def test_stop_before_start_runs_nothing() -> None:
-    stop = threading.Event()
-    stop.set()
+    control = Control()
+    control.stop()
     for workers in (1, 2):
         rec = Record()
         summary = run_jobs(
@@ -144,7 +144,7 @@ def test_stop_before_start_runs_nothing() -> None:
             [("fail", "must not run")] * 3,
             workers=workers,
             threads=1,
-            stop=stop,
+            control=control,
             on_done=rec.on_done,
             on_failed=rec.on_failed,
         )
@@ -153,17 +153,17 @@ def test_stop_before_start_runs_nothing() -> None:
 
 
 def test_in_process_stop_during_a_job() -> None:
-    stop = threading.Event()
+    control = Control()
     seen: list[bool] = []
 
-    def stops_itself(payload: Any, should_stop: JobContext) -> str:
-        seen.append(should_stop())
-        stop.set()  # what a signal handler does while the job runs
-        seen.append(should_stop())
+    def stops_itself(payload: Any, ctx: JobContext) -> str:
+        seen.append(ctx.control.stopped)
+        control.stop()  # what a signal handler does while the job runs
+        seen.append(ctx.control.stopped)
         return "kept"
 
     rec = Record()
-    summary = run_jobs(stops_itself, [1, 2, 3], threads=1, stop=stop, on_done=rec.on_done)
+    summary = run_jobs(stops_itself, [1, 2, 3], threads=1, control=control, on_done=rec.on_done)
     assert seen == [False, True]
     assert rec.done == {0: "kept"}  # its result is still delivered
     assert summary == Summary(done=[0], not_run=[1, 2])
@@ -191,17 +191,17 @@ def test_pool_runs_jobs_at_once_and_maps_results_to_indices(tmp_path: Path) -> N
 
 
 def test_pool_stop_during_tells_running_jobs_and_starts_no_more(tmp_path: Path) -> None:
-    stop = threading.Event()
+    control = Control()
     rec = Record()
 
     def on_done(i: int, result: Any) -> None:
         rec.on_done(i, result)
         if i == 1:  # job 0 is running now (job 1 waited for it): stop, as a signal handler would
-            stop.set()
+            control.stop()
 
     payloads = [("wait", str(tmp_path)), ("after", str(tmp_path / "started")), ("fail", "must not run")]
     summary = run_jobs(
-        job, payloads, workers=2, threads=1, stop=stop, on_done=on_done, on_failed=rec.on_failed
+        job, payloads, workers=2, threads=1, control=control, on_done=on_done, on_failed=rec.on_failed
     )
     assert rec.done == {1: "after", 0: "stopped"}  # the stopped job's result is delivered
     assert rec.failed == {}
@@ -226,7 +226,7 @@ def test_pool_each_worker_has_its_gpu_and_a_replacement_keeps_it(tmp_path: Path)
     # jobs go to the slots in order: the die to GPU 5, the first meet to GPU 7; the second meet
     # can only start once a new worker has replaced the dead one, and both meets run at once
     payloads = [("die",), ("meet", str(tmp_path), "a", "b"), ("meet", str(tmp_path), "b", "a")]
-    summary = run_pool(job, payloads, plan, rec.on_done, rec.on_failed, threading.Event())
+    summary = run_pool(job, payloads, plan, rec.on_done, rec.on_failed, Control())
     assert summary.failed == [0] and sorted(summary.done) == [1, 2]
     assert rec.done[1][2:] == ("cuda:0", "7") and rec.done[2][2:] == ("cuda:0", "5")
 
@@ -447,16 +447,16 @@ def test_ray_stop_cancels_and_leaves_the_callers_ray_running(tmp_path: Path, ray
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
     try:
-        stop = threading.Event()
+        control = Control()
         rec = Record()
 
         def on_done(i: int, result: Any) -> None:
             rec.on_done(i, result)
-            stop.set()  # job 0 is running (job 1 waited for it): cancel it, start no more
+            control.stop()  # job 0 is running (job 1 waited for it): cancel it, start no more
 
         payloads = [("wait", str(tmp_path)), ("after", str(tmp_path / "started")), ("square", 4)]
         summary = run_jobs(
-            job, payloads, backend="ray", workers=2, stop=stop, on_done=on_done, on_failed=rec.on_failed
+            job, payloads, backend="ray", workers=2, control=control, on_done=on_done, on_failed=rec.on_failed
         )
         assert rec.done == {1: "after"} and rec.failed == {}
         assert summary == Summary(done=[1], not_run=[0, 2])

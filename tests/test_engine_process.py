@@ -88,7 +88,7 @@ def test_a_run_streams_every_event_in_order_and_is_stored(
     run_dir.mkdir()
     h.start(1, tiny_config, str(run_dir))
     end = inbox.ended(1)
-    assert end.error is None and end.summary is not None and end.summary["iterations"] == 40
+    assert end.error is None and end.summary is not None and end.summary.iterations == 40
     events = inbox.events[1]
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
     assert [e.iteration for e in events if isinstance(e, Evaluation)] == [10, 20, 30, 40]
@@ -145,7 +145,7 @@ def test_runs_queue_one_after_another_and_a_stopped_queued_run_never_starts(
     h.stop(1)
     ends = [inbox.ended(1), inbox.ended(2), inbox.ended(3)]
     assert ends[1].summary is None and 2 not in inbox.events  # never began
-    assert ends[2].summary is not None and ends[2].summary["iterations"] == 40
+    assert ends[2].summary is not None and ends[2].summary.iterations == 40
     # one loop at a time: every event of run 1 came before the first of run 3
     assert isinstance(inbox.events[3][0], RunStarted)
 
@@ -230,7 +230,7 @@ def test_custom_members_are_imported_as_batch_mode_does(
     h.start(1, tiny_config.replace(activations=("relu", "./acts.py:bent", "prelu")), None)
     end = inbox.ended(1)
     assert end.error is None and end.summary is not None
-    assert [m["activation"] for m in end.summary["members"]] == ["relu", "./acts.py:bent", "prelu"]
+    assert [m.activation for m in end.summary.members] == ["relu", "./acts.py:bent", "prelu"]
     started = inbox.events[1][0]
     assert isinstance(started, RunStarted)
     assert [d["name"] for d in started.custom_activations] == ["./acts.py:bent"]

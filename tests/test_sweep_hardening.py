@@ -19,7 +19,7 @@ from actlab.engine.data import Dataset
 from actlab.engine.events import Evaluation, Event
 from actlab.engine.experiments.results import ResultsWriter
 from actlab.engine.experiments.sweep_dir import job_done, save_plan
-from actlab.engine.experiments.sweep_jobs import SplitWriter, run_job
+from actlab.engine.experiments.sweep_jobs import JobResult, SplitWriter, run_job
 from actlab.engine.experiments.sweep_plan import MAX_RUNS, Plan, SweepError, parse_sweep
 from actlab.tui.cli import main
 from streams import events
@@ -151,14 +151,14 @@ def test_two_resumes_at_once_one_proceeds_the_other_exits_2(
     root = tmp_path / "sweep"
     plan = interrupted_sweep(root, small, sample)
     second: list[tuple[int, str]] = []
-    real_run_job = batch.run_job
+    real_execute_job = batch.execute_job
 
-    def run_job_and_meanwhile_resume(*args: Any, **kw: Any) -> dict[str, Any]:
+    def execute_job_and_meanwhile_resume(*args: Any, **kw: Any) -> JobResult:
         if not second:
             second.append(run_cli(["--batch", "-q", "--resume", str(root)], capsys)[::2])
-        return real_run_job(*args, **kw)
+        return real_execute_job(*args, **kw)
 
-    monkeypatch.setattr(batch, "run_job", run_job_and_meanwhile_resume)
+    monkeypatch.setattr(batch, "execute_job", execute_job_and_meanwhile_resume)
     code, _, err = run_cli(["--batch", "-q", "--resume", str(root)], capsys)
     assert second and second[0][0] == 2, second
     first_line, refused = second[0][1].splitlines()  # the first's "resuming" line, then the second's

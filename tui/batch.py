@@ -12,12 +12,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
 from actlab.engine import RunConfig
 from actlab.engine import threads as cpu_threads
+from actlab.engine.control import Control
 from actlab.engine.events import (
     EpochFinished,
     Event,
@@ -106,12 +107,13 @@ class ProgressDisplay:
 
 class StopSignals:
     """Ctrl+C, a job manager's TERM and a closing terminal (an SSH session dropping, HUP) all
-    stop the run at its next iteration with its results complete; a second one aborts at once
-    (KeyboardInterrupt). Installed for the `with` block, restored after."""
+    stop the run at its next iteration with its results complete (they stop its `Control`,
+    which every job reads); a second one aborts at once (KeyboardInterrupt). Installed for the
+    `with` block, restored after."""
 
-    def __init__(self, message: str, stop: Callable[[], None]) -> None:
+    def __init__(self, message: str, control: Control) -> None:
         self.message = message
-        self.stop = stop
+        self.control = control
         self.signum: int | None = None  # the signal that stopped the run
         self._previous: dict[int, Any] = {}
 
@@ -123,7 +125,7 @@ class StopSignals:
             sys.stderr.write(f"\nactlab-tui: {self.message}\n")
         except OSError:
             pass  # the terminal is gone
-        self.stop()
+        self.control.stop()
 
     def __enter__(self) -> StopSignals:
         self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
@@ -231,8 +233,8 @@ class Terminal:
     def progress(self) -> Listener | None:
         return None if self.quiet else ProgressDisplay(self.err)
 
-    def stopping(self, message: str, stop: Callable[[], None]) -> StopSignals:
-        self.signals = StopSignals(message, stop)
+    def stopping(self, message: str, control: Control) -> StopSignals:
+        self.signals = StopSignals(message, control)
         return self.signals
 
     def finish(self, outcome: Outcome) -> int:

@@ -4,24 +4,26 @@ A sweep is split into jobs (each a training run writing its own results director
 module runs them and knows nothing about what a job is (the local worker pool is `workers`,
 the types a caller shares with it `jobs`)::
 
-    summary = run_jobs(fn, payloads, backend="local", workers=2, on_done=..., stop=event)
+    summary = run_jobs(fn, payloads, backend="local", workers=2, on_done=..., control=control)
 
 The contract:
 
 - ``fn(payload, job)`` is a top-level function (picklable by reference: importable by its
-  module name where it runs) that returns a picklable result. ``job`` is a `JobContext`:
-  calling it, ``job()``, says whether the job should stop (the ``should_stop`` of the
-  contract, so ``fn(payload, should_stop)`` code works unchanged); ``job.device`` is the
-  torch device the job should use (``"cpu"``, ``"cuda"`` or ``"cuda:N"``), ``job.threads``
-  its CPU threads (already set with ``torch.set_num_threads``), ``job.index`` its position.
+  module name where it runs) that returns a picklable result; in this process (``workers=1``)
+  nothing is pickled, so there it may be any callable. ``job`` is a `JobContext`:
+  ``job.control.stopped`` says whether the job should stop; ``job.device`` is the device the
+  job should use (``"cpu"``, ``"cuda"`` or ``"cuda:N"``; in this process the device as asked,
+  ``"auto"`` included), ``job.threads`` its CPU threads (already set with
+  ``torch.set_num_threads``), ``job.index`` its position.
 - ``on_done(index, result)`` and ``on_failed(index, error)`` run in the calling thread, once
   per job that ends, in completion order. ``error`` is the exception (for Ray the
   ``RayTaskError``, also an instance of the job's own exception class where Ray can make one);
   `error_line` makes one line of it. A failing job never stops the others. An exception raised
   by a callback ends the run (jobs are told to stop) and propagates.
-- ``stop`` (a ``threading.Event``, set by the caller, e.g. from a signal handler): no job
-  starts after it is set. Locally, running jobs see ``job()`` turn True and their results are
-  still delivered if they return. With Ray, running and pending tasks are cancelled
+- ``control`` (a `Control`, stopped by the caller, e.g. from a signal handler): no job starts
+  after it is stopped. Locally, running jobs see ``job.control.stopped`` turn True (in this
+  process it is the caller's `Control` itself, in a worker its view across processes) and
+  their results are still delivered if they return. With Ray, running and pending tasks are cancelled
   (``ray.cancel``: a ``KeyboardInterrupt`` inside the job, so its ``finally`` blocks run) and
   their results dropped; `run_jobs` returns promptly.
 - The return value, a `Summary`, lists the indices done, failed and not run (never started,
@@ -29,15 +31,16 @@ The contract:
 
 Backends:
 
-- ``"local"``, ``workers=1``: in this process, in order. ``threads`` is set for the run and
-  restored after.
+- ``"local"``, ``workers=1``: in this process, in order. ``threads``, when given, is set for
+  the run and restored after; None leaves this process's setting as it is (the caller's
+  `threads.configure`: a fixed count, or the tuner of ``--threads auto``).
 - ``"local"``, ``workers>1``: worker processes started with the *spawn* method (never fork:
   the caller may hold threads and a CUDA context), each with its own two pipes to the driver.
   Each worker sets its threads (``torch.set_num_threads`` and the OpenMP/MKL variables) once,
   and ignores SIGINT and SIGHUP: Ctrl+C and a closing terminal reach the whole process group,
-  and the driver handles them by setting ``stop``, which the workers see through a shared
-  flag. SIGTERM keeps its default in a worker (a TERM aimed at one kills it; its job is
-  reported failed). A worker also sees ``job()`` True when the driver has died, and exits once
+  and the driver handles them by stopping ``control``, which the workers see through a shared
+  byte. SIGTERM keeps its default in a worker (a TERM aimed at one kills it; its job is
+  reported failed). A worker also sees ``job.control.stopped`` when the driver has died, and exits once
   its job has returned. At most one job per worker is handed out at a time, so a stop leaves
   nothing queued. A worker that dies (killed, out of memory) fails its own job with
   `WorkerDied` and is replaced; the other workers' jobs go on. No cross-process lock is
@@ -64,7 +67,7 @@ what is allowed):
   ``"cuda:N"`` only that one. Locally, ``workers`` defaults to the number of GPUs times
   ``jobs_per_gpu`` and more is refused; each worker process is pinned to its GPU with
   ``CUDA_VISIBLE_DEVICES`` (so its jobs see ``job.device == "cuda:0"``). In this process
-  (``workers=1``) the job gets the device as asked.
+  (``workers=1``) the job gets the device as asked: it resolves it as a run alone would.
 - Ray: a task asking more CPUs than any node has would wait forever, so it is refused; so is
   CUDA on a cluster without GPUs. Ray itself keeps each node's tasks within its CPUs and GPUs.
 """
@@ -73,13 +76,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from actlab.engine.config import ConfigError
+from actlab.engine.control import Control
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Resources, Summary
+from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, P, R, Resources, Summary
 from .workers import run_pool
 
 BACKENDS = ("local", "ray")
@@ -173,8 +176,8 @@ def plan_local(
 
 
 def run_jobs(
-    fn: JobFn,
-    payloads: Sequence[Any],
+    fn: JobFn[P, R],
+    payloads: Sequence[P],
     *,
     backend: str = "local",
     workers: int | None = None,
@@ -182,55 +185,68 @@ def run_jobs(
     device: str = "cpu",
     jobs_per_gpu: int = 1,
     ray_address: str | None = None,
-    on_done: OnDone | None = None,
+    on_done: OnDone[R] | None = None,
     on_failed: OnFailed | None = None,
-    stop: threading.Event | None = None,
+    control: Control | None = None,
 ) -> Summary:
     """Run ``fn(payload, job)`` for every payload; see the module's docstring for the contract."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if ray_address is not None and backend != "ray":
         raise ConfigError(f"--ray-address {ray_address}: needs --backend ray")
-    stop = stop if stop is not None else threading.Event()
-    done: OnDone = on_done or (lambda i, r: None)
+    control = control if control is not None else Control()
+    done: OnDone[R] = on_done or (lambda i, r: None)
     failed: OnFailed = on_failed or (lambda i, e: None)
     if backend == "ray":
-        return _run_ray(fn, payloads, workers, threads, device, jobs_per_gpu, ray_address, done, failed, stop)
+        return _run_ray(
+            fn, payloads, workers, threads, device, jobs_per_gpu, ray_address, done, failed, control
+        )
     plan = plan_local(workers, threads, device, jobs_per_gpu)
     if plan.workers == 1:
-        return _run_here(fn, payloads, plan, done, failed, stop)
-    return run_pool(fn, payloads, plan, done, failed, stop)
+        return _run_here(fn, payloads, device, threads, done, failed, control)
+    return run_pool(fn, payloads, plan, done, failed, control)
 
 
 # --- in this process ---------------------------------------------------------------------
 
 
 def _run_here(
-    fn: JobFn, payloads: Sequence[Any], plan: Resources, done: OnDone, failed: OnFailed, stop: threading.Event
+    fn: JobFn[P, R],
+    payloads: Sequence[P],
+    device: str,
+    threads: int | None,
+    done: OnDone[R],
+    failed: OnFailed,
+    control: Control,
 ) -> Summary:
+    """The one loop that runs jobs in this process: in order, each given the caller's own
+    `control`, none started once it is stopped."""
     import torch
 
     summary = Summary()
     before = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         for i, payload in enumerate(payloads):
-            if stop.is_set():
+            if control.stopped:
                 summary.not_run.extend(range(i, len(payloads)))
                 break
-            context = JobContext(i, plan.device, plan.threads, stop.is_set)
+            context = JobContext(i, device, torch.get_num_threads(), control)
             summary.deliver(i, done, failed, fn, payload, context)
     finally:
-        torch.set_num_threads(before)
+        if threads is not None:
+            torch.set_num_threads(before)
     return summary
 
 
-def _call_in_ray(fn: JobFn, index: int, payload: Any, threads: int, device: str) -> Any:
-    """A Ray task: Ray pins it to its GPU (CUDA_VISIBLE_DEVICES); threads set here."""
+def _call_in_ray(fn: JobFn[Any, Any], index: int, payload: Any, threads: int, device: str) -> Any:
+    """A Ray task: Ray pins it to its GPU (CUDA_VISIBLE_DEVICES); threads set here; a stop
+    cancels the task (its Control is never stopped from outside)."""
     from actlab.engine.threads import fixed
 
     fixed(threads)  # the task's CPUs, fixed: no thread tuner inside a Ray task
-    return fn(payload, JobContext(index, device, threads, lambda: False))
+    return fn(payload, JobContext(index, device, threads, Control()))
 
 
 def check_ray() -> None:
@@ -248,16 +264,16 @@ def _import_ray() -> Any:
 
 
 def _run_ray(
-    fn: JobFn,
-    payloads: Sequence[Any],
+    fn: JobFn[P, R],
+    payloads: Sequence[P],
     workers: int | None,
     threads: int | None,
     device: str,
     jobs_per_gpu: int,
     address: str | None,
-    done: OnDone,
+    done: OnDone[R],
     failed: OnFailed,
-    stop: threading.Event,
+    control: Control,
 ) -> Summary:
     _check_device(device)
     _check_positive("workers", workers)
@@ -313,7 +329,7 @@ def _run_ray(
         todo = list(range(len(payloads)))
         todo.reverse()
         while todo or running:
-            if stop.is_set():
+            if control.stopped:
                 for ref in running:
                     ray.cancel(ref)
                 summary.not_run.extend(running.values())

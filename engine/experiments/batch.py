@@ -12,18 +12,18 @@ PyTorch loads inside the functions that train, not when this module is imported.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from actlab.engine.config import RunConfig, check_data_source
 from actlab.engine.control import Control
-from actlab.engine.events import Event, Listener
+from actlab.engine.events import Listener
 from actlab.engine.metrics import aggregate
 
+from .jobs import JobContext
+from .plumbing import train
 from .report import summary_text, value_text
 from .report_sweeps import seeds_text, sweep_text
 from .results import ResultsWriter
@@ -38,7 +38,7 @@ from .sweep_dir import (
     save_plan,
     unfinished,
 )
-from .sweep_jobs import execute_job, job_data, run_job, write_streams
+from .sweep_jobs import JobPayload, JobResult, execute_job, job_data, write_streams
 from .sweep_plan import Job, Plan, parse_sweep
 from .sweep_results import write_results
 
@@ -52,10 +52,10 @@ class Frontend(Protocol):
     def progress(self) -> Listener | None:
         """A new listener that shows one run's progress; None: none."""
 
-    def stopping(self, message: str, stop: Callable[[], None]) -> AbstractContextManager[object]:
-        """Around the training: a stop request (Ctrl+C, TERM, HUP) calls `stop` (the run ends
-        at its next iteration with its results complete), after saying `message`; a second
-        one raises KeyboardInterrupt (abort at once)."""
+    def stopping(self, message: str, control: Control) -> AbstractContextManager[object]:
+        """Around the training: a stop request (Ctrl+C, TERM, HUP) stops `control`, the run's
+        one stop flag (the run ends at its next iteration with its results complete), after
+        saying `message`; a second one raises KeyboardInterrupt (abort at once)."""
 
 
 @dataclass
@@ -83,18 +83,14 @@ class SweepOptions:
     def active(self) -> bool:
         return self.seeds > 1 or bool(self.sweep) or self.resume is not None
 
-
-def _fan_out(listeners: list[Listener]) -> Listener:
-    def listener(event: Event) -> None:
-        for f in listeners:
-            f(event)
-
-    return listener
+    @property
+    def here(self) -> bool:
+        """The jobs run in this process, one after another."""
+        return self.backend == "local" and self.workers in (None, 1)
 
 
 def run_one(config: RunConfig, out: str | None, fmt: str, show_diagnostics: bool, front: Frontend) -> Outcome:
     """One comparison: checked, trained, stored; its table in `fmt` (one of report.FORMATS)."""
-    from actlab.engine import run
     from actlab.engine.data import load, resolve_device
     from actlab.engine.train import check_members
 
@@ -110,14 +106,10 @@ def run_one(config: RunConfig, out: str | None, fmt: str, show_diagnostics: bool
         err.write(f"actlab-tui: note: {data.notice}\n")
     control = Control()
     try:
-        with front.stopping("stopping (Ctrl+C again to abort at once)", control.stop):
+        with front.stopping("stopping (Ctrl+C again to abort at once)", control):
             writer = ResultsWriter(run_dir)
             progress = front.progress()
-            listeners: list[Listener] = [writer] if progress is None else [writer, progress]
-            try:
-                summary = run(config, _fan_out(listeners), control, data=data)
-            finally:
-                writer.close()
+            summary = train(config, writer, [] if progress is None else [progress], control, data)
     except KeyboardInterrupt:
         return Outcome(run_dir, aborted=f"aborted; partial results in {run_dir}")
     return Outcome(run_dir, summary_text(summary, fmt, show_diagnostics))
@@ -178,15 +170,14 @@ def _run_sweep(
     if opts.resume is not None:
         done = len(plan.jobs) - len(jobs)
         err.write(f"resuming {root}: {done} of {len(plan.jobs)} jobs done, {len(jobs)} to run\n")
-    in_process = opts.backend == "local" and opts.workers in (None, 1)
-    if not in_process:  # refused now (one line), before anything is written
+    if not opts.here:  # refused now (one line), before anything is written
         from . import backends
 
         if opts.backend == "local":
             backends.plan_local(opts.workers, threads, plan.base.device)
         else:
             backends.check_ray()
-    if in_process and jobs:
+    if opts.here and jobs:
         data = job_data(plan.job_config(jobs[0]))  # DataError: one line, exit 2, nothing written
         if data.notice:
             err.write(f"actlab-tui: note: {data.notice}\n")
@@ -200,30 +191,12 @@ def _run_sweep(
             raise
         save_plan(root, plan)
     clear_jobs(root, plan, jobs)  # what interrupted jobs left: they run again from the start
-    control = Control()
-    stop = threading.Event()  # set only by a stop request
+    control = Control()  # stopped only by a stop request
     failures: list[str] = []
-
-    def stop_all() -> None:
-        control.stop()
-        stop.set()
-
     try:
-        with front.stopping("stopping: finished points are kept; --resume runs the rest", stop_all):
-            if in_process:
-                for i, job in enumerate(jobs, 1):
-                    if control.stopped:
-                        break
-                    if not front.quiet:
-                        err.write(job_line(plan, job, i, len(jobs)) + "\n")
-                    cfg = plan.job_config(job)
-                    progress = front.progress()
-                    listeners: list[Listener] = [] if progress is None else [progress]
-                    result = run_job(plan, job, root, control, job_data(cfg), listeners)
-                    if result["status"] == "error":
-                        failures.append(f"job {job.index}")
-            else:
-                _run_elsewhere(plan, jobs, root, opts, threads, front, stop, failures)
+        with front.stopping("stopping: finished points are kept; --resume runs the rest", control):
+            if jobs:
+                _run_jobs(plan, jobs, root, opts, threads, front, control, failures)
     except KeyboardInterrupt:
         return Outcome(
             root, aborted=f"aborted; finished points are kept in {root}; --resume {root} runs the rest"
@@ -241,51 +214,63 @@ def _run_sweep(
             tables = seeds_text(point.aggregate, summaries, fmt)
         elif summaries:
             tables = seeds_text(aggregate(summaries), summaries, fmt)
-    if not results.complete and not failures and not stop.is_set():
+    if not results.complete and not failures and not control.stopped:
         failures.append("unfinished points")
     return Outcome(root, tables, failed=bool(failures))
 
 
-def _run_elsewhere(
+def _run_jobs(
     plan: Plan,
     jobs: list[Job],
     root: Path,
     opts: SweepOptions,
     threads: int | None,
     front: Frontend,
-    stop: threading.Event,
+    control: Control,
     failures: list[str],
 ) -> None:
-    """The jobs on local worker processes or as Ray tasks; a Ray task's runs are stored here."""
+    """The jobs, all through `backends.run_jobs`: here one after another (each announced by its
+    job line and shown by a progress listener; a job's error ends the sweep, as one run's ends
+    a run), or on local worker processes or as Ray tasks (each reported when it ends; a
+    failure is one line and the others go on; a Ray task's runs are stored here)."""
     from .backends import run_jobs
     from .jobs import error_line
 
     err = front.err
-    payloads = [
-        {"plan": plan.to_dict(), "job": j.index, "root": str(root) if opts.backend == "local" else None}
-        for j in jobs
-    ]
+    here = opts.here
+    root_sent = str(root) if opts.backend == "local" else None
+    payloads = [JobPayload(plan, j.index, root_sent) for j in jobs]
 
-    def on_done(i: int, result: Any) -> None:
-        job = jobs[i]
-        if result.get("streams") is not None:
-            write_streams(root, plan, job, result["streams"])
+    def in_this_process(payload: JobPayload, job: JobContext) -> JobResult:
         if not front.quiet:
-            err.write(f"{job_line(plan, job, i + 1, len(jobs))}: {result['status']}\n")
+            err.write(job_line(plan, jobs[job.index], job.index + 1, len(jobs)) + "\n")
+        progress = front.progress()
+        return execute_job(payload, job, [] if progress is None else [progress])
 
-    def on_failed(i: int, error: Any) -> None:
+    def on_done(i: int, result: JobResult) -> None:
+        job = jobs[i]
+        if result.streams is not None:
+            write_streams(root, plan, job, result.streams)
+        if result.status == "error":
+            failures.append(f"job {job.index}")
+        if not here and not front.quiet:
+            err.write(f"{job_line(plan, job, i + 1, len(jobs))}: {result.status}\n")
+
+    def on_failed(i: int, error: BaseException) -> None:
+        if here:
+            raise error
         failures.append(f"job {jobs[i].index}: {error_line(error)}")
         err.write(f"actlab-tui: job {jobs[i].index} failed: {error_line(error)}\n")
 
     run_jobs(
-        execute_job,
+        in_this_process if here else execute_job,
         payloads,
         backend=opts.backend,
-        workers=opts.workers,
-        threads=threads,
+        workers=1 if here else opts.workers,
+        threads=None if here else threads,  # here: this process's setting (`threads.configure`)
         device=plan.base.device,
         ray_address=opts.ray_address,
         on_done=on_done,
         on_failed=on_failed,
-        stop=stop,
+        control=control,
     )

@@ -25,10 +25,10 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any
 
 from actlab.engine.control import Control
 from actlab.engine.events import Event, MemberDiverged, Progress, RunFinished, RunStarted
+from actlab.engine.results_model import Summary
 
 from .engine_messages import Quit, RunEnded, RunEvents, SetPaused, StartRun, StopRun
 
@@ -166,7 +166,7 @@ class _Child:
             finally:
                 self.controls.pop(request.run_id, None)
 
-    def _train(self, request: StartRun, control: Control) -> dict[str, Any] | None:
+    def _train(self, request: StartRun, control: Control) -> Summary | None:
         try:
             return self._run(request, control)
         finally:
@@ -175,9 +175,9 @@ class _Child:
             # leaves no folder behind
             _remove_if_empty(request.run_dir)
 
-    def _run(self, request: StartRun, control: Control) -> dict[str, Any] | None:
-        from actlab.engine import run
+    def _run(self, request: StartRun, control: Control) -> Summary | None:
         from actlab.engine.data import load_kept, resolve_device
+        from actlab.engine.experiments.plumbing import train
         from actlab.engine.experiments.results import ResultsWriter
         from actlab.engine.train import check_members
 
@@ -194,26 +194,11 @@ class _Child:
         if control.stopped:  # loading can take seconds; the user may have moved on
             return None
         writer = ResultsWriter(request.run_dir) if request.run_dir is not None else None
-        failure: list[BaseException] = []
-
-        def listener(event: Event) -> None:
-            if writer is not None and not failure:
-                try:
-                    writer(event)
-                except Exception as exc:  # e.g. the disk is full: stop the run, then say so
-                    failure.append(exc)
-                    control.stop()
-            sender(event)
-
         try:
-            summary = run(config, listener, control, data=data)
+            # a writer that fails (the disk is full) stops the run, then it is said (`train`)
+            return train(config, writer, [sender], control, data)
         finally:
             sender.flush()
-            if writer is not None:
-                writer.close()
-        if failure:
-            raise failure[0]
-        return summary
 
     def _failed(self, run_id: int, exc: BaseException) -> None:
         from actlab.engine import ConfigError, DataError

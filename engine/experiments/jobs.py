@@ -5,29 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-POLL_S = 0.1  # how often the driver looks at `stop` while it waits for jobs
+from actlab.engine.control import Control
 
-JobFn = Callable[[Any, "JobContext"], Any]
-OnDone = Callable[[int, Any], None]
-OnFailed = Callable[[int, BaseException], None]
+POLL_S = 0.1  # how often the driver looks at its `Control` while it waits for jobs
+
+P = TypeVar("P")  # a job's payload
+R = TypeVar("R")  # a job's result
 
 
+@dataclass(frozen=True)
 class JobContext:
-    """What a running job is given: call it to know whether to stop; its device and threads."""
+    """What a running job is given: its position among the payloads, the device and CPU
+    threads it trains with, and the run's one stop flag: ``control.stopped`` turns True when
+    the caller stops the run. In this process that is the caller's own `Control`; in a worker
+    process the same flag read across processes (`workers`); in a Ray task a `Control` of its
+    own, never stopped from outside (Ray cancels the task instead)."""
 
-    def __init__(self, index: int, device: str, threads: int, should_stop: Callable[[], bool]) -> None:
-        self.index = index
-        self.device = device
-        self.threads = threads
-        self._should_stop = should_stop
+    index: int
+    device: str
+    threads: int
+    control: Control
 
-    def __call__(self) -> bool:
-        return self._should_stop()
 
-    def should_stop(self) -> bool:
-        return self._should_stop()
+JobFn = Callable[[P, JobContext], R]  # generic: JobFn[P, R]
+OnDone = Callable[[int, R], None]
+OnFailed = Callable[[int, BaseException], None]
 
 
 @dataclass
@@ -38,7 +42,7 @@ class Summary:
     failed: list[int] = field(default_factory=list)
     not_run: list[int] = field(default_factory=list)  # never started, or cancelled (Ray)
 
-    def deliver(self, i: int, done: OnDone, failed: OnFailed, call: Callable[..., Any], *args: Any) -> None:
+    def deliver(self, i: int, done: OnDone[R], failed: OnFailed, call: Callable[..., R], *args: Any) -> None:
         """Job i's result (`call(*args)`), or its error, to the caller's callback; recorded."""
         try:
             result = call(*args)

@@ -1,18 +1,21 @@
 """A sweep's job trained: one lockstep cohort of points x seeds, its stream split into runs.
 
-`run_job` trains in this process; `execute_job` is the same in a worker process or a Ray
-task (picklable, data loaded once per process). PyTorch loads inside the functions that
-train, never when this module is imported.
+`run_job` trains one job given its plan, control and data; `execute_job` is the job function
+of `backends.run_jobs`, the same in this process, a worker process or a Ray task (its payload
+and result picklable, its data loaded once per process). PyTorch loads inside the functions
+that train, never when this module is imported.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from actlab.engine.config import RunConfig
+from actlab.engine.control import Control
 from actlab.engine.events import (
     Diagnostics,
     Evaluation,
@@ -22,9 +25,15 @@ from actlab.engine.events import (
     MemberDiverged,
     RunStarted,
 )
+from actlab.engine.results_model import Summary
 
+from .jobs import JobContext
+from .plumbing import train
 from .results import ResultsWriter
 from .sweep_plan import Job, Plan, Point
+
+if TYPE_CHECKING:
+    from actlab.engine.data import Dataset
 
 # ------------------------------------------------------------------------------ splitting
 
@@ -66,7 +75,7 @@ class SplitWriter:
         self.runs = plan.job_runs(job)
         self.width = len(plan.base.activations)
         self.writers: list[ResultsWriter] = []
-        self.streams: list[list[dict[str, Any]]] = [[] for _ in self.runs]
+        self.streams: list[list[Event]] = [[] for _ in self.runs]
         self.started: list[RunStarted] = []
 
     def _open_writers(self, root: Path) -> None:
@@ -94,7 +103,7 @@ class SplitWriter:
             if self.writers:
                 self.writers[v](part)
             elif part.kind != "progress":
-                self.streams[v].append(part.to_dict())
+                self.streams[v].append(part)
 
     def _started(self, event: RunStarted, point: Point, seed: int) -> RunStarted:
         cfg = self.plan.run_config(point, seed)
@@ -111,7 +120,7 @@ class SplitWriter:
             },
         )
 
-    def summaries(self) -> list[dict[str, Any]]:
+    def summaries(self) -> list[Summary]:
         return [w.builder.summary() for w in self.writers]
 
     def close(self) -> None:
@@ -142,54 +151,43 @@ def _room_for_files(n: int) -> None:
 # ------------------------------------------------------------------------------ running a job
 
 
+@dataclass(frozen=True)
+class JobPayload:
+    """What `execute_job` is sent (pickled to a worker process or a Ray task): the sweep's plan,
+    which of its jobs, and the sweep's directory (None: the runs come back as event streams,
+    for a job that runs where the directory is not)."""
+
+    plan: Plan
+    job: int  # the job's index in plan.jobs
+    root: str | None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a job ended: its index, its status (the run summary's) and, for a job sent without
+    a directory, each run's events (progress left out), in `Plan.job_runs` order."""
+
+    job: int
+    status: str
+    streams: list[list[Event]] | None = None
+
+
 def run_job(
     plan: Plan,
     job: Job,
     root: Path | None,
-    control: Any,
-    data: Any = None,
-    listeners: list[Listener] | None = None,
-) -> dict[str, Any]:
-    """Train one job's cohort, writing its runs under `root` (or keeping their streams):
-    {"job", "status", "streams" (when root is None)}."""
-    from actlab.engine.train import run  # PyTorch loads here, in the process that trains
-
+    control: Control,
+    data: Dataset,
+    listeners: Sequence[Listener] = (),
+) -> JobResult:
+    """Train one job's cohort, writing its runs under `root` (or keeping their streams), each
+    event also to `listeners`."""
     split = SplitWriter(plan, job, root)
-    listeners = [split, *(listeners or [])]
-
-    def listener(event: Event) -> None:
-        for f in listeners:
-            f(event)
-
-    try:
-        summary = run(plan.job_config(job), listener, control, data, plan.job_variants(job))
-    finally:
-        split.close()
-    return {"job": job.index, "status": summary["status"], "streams": None if root else split.streams}
+    summary = train(plan.job_config(job), split, listeners, control, data, plan.job_variants(job))
+    return JobResult(job.index, summary.status, None if root else split.streams)
 
 
-class _PolledControl:
-    """A run's control whose stop also follows a backend's `should_stop`."""
-
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        from actlab.engine.control import Control
-
-        self._control = Control()
-        self._should_stop = should_stop
-
-    @property
-    def stopped(self) -> bool:
-        return self._control.stopped or self._should_stop()
-
-    @property
-    def paused(self) -> bool:
-        return False
-
-    def wait_while_paused(self) -> None:
-        return None
-
-
-def job_data(cfg: RunConfig) -> Any:
+def job_data(cfg: RunConfig) -> Dataset:
     """The job's dataset: the split the last job of this process used when the data settings
     are the same (`data.load_kept`)."""
     from actlab.engine.data import load_kept, resolve_device
@@ -197,27 +195,26 @@ def job_data(cfg: RunConfig) -> Any:
     return load_kept(cfg, resolve_device(cfg.device))
 
 
-def execute_job(payload: dict[str, Any], should_stop: Callable[[], bool]) -> dict[str, Any]:
-    """One job in a worker process or a Ray task (a top-level function: picklable).
+def execute_job(payload: JobPayload, job: JobContext, listeners: Sequence[Listener] = ()) -> JobResult:
+    """A sweep's job as `backends.run_jobs` runs it, here, in a worker process or as a Ray task
+    (a top-level function: picklable); `listeners` only where nothing is pickled (here).
 
-    payload: {"plan": Plan.to_dict(), "job": index, "root": path or None}."""
-    plan = Plan.from_dict(payload["plan"], "sweep plan")
-    job = plan.jobs[payload["job"]]
-    device = getattr(should_stop, "device", None)  # a backend's JobContext: the GPU it pinned
-    if device and plan.base.device != "cpu" and device != plan.base.device:
-        plan.base = plan.base.replace(device=device)
-    root = Path(payload["root"]) if payload.get("root") else None
-    return run_job(plan, job, root, _PolledControl(should_stop), job_data(plan.job_config(job)))
+    Stopped by the backend's `job.control`; on the device the backend gives it where that is
+    not the device asked for (a worker pinned to its GPU sees it as cuda:0)."""
+    plan = payload.plan
+    if plan.base.device != "cpu" and job.device != plan.base.device:
+        plan = dataclasses.replace(plan, base=plan.base.replace(device=job.device))
+    spec = plan.jobs[payload.job]
+    root = Path(payload.root) if payload.root else None
+    return run_job(plan, spec, root, job.control, job_data(plan.job_config(spec)), listeners)
 
 
-def write_streams(root: Path, plan: Plan, job: Job, streams: list[list[dict[str, Any]]]) -> None:
+def write_streams(root: Path, plan: Plan, job: Job, streams: list[list[Event]]) -> None:
     """Store the runs of a job that ran elsewhere (a Ray task), from their event streams."""
-    from actlab.engine.events import from_dict
-
     for (point, seed), stream in zip(plan.job_runs(job), streams):
         writer = ResultsWriter(root / point.run_dir(seed))
         try:
-            for d in stream:
-                writer(from_dict(d))
+            for event in stream:
+                writer(event)
         finally:
             writer.close()

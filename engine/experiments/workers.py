@@ -12,11 +12,12 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, Resources, Summary, error_line
+from actlab.engine.control import Control
+
+from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, P, R, Resources, Summary, error_line
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 # before it starts the one a submit adds), and kills the healthy jobs of a broken pool with it.
 # So each worker has its own two pipes, which only it and the driver use; the driver watches
 # the pipes and the processes, replaces a dead worker and fails only the job that worker had.
-# The stop flag is one shared byte that only the driver writes and workers read without a lock.
+# The stop flag is the caller's `Control`; the driver mirrors a stop into one shared byte that
+# only it writes and the workers read without a lock (`_DriversControl`).
 
 
 class WorkerDied(RuntimeError):
@@ -52,7 +54,7 @@ def _init_worker(stop: Any, threads: int, gpu: str | None) -> None:
     """A worker process starts: signals, GPU pin and threads, before torch is imported."""
     global _worker_stop, _worker_parent, _worker_device, _worker_threads
     for sig in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)  # the driver handles them and sets `stop`
+        signal.signal(sig, signal.SIG_IGN)  # the driver handles them: its Control stops
     _worker_stop = stop
     _worker_parent = os.getppid()
     _worker_threads = threads
@@ -66,16 +68,23 @@ def _init_worker(stop: Any, threads: int, gpu: str | None) -> None:
     torch.set_num_threads(threads)
 
 
-def _worker_should_stop() -> bool:
-    """The driver set the stop flag, or it died (an orphan's job winds down)."""
-    return bool(_worker_stop is not None and _worker_stop.value) or os.getppid() != _worker_parent
+class _DriversControl(Control):
+    """The driver's `Control` as a job in a worker sees it: stopped once the driver has set the
+    shared byte, or has died (an orphan's job winds down), or the job stopped itself (which
+    stays in this job: each job gets its own)."""
+
+    @property
+    def stopped(self) -> bool:
+        shared = _worker_stop is not None and bool(_worker_stop.value)
+        return super().stopped or shared or os.getppid() != _worker_parent
 
 
-def _call_in_worker(fn: JobFn, index: int, payload: Any) -> tuple[bool, Any]:
+def _call_in_worker(fn: JobFn[Any, Any], index: int, payload: Any) -> tuple[bool, Any]:
     """(False, None) when the stop came before the job started, else (True, its result)."""
-    if _worker_should_stop():
+    control = _DriversControl()
+    if control.stopped:
         return False, None
-    return True, fn(payload, JobContext(index, _worker_device, _worker_threads, _worker_should_stop))
+    return True, fn(payload, JobContext(index, _worker_device, _worker_threads, control))
 
 
 def _worker_main(jobs: Connection, answers: Connection, stop: Any, threads: int, gpu: str | None) -> None:
@@ -125,7 +134,7 @@ class _Worker:
         how = f"was killed by {signal.Signals(-code).name}" if code and code < 0 else f"exited ({code})"
         return WorkerDied(f"worker process {self.process.pid} {how} while it ran the job")
 
-    def give(self, fn: JobFn, index: int, payload: Any) -> None:
+    def give(self, fn: JobFn[Any, Any], index: int, payload: Any) -> None:
         try:
             self.jobs.send((fn, index, payload))  # pickled first: a bad payload sends nothing
         except OSError:  # it died since it was last seen alive
@@ -148,7 +157,12 @@ class _Worker:
 
 
 def run_pool(
-    fn: JobFn, payloads: Sequence[Any], plan: Resources, done: OnDone, failed: OnFailed, stop: threading.Event
+    fn: JobFn[P, R],
+    payloads: Sequence[P],
+    plan: Resources,
+    done: OnDone[R],
+    failed: OnFailed,
+    control: Control,
 ) -> Summary:
     assert plan.workers is not None
     ctx = multiprocessing.get_context("spawn")
@@ -180,8 +194,8 @@ def run_pool(
     todo.reverse()  # popped from the end: in order
     try:
         while True:
-            if stop.is_set():
-                shared_stop.value = True
+            if control.stopped:
+                shared_stop.value = True  # the workers' view of `control`
                 summary.not_run.extend(reversed(todo))
                 todo.clear()
             for k, worker in enumerate(slots):  # at most one job per worker: a stop leaves none queued
