@@ -4,8 +4,8 @@ The layer between the core (`actlab.engine`: config, data, model, the training l
 user interface (`actlab.tui`): run directories written, read and replayed (`results`,
 `store`), the tables in every format (`report`, `report_sweeps`), sweeps planned, trained as
 jobs and summed up (`sweep_plan`, `sweep_jobs`, `sweep_dir`, `sweep_results`), one run's
-plumbing (`plumbing`), where jobs run (`backends`, `workers`, `jobs`), runs side by side (`compare`), Markdown reports
-(`run_report`), what a saved directory holds (`opened`) and what --open shows of it
+plumbing (`plumbing`), where jobs run (`backends`, `workers`, `jobs`), runs side by side
+(`compare`), Markdown reports (`run_report`), what a saved directory holds (`opened`) and what --open shows of it
 (`saved`), batch mode without its terminal (`batch`) and the app's engine process, the
 child's side (`engine_child`, `engine_messages`).
 
