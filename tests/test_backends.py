@@ -21,7 +21,7 @@ from actlab.engine import ConfigError
 from actlab.engine.control import Control
 from actlab.engine.experiments import backends
 from actlab.engine.experiments.backends import plan_local, run_jobs
-from actlab.engine.experiments.jobs import JobContext, Resources, Summary, error_line
+from actlab.engine.experiments.jobs import JobContext, JobsEnded, Resources, error_line
 from actlab.engine.experiments.workers import run_pool
 
 PATIENCE = 2000  # polls of 0.05 s: a bound that only a broken backend reaches
@@ -123,7 +123,7 @@ def test_in_process_runs_in_order_and_reports_a_failure() -> None:
     assert rec.done[0][1] == os.getpid()  # in this process
     assert rec.done[0][2:] == ("cpu", 1)
     assert rec.failed == {1: "ValueError: bad job"}
-    assert summary == Summary(done=[0, 2], failed=[1], not_run=[])
+    assert summary == JobsEnded(done=[0, 2], failed=[1], not_run=[])
 
 
 def test_in_process_restores_torch_threads() -> None:
@@ -149,7 +149,7 @@ def test_stop_before_start_runs_nothing() -> None:
             on_failed=rec.on_failed,
         )
         assert rec.order == []
-        assert summary == Summary(not_run=[0, 1, 2])
+        assert summary == JobsEnded(not_run=[0, 1, 2])
 
 
 def test_in_process_stop_during_a_job() -> None:
@@ -166,7 +166,7 @@ def test_in_process_stop_during_a_job() -> None:
     summary = run_jobs(stops_itself, [1, 2, 3], threads=1, control=control, on_done=rec.on_done)
     assert seen == [False, True]
     assert rec.done == {0: "kept"}  # its result is still delivered
-    assert summary == Summary(done=[0], not_run=[1, 2])
+    assert summary == JobsEnded(done=[0], not_run=[1, 2])
 
 
 # --- worker processes ----------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_pool_stop_during_tells_running_jobs_and_starts_no_more(tmp_path: Path) 
     )
     assert rec.done == {1: "after", 0: "stopped"}  # the stopped job's result is delivered
     assert rec.failed == {}
-    assert summary == Summary(done=[1, 0], not_run=[2])
+    assert summary == JobsEnded(done=[1, 0], not_run=[2])
 
 
 def test_pool_a_dead_worker_fails_its_job_and_the_rest_go_on() -> None:
@@ -459,7 +459,7 @@ def test_ray_stop_cancels_and_leaves_the_callers_ray_running(tmp_path: Path, ray
             job, payloads, backend="ray", workers=2, control=control, on_done=on_done, on_failed=rec.on_failed
         )
         assert rec.done == {1: "after"} and rec.failed == {}
-        assert summary == Summary(done=[1], not_run=[0, 2])
+        assert summary == JobsEnded(done=[1], not_run=[0, 2])
         assert ray.is_initialized()
     finally:
         ray.shutdown()

@@ -26,7 +26,7 @@ The contract:
   their results are still delivered if they return. With Ray, running and pending tasks are cancelled
   (``ray.cancel``: a ``KeyboardInterrupt`` inside the job, so its ``finally`` blocks run) and
   their results dropped; `run_jobs` returns promptly.
-- The return value, a `Summary`, lists the indices done, failed and not run (never started,
+- The return value, a `JobsEnded`, lists the indices done, failed and not run (never started,
   or cancelled).
 
 Backends:
@@ -82,7 +82,7 @@ from typing import Any
 from actlab.engine.config import ConfigError
 from actlab.engine.control import Control
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, P, R, Resources, Summary
+from .jobs import POLL_S, JobContext, JobFn, JobsEnded, OnDone, OnFailed, P, R, Resources
 from .workers import run_pool
 
 BACKENDS = ("local", "ray")
@@ -188,7 +188,7 @@ def run_jobs(
     on_done: OnDone[R] | None = None,
     on_failed: OnFailed | None = None,
     control: Control | None = None,
-) -> Summary:
+) -> JobsEnded:
     """Run ``fn(payload, job)`` for every payload; see the module's docstring for the contract."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -218,12 +218,12 @@ def _run_here(
     done: OnDone[R],
     failed: OnFailed,
     control: Control,
-) -> Summary:
+) -> JobsEnded:
     """The one loop that runs jobs in this process: in order, each given the caller's own
     `control`, none started once it is stopped."""
     import torch
 
-    summary = Summary()
+    summary = JobsEnded()
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -274,7 +274,7 @@ def _run_ray(
     done: OnDone[R],
     failed: OnFailed,
     control: Control,
-) -> Summary:
+) -> JobsEnded:
     _check_device(device)
     _check_positive("workers", workers)
     _check_positive("threads", threads)
@@ -310,7 +310,7 @@ def _run_ray(
             )
         else:
             ray.init(address=address, logging_level="WARNING")
-    summary = Summary()
+    summary = JobsEnded()
     running: dict[Any, int] = {}  # in flight: ref -> index
     try:
         nodes = [node for node in ray.nodes() if node.get("Alive")]

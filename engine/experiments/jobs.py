@@ -35,7 +35,7 @@ OnFailed = Callable[[int, BaseException], None]
 
 
 @dataclass
-class Summary:
+class JobsEnded:
     """Which jobs ended how (indices into the payloads, each list in completion order)."""
 
     done: list[int] = field(default_factory=list)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from actlab.engine.control import Control
 
-from .jobs import POLL_S, JobContext, JobFn, OnDone, OnFailed, P, R, Resources, Summary, error_line
+from .jobs import POLL_S, JobContext, JobFn, JobsEnded, OnDone, OnFailed, P, R, Resources, error_line
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -163,12 +163,12 @@ def run_pool(
     done: OnDone[R],
     failed: OnFailed,
     control: Control,
-) -> Summary:
+) -> JobsEnded:
     assert plan.workers is not None
     ctx = multiprocessing.get_context("spawn")
     shared_stop = ctx.RawValue(ctypes.c_bool, False)  # one byte: a read never sees half a write
     slots: list[_Worker | None] = [None] * plan.workers  # slot k: plan.gpus[k] when on GPUs
-    summary = Summary()
+    summary = JobsEnded()
 
     def fail(i: int, error: BaseException) -> None:
         summary.failed.append(i)
