@@ -21,8 +21,9 @@ import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
 from actlab.engine.experiments.compare import load_runs
+from actlab.engine.experiments.opened import OpenedSeeds, OpenedSweep
 from actlab.engine.experiments.report_sweeps import sweep_rows
-from actlab.engine.experiments.saved import SavedSeeds, SavedSweep, load_saved
+from actlab.engine.experiments.saved import load_saved
 from actlab.engine.experiments.sweep_dir import load_plan
 from actlab.engine.experiments.sweep_results import sweep_results
 from actlab.tui.app import create_app
@@ -73,7 +74,7 @@ def test_a_sweep_made_by_the_engine_opens_in_the_sweep_view(
     root = tmp_path / "sweep"
     plan = finished_sweep(root, small, [("lr", [0.02, 0.2]), ("depth", [1, 2])], [0, 1], sample)
     saved = load_saved(str(root))
-    assert isinstance(saved, SavedSweep)
+    assert isinstance(saved, OpenedSweep)
 
     async def scenario() -> None:
         app = create_app(open_dir=str(root), save_runs=False)
@@ -136,7 +137,7 @@ def test_a_seeds_directory_opens_with_its_paired_statements(
     root = tmp_path / "seeds"
     finished_sweep(root, small.replace(thresholds=(0.3, 0.6)), [], [0, 1, 2], sample)
     saved = load_saved(str(root))
-    assert isinstance(saved, SavedSeeds) and saved.seeds == [0, 1, 2] and not saved.missing
+    assert isinstance(saved, OpenedSeeds) and saved.seeds == [0, 1, 2] and not saved.missing
     paired = saved.aggregate.members[1].thresholds[0].vs_baseline
     assert paired is not None
     statement = paired.statement

@@ -15,7 +15,7 @@ from .screens.lab import LabScreen
 
 if TYPE_CHECKING:
     from actlab.engine.experiments.compare import SavedRun
-    from actlab.engine.experiments.saved import Saved
+    from actlab.engine.experiments.opened import Collection
     from textual.screen import Screen
 
     from .hangup import TerminalGuard
@@ -39,7 +39,7 @@ class ActlabApp(App[None]):
         save_runs: bool = True,
         threads: int | str | None = None,
         served: bool = False,
-        opened: Saved | None = None,
+        opened: Collection | None = None,
         compare_runs: list[SavedRun] | None = None,
     ) -> None:
         super().__init__()
@@ -102,7 +102,8 @@ class ActlabApp(App[None]):
         """The compare view, a sweep or seeds view for such a directory, else the lab (on a
         saved run, or empty)."""
         from actlab.engine.config import ConfigError
-        from actlab.engine.experiments.saved import SavedSweep, load_saved
+        from actlab.engine.experiments.opened import OpenedSweep
+        from actlab.engine.experiments.saved import load_saved
         from actlab.engine.experiments.store import ResultsError
 
         if self.compare_runs is not None:
@@ -117,7 +118,7 @@ class ActlabApp(App[None]):
                 self.failure = "open"
                 self.notify(str(exc), title="Cannot show that directory", severity="error", timeout=15)
                 return LabScreen(self.config, None, self.runs_root, self.save_runs, self.threads)
-        if isinstance(opened, SavedSweep):
+        if isinstance(opened, OpenedSweep):
             from .screens.sweep import SweepScreen
 
             return SweepScreen(opened)
@@ -147,7 +148,7 @@ def create_app(
     save_runs: bool = True,
     threads: int | str | None = None,
     served: bool = False,
-    opened: Saved | None = None,
+    opened: Collection | None = None,
     compare_runs: list[SavedRun] | None = None,
 ) -> ActlabApp:
     """The one way to build the app, for the command line and the tests alike.

@@ -8,16 +8,11 @@ directory is one line (ResultsError or SweepError) and exit 2; a run is replayed
 
 from __future__ import annotations
 
-from .opened import OpenedRun, OpenedSeeds, OpenedSweep, open_results, seeds_at
+from .opened import Collection, OpenedRun, OpenedSeeds, OpenedSweep, open_results, seeds_at
 from .report_sweeps import seeds_text, sweep_text
 
-# the app's views' names for what they show
-SavedSweep = OpenedSweep
-SavedSeeds = OpenedSeeds
-Saved = SavedSweep | SavedSeeds
 
-
-def load_saved(directory: str) -> Saved | None:
+def load_saved(directory: str) -> Collection | None:
     """The sweep or seeds directory (or sweep point) at `directory`, with what its view shows
     read and checked; None when it is a run (the lab replays it). A directory that is none of
     these, or a damaged one, raises one line."""
@@ -25,7 +20,7 @@ def load_saved(directory: str) -> Saved | None:
     return None if isinstance(opened, OpenedRun) else opened.read()
 
 
-def load_seeds(directory: str, seeds: list[int]) -> SavedSeeds:
+def load_seeds(directory: str, seeds: list[int]) -> OpenedSeeds:
     """A sweep's point with the plan's `seeds`, read and checked (the sweep view's Enter)."""
     return seeds_at(directory, "point", seeds).read()
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from actlab.engine.experiments.opened import OpenedSeeds
 from actlab.engine.experiments.report import fixed_text
 from actlab.engine.experiments.report_sweeps import aggregate_notes, aggregate_rows
-from actlab.engine.experiments.saved import SavedSeeds
 from actlab.engine.experiments.store import ResultsError
 from rich.text import Text
 from textual import on, work
@@ -28,7 +28,7 @@ from ..widgets.statements import Statements
 from .views import SavedScreen, where
 
 
-def title_text(saved: SavedSeeds) -> Text:
+def title_text(saved: OpenedSeeds) -> Text:
     agg = saved.aggregate
     text = Text.assemble(("Seeds ", "bold"), (where(saved.directory), "bold"), "  ")
     for i, m in enumerate(agg.members):
@@ -41,7 +41,7 @@ def title_text(saved: SavedSeeds) -> Text:
     return text
 
 
-def run_rows(saved: SavedSeeds) -> list[list[str]]:
+def run_rows(saved: OpenedSeeds) -> list[list[str]]:
     """One row per seed: its status, iterations and each member's final accuracy."""
     names = [m.activation for m in saved.aggregate.members]
     rows = [["seed", "status", "iterations", *[f"{n} final" for n in names]]]
@@ -69,7 +69,7 @@ class SeedsScreen(SavedScreen):
         Binding("c", "show_tab('tab-curves')", "Curves", tooltip="Every seed's accuracy on one chart."),
     ]
 
-    def __init__(self, saved: SavedSeeds, back: bool = False, runs_first: bool = False) -> None:
+    def __init__(self, saved: OpenedSeeds, back: bool = False, runs_first: bool = False) -> None:
         super().__init__(back)
         self.saved = saved
         self.runs_first = runs_first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from actlab.engine.experiments.opened import OpenedSweep
 from actlab.engine.experiments.report import setting_text, value_text
 from actlab.engine.experiments.report_sweeps import (
     best_lr_rows,
@@ -19,7 +20,7 @@ from actlab.engine.experiments.report_sweeps import (
     sweep_rows,
     sweep_statements,
 )
-from actlab.engine.experiments.saved import SavedSweep, load_seeds
+from actlab.engine.experiments.saved import load_seeds
 from actlab.engine.experiments.store import ResultsError
 from actlab.engine.results_model import PairedSpeedup, SweepResults
 from rich.text import Text
@@ -61,7 +62,7 @@ def _vs_baseline(results: SweepResults, key: str, k: int) -> PairedSpeedup | Non
     return agg.members[int(m)].thresholds[k].vs_baseline
 
 
-def title_text(saved: SavedSweep) -> Text:
+def title_text(saved: OpenedSweep) -> Text:
     r = saved.results
     axes = " x ".join(f"{n} ({', '.join(value_text(v) for v in vs)})" for n, vs in r.axes)
     seeds = r.seeds
@@ -87,7 +88,7 @@ class SweepScreen(SavedScreen):
         Binding("s", "show_tab('tab-paired')", "Paired", tooltip="The paired statements of every point."),
     ]
 
-    def __init__(self, saved: SavedSweep, back: bool = False) -> None:
+    def __init__(self, saved: OpenedSweep, back: bool = False) -> None:
         super().__init__(back)
         self.saved = saved
         self.results = saved.results
