@@ -12,7 +12,7 @@ written by an older actlab lack have defaults: old runs still read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Self
 
 from .events import CohortInfo, ConfigDict, DatasetInfo, MemberDiagnostics, SettingValue
 from .schema import OMIT_NONE, dump, load_as
@@ -278,7 +278,7 @@ class Comparison(Stored):
     point directory given alone, its sweep results or its aggregate over the finished seeds."""
 
     runs: list[ComparedRun]
-    differences: dict[str, list[Any]]
+    differences: dict[str, list[object]]  # a setting -> its value in each run (any JSON value)
     sweep: SweepResults | None = field(default=None, metadata=OMIT_NONE)
     aggregate: Aggregate | None = field(default=None, metadata=OMIT_NONE)
     # not stored as such: a seeds or point directory's comparison writes "aggregate" even
