@@ -79,7 +79,7 @@ def load(expected: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise SchemaError(f"{where}: expected an object, got {short(value)}")
         for k, item in value.items():
-            load(args[1], item, f"{where}.{k}")
+            load(args[1], item, f"{where}.{k}" if where else str(k))
         return value
     if typing.is_typeddict(expected):
         if not isinstance(value, dict):
@@ -89,7 +89,7 @@ def load(expected: Any, value: Any, where: str) -> Any:
                 if key in required_keys(expected):
                     raise SchemaError(f"{where}: missing field {key!r}")
                 continue
-            load(hint, value[key], f"{where}.{key}")
+            load(hint, value[key], f"{where}.{key}" if where else key)
         return value
     if dataclasses.is_dataclass(expected) and isinstance(expected, type):
         return _load_dataclass(expected, value, where)

@@ -98,3 +98,26 @@ def test_a_summary_from_a_run_round_trips() -> None:
     summary = opened.replay()
     assert summary.members and summary.members[0].diagnostics is not None
     assert Summary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: d.update(seeds=["x"]), "not a valid sweep plan (seeds[0]: expected an integer, got 'x')"),
+        (lambda d: d.update(axes=[["lr"]]), "not a valid sweep plan (axes[0]: expected a list of 2 values"),
+        (
+            lambda d: d["base"].update(lr="fast"),
+            "not a valid sweep plan (base.lr: expected a number, got 'fast')",
+        ),
+        (lambda d: d["points"][0].update(job=7), "the plan does not match its own axes and seeds (edited?)"),
+    ],
+)
+def test_a_damaged_sweep_plan_is_one_line_naming_the_field(tmp_path: Path, change, problem: str) -> None:  # type: ignore[no-untyped-def]
+    from actlab.engine.experiments.sweep_plan import SweepError
+
+    plan = json.loads((FIXTURES / "tui_sweep" / "sweep.json").read_text())
+    change(plan)
+    (tmp_path / "sweep.json").write_text(json.dumps(plan))
+    with pytest.raises(SweepError) as info:
+        open_results(str(tmp_path))
+    assert "\n" not in str(info.value) and problem in str(info.value)

@@ -34,6 +34,7 @@ from typing import TypedDict
 
 from actlab.engine.config import ConfigError, RunConfig, host_memory_bytes, network_memory_bytes
 from actlab.engine.events import ConfigDict, SettingValue
+from actlab.engine.schema import SchemaError, load
 
 from .report import value_text
 
@@ -252,12 +253,13 @@ class Plan:
         """A stored plan, checked: rebuilt from its base, axes and seeds, and compared."""
         if not isinstance(d, dict) or d.get("version") != PLAN_VERSION:
             raise SweepError(f"{where}: not a sweep plan of version {PLAN_VERSION}")
-        try:
-            base = RunConfig.from_dict(d["base"]).validate()
-            axes = [(str(n), list(vs)) for n, vs in d["axes"]]
-            seeds = [int(s) for s in d["seeds"]]
-        except (KeyError, TypeError, ValueError) as exc:
+        try:  # the one validator of stored JSON (schema), then the settings' own checks
+            stored: PlanDict = load(PlanDict, d, "")
+            axes: list[Axis] = load(list[Axis], stored["axes"], "axes")  # [name, values] pairs
+            base = RunConfig.from_dict(stored["base"]).validate()
+        except (SchemaError, ConfigError) as exc:
             raise SweepError(f"{where}: not a valid sweep plan ({exc})") from None
+        seeds = stored["seeds"]
         for name, values in axes:
             if name not in AXES or not values:
                 raise SweepError(f"{where}: axis {name!r} is not one a sweep has")
