@@ -31,11 +31,13 @@ def run(opts: Options) -> Result:
     for _ in range(opts.repeats(5, 1)):
         for name, config in configs.items():  # in turn, so machine noise hits both alike
             summary = engine_run(config.replace(epochs=2 if opts.quick else 5), data=data)
-            cost = summary["cost_measurement"]
-            shares[name].append(cost["seconds"] / summary["elapsed_s"])
+            cost, elapsed = summary.cost_measurement, summary.elapsed_s
+            if cost is None or cost.seconds is None or not elapsed:
+                raise RuntimeError(f"{name}: the run measured no member costs")
+            shares[name].append(cost.seconds / elapsed)
             res.lines.append(
-                f"{name}: measuring took {cost['seconds'] * 1e3:.1f} ms ({cost['steps']} steps each) "
-                f"of a {summary['elapsed_s']:.2f} s run"
+                f"{name}: measuring took {cost.seconds * 1e3:.1f} ms ({cost.steps} steps each) "
+                f"of a {elapsed:.2f} s run"
             )
     for name, values in shares.items():
         res.figures.append(

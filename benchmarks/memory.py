@@ -36,7 +36,7 @@ cfg = RunConfig(activations=("sigmoid", "tanh", "relu", "leaky_relu", "elu"), da
                 data_dir=sys.argv[1], device=sys.argv[2], epochs=1, max_iterations=int(sys.argv[3]))
 summary = run(cfg)
 out = {"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-       "train_size": summary["dataset"]["train_size"]}
+       "train_size": summary.dataset["train_size"]}
 if torch.cuda.is_available() and sys.argv[2].startswith("cuda"):
     out["cuda_peak_bytes"] = torch.cuda.max_memory_allocated()
 print(json.dumps(out))

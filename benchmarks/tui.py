@@ -171,7 +171,7 @@ class KeyProbe:
             self._handler_ran()
             await real_dismiss(screen, result)
 
-        self.help_cls.action_dismiss = dismiss  # type: ignore[method-assign]
+        self.help_cls.action_dismiss = dismiss  # type: ignore[method-assign,assignment]
         self._restore.append(partial(setattr, self.help_cls, "action_dismiss", real_dismiss))
 
     def uninstall(self) -> None:
@@ -291,6 +291,7 @@ def in_app(
         async with app.run_test(size=SIZE):
             await until(lambda: isinstance(app.screen, LabScreen), "the lab screen", app)
             lab = app.screen
+            assert isinstance(lab, LabScreen)
             record_finished(lab, turn)
             probe = KeyProbe(app, lab)
             probe.install()

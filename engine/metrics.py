@@ -250,7 +250,11 @@ def aggregate(summaries: list[Summary]) -> Aggregate:
     over the seeds that reached it, with how many did, and (`vs_baseline`, None for the
     baseline itself) the paired per-seed speedup against the baseline with its 95% interval
     and a sentence saying it (`paired_speedup`). A difference smaller than the spread is not
-    a win."""
+    a win. Summaries that do not compare the same members at the same thresholds are refused
+    (ValueError, see `comparable`)."""
+    reason = comparable(summaries)
+    if reason is not None:
+        raise ValueError(reason)
     first = summaries[0]
     names = [m.activation for m in first.members]
     base = names.index(first.baseline) if first.baseline in names else None
@@ -287,6 +291,25 @@ def aggregate(summaries: list[Summary]) -> Aggregate:
         interval=Interval(level=0.95, method=INTERVAL_METHOD),
         members=members,
     )
+
+
+def comparable(summaries: list[Summary]) -> str | None:
+    """Why these summaries are not repeats of one comparison (None when they are): each must
+    compare the same members, in order, at the same thresholds."""
+    if not summaries:
+        return "no summaries"
+
+    def shape(s: Summary) -> list[tuple[str, list[float]]]:
+        return [(m.activation, [t.threshold for t in m.thresholds]) for m in s.members]
+
+    first = shape(summaries[0])
+    for s in summaries[1:]:
+        if shape(s) != first:
+            mine = [a for a, _ in shape(s)]
+            if mine != [a for a, _ in first]:
+                return f"members {', '.join(mine)} differ from {', '.join(a for a, _ in first)}"
+            return "their runs track different thresholds"
+    return None
 
 
 # ------------------------------------------------------------------ paired seeds

@@ -121,3 +121,37 @@ def test_a_damaged_sweep_plan_is_one_line_naming_the_field(tmp_path: Path, chang
     with pytest.raises(SweepError) as info:
         open_results(str(tmp_path))
     assert "\n" not in str(info.value) and problem in str(info.value)
+
+
+def _disagreeing_seed(root: Path, how: str) -> None:
+    """Make seed 1 of the point at `root` a valid summary of another comparison."""
+    path = root / "seed-1" / "summary.json"
+    stored = json.loads(path.read_text())
+    if how == "members":
+        stored["members"][0]["activation"] = "elu"
+    else:
+        for m in stored["members"]:
+            m["thresholds"] = m["thresholds"][:1]
+    path.write_text(json.dumps(stored))
+
+
+@pytest.mark.parametrize("how", ["members", "thresholds"])
+@pytest.mark.parametrize("where", ["point", "sweep"])
+def test_seeds_that_disagree_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str, where: str
+) -> None:
+    """Summaries that each pass the validator but are not repeats of one comparison (a seed of
+    another run copied in) are refused in one line, not an IndexError from the aggregate."""
+    import shutil
+
+    from actlab.tui.cli import main
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(FIXTURES / "tui_sweep", sweep)
+    point = sweep / "lr=0.05,depth=1"
+    _disagreeing_seed(point, how)
+    with pytest.raises(SystemExit) as info:
+        main(["--batch", "--open", str(point if where == "point" else sweep)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1, err
+    assert str(point) in err and ("not this sweep's comparison" in err or "do not compare the same" in err)

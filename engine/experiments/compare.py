@@ -1,9 +1,9 @@
 """`actlab-tui compare DIR...`: saved runs side by side.
 
 One table of every run's members (labelled by run) and the settings that differ between the
-runs (their accuracy curves on one text chart are drawn by `actlab.tui.compare`). Reads runs
-only through `replay`, which checks every line, so a foreign or corrupt directory is one
-ResultsError (one line, exit 2). Loads no PyTorch.
+runs (their accuracy curves on one text chart are drawn by `actlab.tui.compare`). What each
+directory holds is told by `opened.open_results` (a foreign one is one ResultsError: one line,
+exit 2), and a run is read through `replay`, which checks every line. Loads no PyTorch.
 
 A directory of several runs stands for them (`opened.open_results` tells which): a sweep
 for every point's seeds ("lr=0.1,depth=2/seed-0"), a `--seeds` directory and a sweep's point

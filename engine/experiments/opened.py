@@ -103,18 +103,23 @@ class OpenedSeeds:
         summaries = self.summaries
         if not summaries:
             raise ResultsError(f"{self.directory}: no seed has a result yet")
-        names = [[m.activation for m in s.members] for s in summaries]
-        if any(n != names[0] for n in names):
-            raise ResultsError(
-                f"{self.directory}: its seeds compare different activations; not one seeds run"
-            )
-        return metrics.aggregate(summaries)
+        return self._aggregate(summaries)
 
     def finished_aggregate(self) -> Aggregate | None:
         """The aggregate over the seeds that finished (status done), None when none has (what
         `compare` and `report` show)."""
         done = [s for s in self.summaries if s.status == "done"]
-        return metrics.aggregate(done) if done else None
+        return self._aggregate(done) if done else None
+
+    def _aggregate(self, summaries: list[Summary]) -> Aggregate:
+        """Over `summaries`, which must be repeats of one comparison: seeds that compare other
+        members or thresholds are one ResultsError (a damaged or foreign directory)."""
+        reason = metrics.comparable(summaries)
+        if reason is not None:
+            raise ResultsError(
+                f"{self.directory}: its seeds do not compare the same thing ({reason}); not one seeds run"
+            )
+        return metrics.aggregate(summaries)
 
     def read(self) -> Self:
         """Read now what is otherwise read when first asked for: the summaries and their

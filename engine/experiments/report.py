@@ -95,7 +95,6 @@ class MemberFigures:
     (csv and json print those)."""
 
     member: MemberSummary
-    baseline: bool
     status: Cell
     final: Cell
     crossings: list[Cell]  # per threshold: the sustained crossing (first in parentheses)
@@ -124,7 +123,6 @@ def member_figures(summary: Summary) -> list[MemberFigures]:
         out.append(
             MemberFigures(
                 member=m,
-                baseline=baseline,
                 status=Cell(status_text(m), "alert" if m.status == "diverged" else ""),
                 final=Cell(fixed_text(m.final_accuracy, 4)),
                 crossings=[
@@ -228,7 +226,7 @@ def threshold_foot(summary: Summary) -> str:
         if cost:
             foot += (
                 f"; each member alone: the fastest of {cost.rounds} interleaved rounds of "
-                f"{cost.steps // max(1, cost.rounds)} step(s) ({cost.seconds or 0:.2f} s)."
+                f"{cost.steps // max(1, cost.rounds)} step(s) ({fixed_text(cost.seconds, 2)} s)."
             )
         else:
             foot += "."

@@ -23,11 +23,10 @@ from actlab.engine.events import Diagnostics, Evaluation, Event, SettingValue
 from actlab.engine.results_model import Aggregate, Summary, SweepResults
 
 from .compare import SavedRun, config_of, load_run
-from .opened import Collection, OpenedRun, OpenedSweep, open_results, runs_of
+from .opened import Collection, OpenedRun, OpenedSeeds, OpenedSweep, open_results, runs_of
 from .report import diagnostics_table, fixed_text, markdown, setting_text, threshold_table
 from .report_sweeps import aggregate_table, sweep_sections
 from .store import ResultsError, write_file
-from .sweep_dir import load_plan
 
 INSTALL_HINT = "report needs matplotlib: pip install 'actlab[report]' (make install includes it)"
 ACCURACY_PNG = "report-accuracy.png"
@@ -209,8 +208,8 @@ def write_collection_report(collection: Collection, out: str | None) -> Path:
     _points_figure(points, grid, members, thresholds, seeds, target / ACCURACY_PNG, plt)
     path = target / "report.md"
     text = (
-        sweep_markdown(collection, results, first)
-        if results is not None
+        sweep_markdown(collection, first)
+        if isinstance(collection, OpenedSweep)
         else seeds_markdown(collection, aggregate, first)
     )
     write_file(path, text, replace=True)
@@ -364,9 +363,9 @@ def _data_line(summary: Summary) -> str:
     )
 
 
-def sweep_markdown(collection: Collection, results: SweepResults, first: Summary) -> str:
+def sweep_markdown(collection: OpenedSweep, first: Summary) -> str:
     """A sweep's report text; the figures beside it are linked by name."""
-    plan = load_plan(collection.directory)
+    plan, results = collection.plan, collection.results
     axes = "; ".join(f"{n} = {', '.join(setting_text(v) for v in vs)}" for n, vs in plan.axes)
     runs = len(plan.points) * len(plan.seeds)
     done = sum(1 for p in results.points if p.complete)
@@ -420,7 +419,7 @@ def sweep_markdown(collection: Collection, results: SweepResults, first: Summary
     return "\n".join(lines)
 
 
-def seeds_markdown(collection: Collection, agg: Aggregate | None, first: Summary) -> str:
+def seeds_markdown(collection: OpenedSeeds, agg: Aggregate | None, first: Summary) -> str:
     """A seeds or point directory's report text."""
     what = "seeds" if collection.kind == "seeds" else "sweep point"
     total = len(collection.runs) + len(collection.missing)

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from actlab.engine.metrics import aggregate
+from actlab.engine.metrics import aggregate, comparable
 from actlab.engine.results_model import (
     Aggregate,
     AggregateMember,
@@ -20,10 +20,11 @@ from actlab.engine.results_model import (
     HeatmapCell,
     HeatmapRow,
     PointResult,
+    Summary,
     SweepResults,
 )
 
-from .store import write_file
+from .store import ResultsError, write_file
 from .sweep_dir import run_summary
 from .sweep_plan import PLAN_VERSION, RESULTS_FILE, Plan
 
@@ -38,10 +39,25 @@ def point_results(root: Path, plan: Plan) -> list[PointResult]:
         summaries = [run_summary(root, point.run_dir(s)) for s in plan.seeds]
         done = [s for s in summaries if s is not None and s.status == "done"]
         complete = len(done) == len(plan.seeds)
+        if complete:
+            _check_point(root / point.name, plan, done)
         out.append(
             PointResult(point.name, point.values, point.job, complete, aggregate(done) if complete else None)
         )
     return out
+
+
+def _check_point(where: Path, plan: Plan, summaries: list[Summary]) -> None:
+    """A point's runs are its plan's comparison (the same members at the same thresholds);
+    runs that are not (a damaged or foreign directory) are one ResultsError naming the point."""
+    reason = comparable(summaries)
+    members = [m.activation for m in summaries[0].members]
+    if reason is None and members != list(plan.base.activations):
+        reason = f"members {', '.join(members)}, not the plan's {', '.join(plan.base.activations)}"
+    if reason is None and summaries[0].thresholds != list(plan.base.thresholds):
+        reason = "its runs track other thresholds than the plan's"
+    if reason is not None:
+        raise ResultsError(f"{where}: its runs are not this sweep's comparison ({reason})")
 
 
 def sweep_results(root: Path, plan: Plan) -> SweepResults:
