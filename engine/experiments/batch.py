@@ -20,9 +20,9 @@ from typing import Protocol, TextIO
 from actlab.engine.config import RunConfig, check_data_source
 from actlab.engine.control import Control
 from actlab.engine.events import Listener
-from actlab.engine.metrics import aggregate
 
 from .jobs import JobContext
+from .opened import seeds_at
 from .plumbing import train
 from .report import summary_text, value_text
 from .report_sweeps import seeds_text, sweep_text
@@ -34,7 +34,6 @@ from .sweep_dir import (
     check_sweep_dir,
     clear_jobs,
     load_plan,
-    run_summary,
     save_plan,
     unfinished,
 )
@@ -207,13 +206,10 @@ def _run_sweep(
     tables = None
     if plan.axes:
         tables = sweep_text(results, fmt)
-    else:
-        point = results.points[0]
-        summaries = [s for s in (run_summary(root, f"seed-{seed}") for seed in plan.seeds) if s is not None]
-        if point.aggregate is not None:
-            tables = seeds_text(point.aggregate, summaries, fmt)
-        elif summaries:
-            tables = seeds_text(aggregate(summaries), summaries, fmt)
+    else:  # what `--batch --open` prints of the seeds directory: every seed with a result
+        seeds = seeds_at(str(root), "seeds", plan.seeds)
+        if seeds.summaries:
+            tables = seeds_text(seeds.aggregate, seeds.summaries, fmt)
     if not results.complete and not failures and not control.stopped:
         failures.append("unfinished points")
     return Outcome(root, tables, failed=bool(failures))

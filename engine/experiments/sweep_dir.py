@@ -208,11 +208,6 @@ def clear_jobs(root: Path, plan: Plan, jobs: list[Job]) -> None:
             raise ResultsError(f"{d}: cannot remove what it holds ({exc.strerror or exc})") from None
 
 
-def clear_job(root: Path, plan: Plan, job: Job) -> None:
-    """What one unfinished job left, removed (see clear_jobs)."""
-    clear_jobs(root, plan, [job])
-
-
 def unfinished(root: Path, plan: Plan) -> Iterator[Job]:
     for job in plan.jobs:
         if not job_done(root, plan, job):
