@@ -152,6 +152,20 @@ class RunConfig:
         default_text="auto, from the evaluation cadence",
     )
     seed: int = _setting(0, "seed", "Seed for the initial weights and batch order (>= 0).")
+    validation: float | None = _setting(
+        None,
+        "validation",
+        "Validation split carved once from the training split, stratified by class, the same for "
+        "every member and seed: a number of images (a whole number >= 1) or a fraction of the "
+        "training split in (0, 1); 0 for none. Choices (best lr, winners, the verdict) are made on "
+        "it; thresholds stay on the test split.",
+        default_text="auto: 0.1 with --seeds or --sweep, else 0",  # resolve_validation
+    )
+    validation_seed: int = _setting(
+        0,
+        "validation seed",
+        "Seed of the validation split's draw: its own, so the split is the same for every seed (>= 0).",
+    )
     dataset: str = _setting(
         "sample",
         "dataset",
@@ -238,6 +252,8 @@ class RunConfig:
             _int_at_least("diagnostics_every", self.diagnostics_every, 0)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed {self.seed!r}: must be an integer in [0, 2^62]")
+        _check_validation(self.validation)
+        _int_at_least("validation_seed", self.validation_seed, 0)
         for name in ("data_dir", "cache_dir"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(f"{name} {getattr(self, name)!r}: must be a directory path")
@@ -288,6 +304,8 @@ class RunConfig:
             "eval_every": self.eval_every,
             "diagnostics_every": self.diagnostics_every,
             "seed": self.seed,
+            "validation": self.validation,
+            "validation_seed": self.validation_seed,
             "dataset": self.dataset,
             "data_dir": self.data_dir,
             "cache_dir": self.cache_dir,
@@ -307,6 +325,33 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+    def resolve_validation(self, repeated: bool) -> RunConfig:
+        """The validation split made explicit: as given, or (auto) 10% of the training split
+        for a comparison repeated over seeds or swept, where choices are made, and none for a
+        single run (the slides' protocol: it chooses nothing)."""
+        if self.validation is not None:
+            return self
+        return self.replace(validation=AUTO_VALIDATION if repeated else 0.0)
+
+    @property
+    def validation_images(self) -> bool:
+        """Whether `validation` counts images (>= 1) rather than a fraction."""
+        return self.validation is not None and self.validation >= 1
+
+
+AUTO_VALIDATION = 0.1
+
+
+def _check_validation(value: Any) -> None:
+    if value is None:
+        return
+    if not _finite(value) or value < 0:
+        raise ConfigError(f"validation {value!r}: must be 0, a fraction in (0, 1) or a number of images >= 1")
+    if value >= 1 and float(value) != int(value):
+        raise ConfigError(
+            f"validation {value!r}: a number of images must be whole; a fraction must be in (0, 1)"
+        )
 
 
 MAX_SEED = 2**62  # torch takes seeds below 2^64; seed + 2 and --seeds must stay there too

@@ -39,6 +39,10 @@ class Dataset:
     test_x: torch.Tensor
     test_y: torch.Tensor
     notice: str | None = None  # a fallback or substitution the user must be told about
+    # the validation split, carved from the training split (None: the run has none)
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+    validation_seed: int = 0
 
     @property
     def n_features(self) -> int:
@@ -48,6 +52,10 @@ class Dataset:
     def n_classes(self) -> int:
         return N_CLASSES
 
+    @property
+    def validation_size(self) -> int:
+        return 0 if self.val_x is None else int(self.val_x.shape[0])
+
     def info(self) -> DatasetInfo:
         return {
             "name": self.name,
@@ -55,6 +63,8 @@ class Dataset:
             "train_size": int(self.train_x.shape[0]),
             "test_size": int(self.test_x.shape[0]),
             "notice": self.notice,
+            "validation_size": self.validation_size,
+            "validation_seed": self.validation_seed,
         }
 
 
@@ -347,8 +357,11 @@ def load(config: RunConfig, device: torch.device) -> Dataset:
             name = "sample"
             source = "bundled MNIST sample (fallback: MNIST download failed)"
     xtr, ytr, xte, yte = arrays
+    val_idx, train_idx = carve_validation(ytr, config.validation, config.validation_seed)
+    xva, yva = xtr[val_idx], ytr[val_idx]
+    xtr, ytr = xtr[train_idx], ytr[train_idx]
     check_fits(config, len(xtr), xtr.shape[1], device)
-    train_x, test_x = _normalize(xtr, xte, config.input_scaling)
+    train_x, test_x, val_x = _normalize(xtr, xte, xva, config.input_scaling)
     return Dataset(
         name=name,
         source=source,
@@ -357,7 +370,46 @@ def load(config: RunConfig, device: torch.device) -> Dataset:
         test_x=test_x.to(device),
         test_y=torch.from_numpy(yte).to(device),
         notice=notice,
+        val_x=val_x.to(device) if len(val_idx) else None,
+        val_y=torch.from_numpy(yva).to(device) if len(val_idx) else None,
+        validation_seed=config.validation_seed,
     )
+
+
+def carve_validation(labels: np.ndarray, amount: float | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The validation split's indices into the training split and those left for training
+    (both in ascending order), stratified: each class gives its share, the same draw for the
+    same labels, amount and seed. `amount`: a fraction in (0, 1) or a number of images (>= 1);
+    0 or None: none. A split that leaves a class without training images, or takes none of a
+    class, is one DataError."""
+    n = len(labels)
+    if not amount:
+        return np.zeros(0, dtype=np.int64), np.arange(n, dtype=np.int64)
+    count = int(round(amount * n)) if amount < 1 else int(amount)
+    what = f"{amount:g} of the training split" if amount < 1 else f"{count} images"
+    if count >= n:
+        raise DataError(f"validation {what}: the training split has only {n} images; take fewer")
+    classes, sizes = np.unique(labels, return_counts=True)
+    # each class's share of `count`, rounded down, then the images left over to the classes
+    # with the largest remainders (ties to the lower class): the shares sum to `count`
+    exact = sizes * (count / n)
+    share = np.floor(exact).astype(np.int64)
+    left = count - int(share.sum())
+    order = sorted(range(len(classes)), key=lambda c: (-(exact[c] - share[c]), c))
+    for c in order[:left]:
+        share[c] += 1
+    for bad, side in ((np.flatnonzero(share == 0), "validation"), (np.flatnonzero(share >= sizes), "training")):
+        if len(bad):
+            raise DataError(
+                f"validation {what}: class {int(classes[bad[0]])} would have no {side} image; each of the "
+                f"{len(classes)} classes needs one on both sides of the split ({n} training images)"
+            )
+    rng = np.random.default_rng(seed)
+    taken = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share)]
+    val = np.sort(np.concatenate(taken))
+    keep = np.ones(n, dtype=bool)
+    keep[val] = False
+    return val, np.flatnonzero(keep)
 
 
 _KEPT: tuple[tuple[Any, ...], Dataset] | None = None  # the split load_kept loaded last
@@ -370,7 +422,16 @@ def load_kept(config: RunConfig, device: torch.device) -> Dataset:
     checked against this config's batch and network as a fresh one is."""
     global _KEPT
     c = config
-    key = (c.dataset, c.data_dir, c.cache_dir, c.fallback, c.input_scaling, str(device))
+    key = (
+        c.dataset,
+        c.data_dir,
+        c.cache_dir,
+        c.fallback,
+        c.input_scaling,
+        c.validation,
+        c.validation_seed,
+        str(device),
+    )
     if _KEPT is not None and _KEPT[0] == key:
         data = _KEPT[1]
         check_fits(config, len(data.train_x), data.n_features, device)
@@ -398,14 +459,16 @@ def check_fits(config: RunConfig, train_size: int, n_features: int, device: torc
         raise DataError(str(exc)) from None
 
 
-def _normalize(xtr: np.ndarray, xte: np.ndarray, scaling: str) -> tuple[torch.Tensor, torch.Tensor]:
-    tr = torch.from_numpy(np.ascontiguousarray(xtr)).float()
-    te = torch.from_numpy(np.ascontiguousarray(xte)).float()
+def _normalize(
+    xtr: np.ndarray, xte: np.ndarray, xva: np.ndarray, scaling: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    tr, te, va = (torch.from_numpy(np.ascontiguousarray(x)).float() for x in (xtr, xte, xva))
     if scaling == "raw":  # 0-255, as stored: the badly scaled input of the seed's slides
-        return tr, te
-    tr, te = tr / 255.0, te / 255.0
+        return tr, te, va
+    tr, te, va = tr / 255.0, te / 255.0, va / 255.0
     if scaling == "unit":
-        return tr, te
-    # standardized with the train split's own mean and std (one scalar each, as is usual)
+        return tr, te, va
+    # standardized with the training images' own mean and std (one scalar each, as is usual;
+    # the validation split is held out of them like the test split)
     mean, std = tr.mean(), tr.std().clamp_min(1e-8)
-    return (tr - mean) / std, (te - mean) / std
+    return (tr - mean) / std, (te - mean) / std, (va - mean) / std

@@ -31,9 +31,11 @@ class DatasetInfo(TypedDict):
 
     name: str
     source: str
-    train_size: int
+    train_size: int  # what training used: the validation split is not in it
     test_size: int
     notice: str | None
+    validation_size: NotRequired[int]  # 0: none; missing (an older actlab): not measured
+    validation_seed: NotRequired[int]
 
 
 class StoredConfig(TypedDict):
@@ -65,6 +67,8 @@ class _Settings(TypedDict, total=False):
     eval_every: int | None
     diagnostics_every: int | None
     seed: int
+    validation: float | None
+    validation_seed: int
     dataset: str
     data_dir: str | None
     cache_dir: str | None
@@ -202,7 +206,8 @@ class Progress(Event):
 
 @dataclass
 class Evaluation(Event):
-    """Test accuracy and loss of every member at one iteration (None: member diverged)."""
+    """Test accuracy and loss of every member at one iteration (None: member diverged), and
+    the same on the validation split where the run has one."""
 
     kind: ClassVar[str] = "evaluation"
     iteration: int
@@ -210,6 +215,15 @@ class Evaluation(Event):
     accuracy: list[float | None]
     test_loss: list[float | None]
     train_loss: list[float | None]  # mean training loss since the previous evaluation
+    val_accuracy: list[float | None] | None = None  # None: no validation split
+    val_loss: list[float | None] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        d = super().to_dict()
+        for name in ("val_accuracy", "val_loss"):  # a run without a validation split: as before
+            if d[name] is None:
+                del d[name]
+        return d
 
 
 @dataclass

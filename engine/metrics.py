@@ -20,6 +20,7 @@ from .events import (
     RunFinished,
     RunStarted,
 )
+from .pairs import HOLM_NOTE, INTERVAL_METHOD, compare_all, find, member_runs, oriented, paired_speedup
 from .results_model import (
     SUMMARY_VERSION,
     Aggregate,
@@ -29,10 +30,9 @@ from .results_model import (
     Crossing,
     Interval,
     MemberSummary,
-    PairedSpeedup,
-    SeedPair,
     Summary,
 )
+from .verdict import split_of, standing, verdict
 
 
 @dataclass
@@ -72,6 +72,26 @@ class MemberRecord:
     final_count: int = 0
     diagnostics: MemberDiagnostics | None = None
     epoch_time_alone_s: float | None = None
+    validation: ValidationRecord | None = None  # None: the run has no validation split
+
+
+@dataclass
+class ValidationRecord:
+    """A member's crossings and final accuracy on the validation split."""
+
+    trackers: list[ThresholdTracker]
+    final_epoch: int = 0
+    final_sum: float = 0.0
+    final_count: int = 0
+
+    def update(self, epoch: int, iteration: int, accuracy: float) -> None:
+        if epoch > self.final_epoch:
+            self.final_epoch, self.final_sum, self.final_count = epoch, 0.0, 0
+        if epoch == self.final_epoch:
+            self.final_sum += accuracy
+            self.final_count += 1
+        for tr in self.trackers:
+            tr.update(iteration, accuracy)
 
 
 class SummaryBuilder:
@@ -95,11 +115,17 @@ class SummaryBuilder:
             thresholds = [float(t) for t in event.config["thresholds"]]
             self.started = event
             self.members = [MemberRecord(a, [ThresholdTracker(t) for t in thresholds]) for a in event.members]
+            if event.dataset.get("validation_size", 0) > 0:
+                for rec in self.members:
+                    rec.validation = ValidationRecord([ThresholdTracker(t) for t in thresholds])
         elif isinstance(event, Evaluation):
             self.iteration = max(self.iteration, event.iteration)
-            for rec, acc in zip(self.members, event.accuracy):
+            val = event.val_accuracy or [None] * len(self.members)
+            for rec, acc, vacc in zip(self.members, event.accuracy, val):
                 if acc is None or rec.status == "diverged":
                     continue
+                if rec.validation is not None and vacc is not None:
+                    rec.validation.update(event.epoch, event.iteration, vacc)
                 rec.last_accuracy = acc
                 if event.epoch > rec.final_epoch:
                     rec.final_epoch, rec.final_sum, rec.final_count = event.epoch, 0.0, 0
@@ -159,6 +185,13 @@ class SummaryBuilder:
             return None
         return rec.final_sum / rec.final_count
 
+    def val_final_accuracy(self, rec: MemberRecord) -> float | None:
+        """The same on the validation split (None: none, or the member diverged)."""
+        v = rec.validation
+        if v is None or rec.status == "diverged" or not v.final_count:
+            return None
+        return v.final_sum / v.final_count
+
     def speedup(self, member: int, k: int) -> float | None:
         """Baseline's sustained crossing of threshold k divided by this member's."""
         if not self.members:
@@ -202,6 +235,10 @@ class SummaryBuilder:
                     for k, tr in enumerate(rec.trackers)
                 ],
                 diagnostics=rec.diagnostics,
+                val_final_accuracy=_round(self.val_final_accuracy(rec)),
+                val_thresholds=None
+                if rec.validation is None
+                else [Crossing(tr.threshold, tr.first, tr.sustained) for tr in rec.validation.trackers],
             )
             for i, rec in enumerate(self.members)
         ]
@@ -258,21 +295,37 @@ def aggregate(summaries: list[Summary]) -> Aggregate:
     first = summaries[0]
     names = [m.activation for m in first.members]
     base = names.index(first.baseline) if first.baseline in names else None
+    pairs, tests = compare_all([member_runs(summaries, i) for i in range(len(names))], first.thresholds)
+    sizes = {s.validation_size for s in summaries}
+    validation_size = sizes.pop() if len(sizes) == 1 else None  # seeds that disagree: not one split
+    measured = bool(validation_size) and all(
+        m.val_thresholds is not None for s in summaries for m in s.members
+    )
     members = []
     for i, m in enumerate(first.members):
         runs = [s.members[i] for s in summaries]
         finals = [r.final_accuracy for r in runs if r.final_accuracy is not None]
+        val_finals = [r.val_final_accuracy for r in runs if r.val_final_accuracy is not None]
         thresholds = []
         for k, t in enumerate(m.thresholds):
-            hits = [r.thresholds[k].sustained for r in runs]
-            reached = [h for h in hits if h is not None]
+            reached = [h for r in runs if (h := r.thresholds[k].sustained) is not None]
+            val_reached = [
+                h for r in runs if r.val_thresholds and (h := r.val_thresholds[k].sustained) is not None
+            ]
+            vs = None
+            if base is not None and i != base:
+                found = find(pairs, names[base], names[i])
+                family = None if found is None else oriented(found[0].thresholds[k], found[1])
+                vs = paired_speedup(summaries, i, base, k, family)
             thresholds.append(
                 AggregateCrossing(
                     threshold=t.threshold,
                     sustained_mean=_round(_mean(reached), 1),
                     sustained_std=_round(_std(reached), 1),
                     reached=len(reached),
-                    vs_baseline=None if base is None or i == base else paired_speedup(summaries, i, base, k),
+                    vs_baseline=vs,
+                    val_sustained_mean=_round(_mean(val_reached), 1) if measured else None,
+                    val_reached=len(val_reached) if measured else None,
                 )
             )
         members.append(
@@ -282,15 +335,31 @@ def aggregate(summaries: list[Summary]) -> Aggregate:
                 final_accuracy_std=_round(_std(finals)),
                 diverged=sum(r.status == "diverged" for r in runs),
                 thresholds=thresholds,
+                val_final_accuracy_mean=_round(_mean(val_finals)) if measured else None,
+                val_final_accuracy_std=_round(_std(val_finals)) if measured else None,
             )
         )
-    return Aggregate(
+    agg = Aggregate(
         seeds=[s.seed for s in summaries],
         runs=len(summaries),
         baseline=None if base is None else names[base],
-        interval=Interval(level=0.95, method=INTERVAL_METHOD),
+        interval=Interval(level=0.95, method=INTERVAL_METHOD, adjustment=HOLM_NOTE.format(m=tests)),
         members=members,
+        validation_size=validation_size,
+        pairs=pairs,
+        tests=tests,
     )
+    split = split_of(agg)
+    agg.verdict = verdict(
+        [standing(m, agg.runs, split) for m in members],
+        pairs,
+        tests,
+        first.thresholds,
+        split,
+        validation_size,
+        agg.runs,
+    )
+    return agg
 
 
 def comparable(summaries: list[Summary]) -> str | None:
@@ -310,133 +379,6 @@ def comparable(summaries: list[Summary]) -> str | None:
                 return f"members {', '.join(mine)} differ from {', '.join(a for a, _ in first)}"
             return "their runs track different thresholds"
     return None
-
-
-# ------------------------------------------------------------------ paired seeds
-#
-# Seeds are paired: within one seed every member starts from the same weights and sees the
-# same batches, so the per-seed ratio (baseline's sustained crossing / the member's) removes
-# what the seed does to both. Ratios are multiplicative (x2 faster and x2 slower are equally
-# far from 1), so the statistics are on their logarithms: the geometric mean and a 95% t
-# interval, exponentiated. With the 3-10 seeds one can afford, a percentile bootstrap is too
-# narrow (with 3 seeds it has 10 distinct resamples and can never be wider than the data);
-# the t interval is honest about few seeds: with 2 it is very wide, as it should be.
-
-INTERVAL_METHOD = "t interval on the log of per-seed ratios (geometric mean), seeds where both reached it"
-
-# two-sided 95% quantiles of Student's t, df 1..30 (scipy.stats.t.ppf(0.975, df))
-_T975 = (
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281,
-    2.201, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-)  # fmt: skip
-
-
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1): a table up to
-    30, then the Cornish-Fisher expansion around the normal quantile (error < 1e-4)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom {df}: must be >= 1")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959963984540054
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    return z + g1 / df + g2 / df**2 + g3 / df**3
-
-
-def paired_speedup(summaries: list[Summary], member: int, base: int, k: int) -> PairedSpeedup:
-    """One member against the baseline at threshold k, seed by seed.
-
-    Each seed is one of: both reached it (a ratio; faster, slower or a tie), only the member
-    reached it (faster, ratio unknown: the baseline never got there in the run), only the
-    baseline reached it (slower), neither (no information; a diverged member did not reach
-    it). The geometric mean and the interval come from the seeds where both reached it."""
-    per_seed = []
-    counts = {"faster": 0, "slower": 0, "tie": 0, "neither": 0}
-    only = {"member": 0, "baseline": 0}
-    logs = []
-    for s in summaries:
-        b = s.members[base].thresholds[k].sustained
-        m = s.members[member].thresholds[k].sustained
-        ratio = b / m if b is not None and m is not None else None
-        per_seed.append(SeedPair(seed=s.seed, baseline=b, member=m, ratio=_round(ratio, 4)))
-        if ratio is not None:
-            logs.append(math.log(ratio))
-            counts["faster" if ratio > 1 else "slower" if ratio < 1 else "tie"] += 1
-        elif m is not None:
-            counts["faster"] += 1
-            only["member"] += 1
-        elif b is not None:
-            counts["slower"] += 1
-            only["baseline"] += 1
-        else:
-            counts["neither"] += 1
-    mean = low = high = None
-    if logs:
-        mu = sum(logs) / len(logs)
-        mean = math.exp(mu)
-        if len(logs) >= 2:
-            sd = math.sqrt(sum((x - mu) ** 2 for x in logs) / (len(logs) - 1))
-            half = t_quantile_975(len(logs) - 1) * sd / math.sqrt(len(logs))
-            low, high = math.exp(mu - half), math.exp(mu + half)
-    clear = None if low is None or high is None else (low > 1 or high < 1)
-    first = summaries[0].members
-    result = PairedSpeedup(
-        baseline=first[base].activation,
-        seeds=len(summaries),
-        faster=counts["faster"],
-        slower=counts["slower"],
-        tie=counts["tie"],
-        neither=counts["neither"],
-        only_member_reached=only["member"],
-        only_baseline_reached=only["baseline"],
-        paired=len(logs),
-        ratio_mean=_round(mean, 4),
-        ratio_low=_round(low, 4),
-        ratio_high=_round(high, 4),
-        clear=clear,
-        per_seed=per_seed,
-    )
-    result.statement = paired_statement(
-        first[member].activation, first[member].thresholds[k].threshold, result
-    )
-    return result
-
-
-def _x(v: float) -> str:
-    return f"{v:.2f}"
-
-
-def paired_statement(member: str, threshold: float, p: PairedSpeedup) -> str:
-    """The comparison as one sentence: "relu reaches 0.9 faster than tanh in 4 of 5 seeds:
-    x1.30 [0.90, 1.70]; not a clear difference"."""
-    base, n = p.baseline, p.seeds
-    if p.neither == n:
-        return f"neither {member} nor {base} reaches {threshold:g} in any of {n} seeds"
-    word, count = ("faster", p.faster) if p.faster >= p.slower else ("slower", p.slower)
-    head = f"{member} reaches {threshold:g} {word} than {base} in {count} of {n} seeds"
-    others = []
-    if p.tie:
-        others.append(f"tied in {p.tie}")
-    if p.only_member_reached:
-        others.append(f"{base} never reached it in {p.only_member_reached}")
-    if p.only_baseline_reached:
-        others.append(f"{member} never reached it in {p.only_baseline_reached}")
-    if p.neither:
-        others.append(f"neither reached it in {p.neither}")
-    if others:
-        head += f" ({'; '.join(others)})"
-    if p.paired == 0 or p.ratio_mean is None:
-        return head + ": no seed where both reached it, so no ratio"
-    over = "" if p.paired == n else f" over the {p.paired} seeds both reached it"
-    if p.ratio_low is None or p.ratio_high is None:
-        return head + f": x{_x(p.ratio_mean)}{over}; one seed, no interval"
-    verdict = "not a clear difference"
-    if p.clear:
-        verdict = f"clearly {'faster' if p.ratio_low > 1 else 'slower'}"
-    return head + f": x{_x(p.ratio_mean)} [{_x(p.ratio_low)}, {_x(p.ratio_high)}]{over}; {verdict}"
 
 
 def _mean(xs: list[float] | list[int]) -> float | None:

@@ -62,6 +62,9 @@ class MemberSummary(Stored):
     prelu_slopes: list[float | None] | None = None
     thresholds: list[Crossing] = field(default_factory=list)
     diagnostics: MemberDiagnostics | None = None
+    # on the validation split, where the run has one (left out of the file where it has none)
+    val_final_accuracy: float | None = field(default=None, metadata=OMIT_NONE)
+    val_thresholds: list[Crossing] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass
@@ -108,6 +111,12 @@ class Summary(Stored):
         """The thresholds tracked, in order."""
         return [t.threshold for t in self.members[0].thresholds] if self.members else []
 
+    @property
+    def validation_size(self) -> int | None:
+        """Images in the run's validation split: 0 for none, None when not recorded (a run
+        of an older actlab: not measured)."""
+        return None if self.dataset is None else self.dataset.get("validation_size")
+
     def is_baseline(self, member: MemberSummary) -> bool:
         return member.activation == self.baseline
 
@@ -140,11 +149,13 @@ class PairedSpeedup(Stored):
     only_baseline_reached: int
     paired: int
     ratio_mean: float | None
-    ratio_low: float | None
+    ratio_low: float | None  # the 95% t interval
     ratio_high: float | None
-    clear: bool | None
+    clear: bool | None  # Holm's adjustment over the comparison's paired tests rejects a tie
     per_seed: list[SeedPair] = field(default_factory=list)
     statement: str = ""
+    adjusted_low: float | None = None  # the interval at the level Holm tested it at
+    adjusted_high: float | None = None
 
 
 @dataclass
@@ -154,6 +165,9 @@ class AggregateCrossing(Stored):
     sustained_std: float | None
     reached: int  # how many seeds reached it
     vs_baseline: PairedSpeedup | None = None  # None for the baseline itself
+    # the same on the validation split; None: not measured (a seed without one)
+    val_sustained_mean: float | None = field(default=None, metadata=OMIT_NONE)
+    val_reached: int | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass
@@ -163,23 +177,103 @@ class AggregateMember(Stored):
     final_accuracy_std: float | None
     diverged: int  # in how many seeds
     thresholds: list[AggregateCrossing] = field(default_factory=list)
+    val_final_accuracy_mean: float | None = field(default=None, metadata=OMIT_NONE)
+    val_final_accuracy_std: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass
 class Interval(Stored):
     level: float
     method: str
+    adjustment: str = ""  # for multiple comparisons, over every pair and measure
+
+
+@dataclass
+class PairTest(Stored):
+    """Two contenders on one measure, paired by seed: a threshold (`threshold`; the ratio of
+    a's sustained crossing to b's, > 1 when b is faster) or the final accuracy (`threshold`
+    None; b's minus a's). `estimate` is the geometric mean ratio (or the mean difference) over
+    the `paired` seeds where both have a figure, `low`..`high` its 95% t interval, and
+    `adjusted_low`..`adjusted_high` the t interval at the level Holm's step-down tested it at
+    (`level`), so `clear` (Holm rejects no difference) is that interval excluding 1 (or 0).
+    `improvement` is P(b beats a) over every pair of their seeds' runs (rliable's probability
+    of improvement; a threshold not reached loses to any reached), with a 95% bootstrap
+    interval; `effect_size` the paired d (mean over sd of the per-seed logs or differences);
+    `seeds_to_decide` roughly how many paired seeds would decide it at the observed spread,
+    for a test not clear (None: more than a thousand, or no difference at all)."""
+
+    threshold: float | None
+    seeds: int
+    paired: int
+    a_reached: int | None = None  # a threshold: in how many seeds each reached it
+    b_reached: int | None = None
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    adjusted_low: float | None = None
+    adjusted_high: float | None = None
+    p_value: float | None = None
+    p_holm: float | None = None
+    level: float | None = None
+    clear: bool | None = None  # None: not tested (fewer than two paired seeds)
+    improvement: float | None = None
+    improvement_low: float | None = None
+    improvement_high: float | None = None
+    effect_size: float | None = None
+    seeds_to_decide: int | None = None
+
+    @property
+    def measure(self) -> str:
+        return "final accuracy" if self.threshold is None else f"{self.threshold:g}"
+
+
+@dataclass
+class PairComparison(Stored):
+    """Every measure of one pair of contenders (b against a)."""
+
+    a: str
+    b: str
+    thresholds: list[PairTest] = field(default_factory=list)
+    final: PairTest | None = None
+
+    @property
+    def tests(self) -> list[PairTest]:
+        return [*self.thresholds, *([self.final] if self.final is not None else [])]
+
+    @property
+    def name(self) -> str:
+        return f"{self.b} vs {self.a}"
+
+
+@dataclass
+class Verdict(Stored):
+    """What a seeds or sweep result concluded, in words generated from its figures (`text`),
+    with the parts a reader or a test may want alone."""
+
+    text: str
+    recommended: str | None  # None: nothing to recommend (nothing finished)
+    chosen_on: str  # validation | test (no validation split was measured)
+    threshold: float | None  # the threshold the choice was made at; None: by final accuracy
+    undecided: list[str] = field(default_factory=list)  # "relu vs tanh: final accuracy"
+    closest: str | None = None  # the undecided test nearest to being decided
+    seeds_to_decide: int | None = None
 
 
 @dataclass
 class Aggregate(Stored):
-    """One comparison repeated over seeds (aggregate.json): mean and spread per member."""
+    """One comparison repeated over seeds (aggregate.json): mean and spread per member, every
+    pair of members paired by seed, and the verdict."""
 
     seeds: list[int | None]
     runs: int
     baseline: str | None
     interval: Interval
     members: list[AggregateMember] = field(default_factory=list)
+    # images in the validation split (the same in every seed); None: not measured in some seed
+    validation_size: int | None = None
+    pairs: list[PairComparison] = field(default_factory=list)
+    tests: int = 0  # paired tests in the family Holm's adjustment is over
+    verdict: Verdict | None = None
 
 
 # ------------------------------------------------------------------------------ sweeps
@@ -226,12 +320,14 @@ class Heatmap(Stored):
     column_axis: str
     columns: list[SettingValue]
     rows: list[HeatmapRow] = field(default_factory=list)
+    chosen_on: str = "test"  # where the threshold and the winners were chosen; cells show test
 
 
 @dataclass
 class BestLr(Stored):
     """An activation at its own best learning rate beside the shared one, for one
-    combination of the other axes."""
+    combination of the other axes: chosen on `chosen_on` (validation, or test for a sweep
+    trained without a validation split), the figures reported on test."""
 
     values: dict[str, SettingValue]
     activation: str
@@ -242,6 +338,17 @@ class BestLr(Stored):
     shared_lr: float
     shared_iterations: float | None
     shared_final_accuracy: float | None
+    chosen_on: str = "test"
+
+
+@dataclass
+class BestPoint(Stored):
+    """An activation at the point of the sweep where it does best (chosen on `chosen_on`)."""
+
+    activation: str
+    point: str
+    values: dict[str, SettingValue]
+    chosen_on: str
 
 
 @dataclass
@@ -259,6 +366,12 @@ class SweepResults(Stored):
     points: list[PointResult] = field(default_factory=list)
     heatmap: Heatmap | None = None
     best_lr: list[BestLr] | None = None
+    # each activation at its own best point (chosen on validation), paired by seed, and the
+    # verdict over them
+    best_points: list[BestPoint] = field(default_factory=list)
+    pairs: list[PairComparison] = field(default_factory=list)
+    tests: int = 0
+    verdict: Verdict | None = None
 
 
 # ------------------------------------------------------------------------------ comparison

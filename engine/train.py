@@ -232,13 +232,20 @@ class Comparison:
             self.emit(MemberDiverged(member, self.specs[member], at))
 
     def evaluate(self, epoch: int) -> float:
-        """Test accuracy and loss of every live member; the seconds it took."""
+        """Test (and validation) accuracy and loss of every live member; the seconds it took."""
         t0 = time.perf_counter()
         trainer = self.trainer
         self.retire_diverged()
         if not trainer.members:
             return time.perf_counter() - t0
         acc, tloss = trainer.evaluate(self.data.test_x, self.data.test_y)
+        val: tuple[list[float | None], list[float | None]] | None = None
+        if self.data.val_x is not None and self.data.val_y is not None:
+            vacc, vloss = trainer.evaluate(self.data.val_x, self.data.val_y)
+            val = (
+                _rounded(trainer.expand(vacc.cpu(), self.members)),
+                _rounded(trainer.expand(vloss.cpu(), self.members)),
+            )
         st = trainer.st
         train_loss = (st.loss_sum / max(1, st.loss_count)).cpu()  # host sync: evaluation point
         st.loss_sum.zero_()
@@ -251,6 +258,8 @@ class Comparison:
                 accuracy=_rounded(trainer.expand(acc.cpu(), K)),
                 test_loss=_rounded(trainer.expand(tloss.cpu(), K)),
                 train_loss=_rounded(trainer.expand(train_loss, K)),
+                val_accuracy=None if val is None else val[0],
+                val_loss=None if val is None else val[1],
             )
         )
         return time.perf_counter() - t0
@@ -285,8 +294,9 @@ def run(
 ) -> Summary:
     """Run one comparison; report each event to `listener`; return the summary. With
     `variants`, the comparison is repeated for each (seeds, learning rates...) in one cohort:
-    see `Trainer`."""
-    config.validate()
+    see `Trainer`. A validation split left to auto is none here (a sweep's plan resolves it
+    before its jobs run: `RunConfig.resolve_validation`)."""
+    config = config.resolve_validation(repeated=False).validate()
     for c in member_configs(config, variants)[:: len(config.activations)]:
         c.validate()
     check_members(config)

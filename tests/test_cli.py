@@ -214,7 +214,7 @@ def test_seeds_state_the_paired_speedup_with_its_interval(cache_dir: Path, tmp_p
     assert [s["seed"] for s in p["per_seed"]] == [0, 1, 2]
     assert p["faster"] + p["slower"] + p["tie"] + p["neither"] == 3
     assert p["statement"] in r.stdout  # the batch table says the same sentences
-    assert "95% t interval" in r.stdout
+    assert "t interval (Holm-adjusted over the" in r.stdout  # the footer says how it was computed
     md = cli(*FAST, *args, "--format", "md", "--out", str(tmp_path / "md"), cache_dir=cache_dir)
     assert md.returncode == 0, md.stderr
     assert "| Function (3 seeds) | sigmoid | relu |" in md.stdout and f"- {p['statement']}" in md.stdout

@@ -81,6 +81,8 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, OptionKwargs]] = [
     (("--eval-every",), "eval_every", OptionKwargs(type=int)),
     (("--diagnostics-every",), "diagnostics_every", OptionKwargs(type=int)),
     (("--seed",), "seed", OptionKwargs(type=int)),
+    (("--validation",), "validation", OptionKwargs(type=float, metavar="N|FRACTION")),
+    (("--validation-seed",), "validation_seed", OptionKwargs(type=int)),
     (("--dataset", "-d"), "dataset", {}),
     (("--data-dir",), "data_dir", OptionKwargs(type=str)),
     (("--cache-dir",), "cache_dir", OptionKwargs(type=str)),

@@ -94,6 +94,7 @@ def run_one(config: RunConfig, out: str | None, fmt: str, show_diagnostics: bool
     from actlab.engine.train import check_members
 
     err = front.err
+    config = config.resolve_validation(repeated=False)
     check_data_source(config)
     # the user's functions checked (in a helper, bounded in time) before anything is written
     check_members(config, isolated=True)
@@ -159,6 +160,8 @@ def _run_sweep(
             check_finished_runs(root, plan)  # a sweep.json edited since: refused, not mixed
     else:
         axes = parse_sweep(opts.sweep, config) if opts.sweep else []
+        # a sweep or seeds chooses (best lr, winners, the verdict): on a validation split
+        config = config.resolve_validation(repeated=True)
         plan = Plan.build(config, axes, [config.seed + i for i in range(opts.seeds)])
         root = Path(out) if out else default_run_dir()
         check_run_dir(root)

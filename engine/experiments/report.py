@@ -146,6 +146,10 @@ def threshold_rows(summary: Summary) -> list[list[str]]:
         rows.append([f"Iterations to reach {th:g}"] + [f.crossings[k].text for f in figures])
         rows.append([""] + [f.speedups[k].text for f in figures])
     rows.append(["Final accuracy"] + [f.final.text for f in figures])
+    if summary.validation_size:
+        rows.append(
+            ["Validation final accuracy"] + [fixed_text(f.member.val_final_accuracy, 4) for f in figures]
+        )
     # the slides' row: each function's own epoch, timed alone (runs saved before that was
     # measured show "-"; the footer gives the shared lockstep figure)
     rows.append(["Training time of 1 epoch (s)"] + [f.alone.text for f in figures])
@@ -209,7 +213,7 @@ def threshold_foot(summary: Summary) -> str:
         f"device {summary.device}, evaluated every {summary.eval_every} iterations "
         f"on the whole test split; {summary.iterations} iterations, "
         f"{summary.iterations_per_epoch} per epoch; speedup vs {summary.baseline} "
-        "on the sustained crossing."
+        f"on the sustained crossing; {validation_foot(summary)}."
     )
     lockstep = summary.epoch_time_s
     cost = summary.cost_measurement
@@ -231,6 +235,20 @@ def threshold_foot(summary: Summary) -> str:
         else:
             foot += "."
     return foot
+
+
+def validation_foot(summary: Summary) -> str:
+    """The run's validation split, for the footer: what it was, or that there was none."""
+    size = summary.validation_size
+    if size is None:
+        return "validation split: not measured (a run of an older actlab)"
+    if size == 0:
+        return "no validation split (a single run chooses nothing: the slides' protocol)"
+    seed = (summary.dataset or {}).get("validation_seed")
+    return (
+        f"validation split: {size} images carved from the training split (seed {seed}), evaluated "
+        "with the test split; choices are made on it, thresholds on test"
+    )
 
 
 def threshold_table(summary: Summary, fmt: str = "table") -> str:

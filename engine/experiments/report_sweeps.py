@@ -11,19 +11,40 @@ from __future__ import annotations
 import json
 
 from actlab.engine.results_model import Aggregate, AggregateMember, PairedSpeedup, Summary, SweepResults
+from actlab.engine.verdict import split_of
 
 from .report import as_text, csv_text, fixed_text, threshold_table, value_text
+from .report_pairs import pairs_csv, pairs_text, verdict_text
 
 
 def ratio_text(p: PairedSpeedup | None) -> str:
-    """A member's paired speedup over seeds: geometric mean and 95% interval."""
+    """A member's paired speedup over seeds: geometric mean and its Holm-adjusted 95% interval
+    (the 95% one for an aggregate of an older actlab, which has no adjustment)."""
     if p is None:
         return "baseline"
     if p.ratio_mean is None:
         return "-"
-    if p.ratio_low is None or p.ratio_high is None:
+    low, high = p.adjusted_low, p.adjusted_high
+    if low is None:  # an aggregate of an older actlab
+        low, high = p.ratio_low, p.ratio_high
+    if low is None or high is None:
         return f"x{p.ratio_mean:.2f} (1 seed)"
-    return f"x{p.ratio_mean:.2f} [{p.ratio_low:.2f}, {p.ratio_high:.2f}]"
+    return f"x{p.ratio_mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def validation_text(agg: Aggregate) -> str:
+    """Where the aggregate's choices are made, for its footer."""
+    if agg.validation_size is None or (agg.validation_size and split_of(agg) != "validation"):
+        return (
+            "Validation split: not measured (runs of an older actlab, or seeds that differ), so the "
+            "verdict's choice is made on test"
+        )
+    if agg.validation_size == 0:
+        return "Validation split: none (--validation 0), so the verdict's choice is made on test"
+    return (
+        f"Validation split: {agg.validation_size} images carved from the training split, the same "
+        "in every seed; the verdict's choice is made on it, its claims on test"
+    )
 
 
 def aggregate_rows(agg: Aggregate) -> list[list[str]]:
@@ -48,19 +69,29 @@ def aggregate_rows(agg: Aggregate) -> list[list[str]]:
         mean, std = m.final_accuracy_mean, m.final_accuracy_std
         cells.append("-" if mean is None else f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
     rows.append(["Final accuracy", *cells])
+    cells = []
+    for m in members:
+        mean, std = m.val_final_accuracy_mean, m.val_final_accuracy_std
+        if split_of(agg) != "validation":
+            cells.append("not measured")
+        else:
+            cells.append("-" if mean is None else f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
+    rows.append(["Validation final accuracy", *cells])
     rows.append(["Diverged", *[f"{m.diverged}/{n}" for m in members]])
     return rows
 
 
 def aggregate_notes(agg: Aggregate) -> list[str]:
     """The footnote and one sentence per member and threshold against the baseline."""
-    foot = f"sustained crossing, mean ± standard deviation over seeds {agg.seeds}"
+    foot = f"Test split: sustained crossing, mean ± standard deviation over seeds {agg.seeds}"
     if agg.baseline is not None:
+        adjusted = f"Holm-adjusted over the {agg.tests} paired tests of every pair" if agg.tests else "95%"
         foot += (
-            f"; below it the speedup vs {agg.baseline} paired by seed: geometric mean and 95% "
-            "t interval of the per-seed ratios, over the seeds where both reached the threshold "
+            f"; below it the speedup vs {agg.baseline} paired by seed: geometric mean and t interval "
+            f"({adjusted}) of the per-seed ratios, over the seeds where both reached the threshold "
             "(clear when the interval excludes 1)"
         )
+    foot += ".\n" + validation_text(agg)
     statements = [
         tk.vs_baseline.statement for m in agg.members for tk in m.thresholds if tk.vs_baseline is not None
     ]
@@ -68,13 +99,17 @@ def aggregate_notes(agg: Aggregate) -> list[str]:
 
 
 def aggregate_table(agg: Aggregate, fmt: str = "table") -> str:
-    """Mean ± standard deviation over seeds per member, and the paired speedups with their
-    95% intervals and statements."""
+    """Mean ± standard deviation over seeds per member, the paired speedups against the
+    baseline with their statements, every pair, and the verdict (csv: the members' figures,
+    then every pair as a second CSV block)."""
     if fmt == "csv":
-        return aggregate_csv(agg)
+        return aggregate_csv(agg) + "\n\n" + pairs_csv(agg.pairs)
     if fmt == "json":
         return json.dumps(agg.to_json(), indent=2)
-    return as_text(aggregate_rows(agg), aggregate_notes(agg), fmt)
+    parts = [as_text(aggregate_rows(agg), aggregate_notes(agg), fmt)]
+    parts.append(pairs_text(agg.pairs, agg.tests, fmt))
+    parts.append(verdict_text(agg.verdict, fmt))
+    return "\n\n".join(p for p in parts if p)
 
 
 def _pair_figures(p: PairedSpeedup | None) -> list[int | float | bool | None]:
@@ -209,12 +244,20 @@ def heatmap_rows(results: SweepResults) -> tuple[list[list[str]], str] | None:
                 cells.append(f"{c.winner} {fixed_text(c.iterations, 0)}")
         rows.append([name, *cells])
     if h.threshold is None:
-        caption = "Which activation wins where: no activation reached a threshold in every seed at any point."
+        caption = (
+            f"Which activation wins where: no activation reached a threshold in every seed at any point "
+            f"(on the {h.chosen_on} split)."
+        )
     else:
         over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
+        chosen = (
+            "the threshold and each winner chosen on the validation split, the iterations shown on test"
+            if h.chosen_on == "validation"
+            else "chosen on the test split: this sweep has no validation split"
+        )
         caption = (
-            f"Which activation wins where: the fewest iterations to {h.threshold:g} test accuracy "
-            f"(sustained; {over}; - : none reached it in every seed)."
+            f"Which activation wins where: the fewest iterations to {h.threshold:g} accuracy "
+            f"(sustained; {over}; {chosen}; - : none reached it in every seed)."
         )
     return rows, caption
 
@@ -267,15 +310,35 @@ SWEEP_FOOT = (
 )
 BEST_LR_NOTE = (
     "Each activation at its own best learning rate: fewest iterations to the highest "
-    "threshold it reaches in every seed, ties by final accuracy; beside it the shared lr."
+    "threshold it reaches in every seed, ties by final accuracy, chosen on the {split} split; "
+    "the iterations and final accuracy shown are the test split's, beside the shared lr's."
 )
+
+
+def best_lr_note(results: SweepResults) -> str:
+    best = results.best_lr or []
+    split = best[0].chosen_on if best else "validation"
+    note = BEST_LR_NOTE.format(split=split)
+    if split == "test":
+        note += " (This sweep has no validation split: the choice and the figures share the test split.)"
+    return note
+
+
+def best_points_rows(results: SweepResults) -> list[list[str]] | None:
+    """Each activation at its own best point (the verdict's contenders)."""
+    if not results.best_points:
+        return None
+    rows = [["activation", "best point", "chosen on"]]
+    rows += [[b.activation, b.point.replace(",", ", "), b.chosen_on] for b in results.best_points]
+    return rows
 
 
 def sweep_sections(results: SweepResults, fmt: str = "table") -> dict[str, str]:
     """The parts of a sweep's text (table or md), by name, in order: "points" (the table per
     point and activation), "heatmap" (which activation wins where, with its caption),
-    "best_lr", "statements" (the paired statements, a list) and "unfinished"; a part the
-    sweep has nothing for is left out. `sweep_text` joins them; a report puts each under
+    "best_lr", "statements" (the paired statements, a list), "pairs" (each activation at its
+    best point, and every pair of them), "unfinished" and "verdict"; a part the sweep has
+    nothing for is left out. `sweep_text` joins them; a report puts each under
     its own heading."""
     seeds = results.seeds
     foot = SWEEP_FOOT.format(seeds=seeds, n=len(seeds))
@@ -285,12 +348,24 @@ def sweep_sections(results: SweepResults, fmt: str = "table") -> dict[str, str]:
         parts["heatmap"] = as_text(grid[0], [], fmt) + "\n\n" + grid[1]
     best = best_lr_rows(results)
     if best is not None:
-        parts["best_lr"] = as_text(best, [BEST_LR_NOTE], fmt, left=len(best[0]) - 6)
+        parts["best_lr"] = as_text(best, [best_lr_note(results)], fmt, left=len(best[0]) - 6)
     statements = sweep_statements(results)
     if statements:
         parts["statements"] = "\n".join(("- " if fmt == "md" else "  ") + s for s in statements)
+    contenders = best_points_rows(results)
+    if contenders is not None and results.pairs:
+        title = "Each activation at its own best point, paired by seed"
+        parts["pairs"] = (
+            (f"**{title}**" if fmt == "md" else title + ":")
+            + "\n\n"
+            + as_text(contenders, [], fmt, left=3)
+            + "\n\n"
+            + pairs_text(results.pairs, results.tests, fmt)
+        )
     if not results.complete:
         parts["unfinished"] = "Unfinished points: actlab-tui --batch --resume <this directory> trains them."
+    if results.verdict is not None:  # the answer, last
+        parts["verdict"] = verdict_text(results.verdict, fmt)
     return parts
 
 
@@ -300,10 +375,11 @@ def sweep_text(results: SweepResults, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(results.to_json(), indent=2)
     if fmt == "csv":
-        return csv_text(sweep_rows(results))
+        text = csv_text(sweep_rows(results))
+        return text + ("\n\n" + pairs_csv(results.pairs) if results.pairs else "")
     parts = sweep_sections(results, fmt)
     if "statements" in parts:
-        title = "**Paired by seed**" if fmt == "md" else "Paired by seed (95% t interval of per-seed ratios):"
+        title = "**Paired by seed**" if fmt == "md" else "Paired by seed (Holm-adjusted t intervals of per-seed ratios):"
         parts["statements"] = (
             f"{title}\n\n{parts['statements']}" if fmt == "md" else f"{title}\n{parts['statements']}"
         )

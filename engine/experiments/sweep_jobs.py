@@ -48,6 +48,8 @@ def project(event: Event, first: int, count: int) -> Event | None:
             accuracy=event.accuracy[sl],
             test_loss=event.test_loss[sl],
             train_loss=event.train_loss[sl],
+            val_accuracy=None if event.val_accuracy is None else event.val_accuracy[sl],
+            val_loss=None if event.val_loss is None else event.val_loss[sl],
         )
     if isinstance(event, Diagnostics):
         return dataclasses.replace(event, members=event.members[sl])

@@ -266,7 +266,10 @@ class Plan:
         if not seeds:
             raise SweepError(f"{where}: no seeds")
         plan = cls.build(base, [(n, [_stored(n, v) for v in vs]) for n, vs in axes], seeds)
-        if plan.to_dict() != d:
+        # settings an older actlab did not store take their defaults (a sweep planned before
+        # the validation split has none: `validation` None, no split, as it was trained)
+        as_stored = {**d, "base": {**plan.base.to_dict(), **stored["base"]}}
+        if plan.to_dict() != as_stored:
             raise SweepError(f"{where}: the plan does not match its own axes and seeds (edited?)")
         return plan
 
