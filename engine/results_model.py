@@ -257,6 +257,7 @@ class Verdict(Stored):
     undecided: list[str] = field(default_factory=list)  # "relu vs tanh: final accuracy"
     closest: str | None = None  # the undecided test nearest to being decided
     seeds_to_decide: int | None = None
+    sentences: list[str] = field(default_factory=list)  # `text`, sentence by sentence
 
 
 @dataclass

@@ -214,7 +214,7 @@ def verdict(
     parts = [preface] if preface else []
     parts.append(_choice_sentence(standings, order, top, thresholds, where))
     claims: list[str] = []
-    against: list[str] = []
+    beaten: dict[str, list[str]] = {}  # who beats the choice on test, clearly, and where
     unsettled: str | None = None  # the runner-up, when nothing puts the choice clearly ahead of it
     for i in order[1:]:
         other = standings[i].label
@@ -245,14 +245,14 @@ def verdict(
                 and (o.estimate < 1 if o.threshold is not None else o.estimate < 0)
             )
             if worse:
-                against.append(
-                    f"{other} {'on final accuracy' if o.threshold is None else f'to {o.threshold:g}'}"
-                )
+                on = "on final accuracy" if o.threshold is None else f"to {o.threshold:g}"
+                beaten.setdefault(other, []).append(on)
     parts += claims
+    against = [f"{other} clearly beats {best.label} {join_words(ons)}" for other, ons in beaten.items()]
     if against:
         parts.append(
-            f"But on the test split {join_words(against)} clearly beat{'s' if len(against) == 1 else ''} "
-            f"{best.label}: the choice made on validation does not carry over there."
+            f"But on the test split {join_words(against)}: the choice made on validation does not "
+            "carry over there."
         )
     if unsettled is not None and not against:
         parts.append(
@@ -295,6 +295,7 @@ def verdict(
         parts.append(f"(Intervals: 95%, Holm-adjusted over {over}.)")
     return Verdict(
         text=" ".join(parts),
+        sentences=parts,
         recommended=best.label,
         chosen_on=split,
         threshold=None if top is None else thresholds[top],

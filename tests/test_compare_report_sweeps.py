@@ -130,7 +130,12 @@ def test_report_on_a_sweep_writes_its_tables_and_figures_and_nothing_else(sweep:
     assert code == 0, err
     assert out == f"report: {sweep / 'report.md'}\n"
     after = _files(sweep)
-    assert set(after) - set(before) == {"report.md", "report-heatmap.png", "report-accuracy.png"}
+    assert set(after) - set(before) == {
+        "report.md",
+        "report-heatmap.png",
+        "report-accuracy.png",
+        "report-loss.png",
+    }
     assert {k: after[k] for k in before} == before  # the runs, the plan, the user's notes
     text = (sweep / "report.md").read_text()
     assert text.startswith("# actlab sweep grid\n\nsigmoid, relu on sample (4000 train / 1000 test)")
@@ -163,7 +168,7 @@ def test_report_on_a_point_and_on_a_seeds_directory(
     out = tmp_path / "point-report"
     code, _, err = run_cli("report", str(stored_sweep / "lr=0.02,depth=1"), "--out", str(out))
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["report-accuracy.png", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["report-accuracy.png", "report-loss.png", "report.md"]
     text = (out / "report.md").read_text()
     assert text.startswith("# actlab sweep point lr=0.02,depth=1\n")
     assert "2 of 2 seeds finished" in text and "| Function (2 seeds) | sigmoid | relu |" in text

@@ -54,7 +54,12 @@ def kept(new: object, old: object, skip: frozenset[str] = frozenset(), where: st
     if isinstance(old, dict):
         if not isinstance(new, dict):
             return [where]
-        return [p for k, v in old.items() if k not in skip for p in kept(new.get(k, KeyError), v, skip, f"{where}.{k}")]
+        return [
+            p
+            for k, v in old.items()
+            if k not in skip
+            for p in kept(new.get(k, KeyError), v, skip, f"{where}.{k}")
+        ]
     if isinstance(old, list):
         if not isinstance(new, list) or len(new) != len(old):
             return [where]

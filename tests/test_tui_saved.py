@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from actlab.engine import RunConfig
 from actlab.engine.data import Dataset
-from actlab.engine.experiments.compare import load_runs
+from actlab.engine.experiments.compare import load_run, load_runs
 from actlab.engine.experiments.opened import OpenedSeeds, OpenedSweep
 from actlab.engine.experiments.report_sweeps import sweep_rows
 from actlab.engine.experiments.saved import load_saved
@@ -32,9 +32,11 @@ from actlab.tui.screens.replay import RunScreen
 from actlab.tui.screens.seeds import SeedsScreen
 from actlab.tui.screens.sweep import SweepScreen
 from actlab.tui.state import Phase
+from actlab.tui.widgets.curves import BandsChart
 from actlab.tui.widgets.rows_table import RowsTable
 from actlab.tui.widgets.statements import Statements
 from actlab.tui.widgets.table import ThresholdTable
+from actlab.tui.widgets.verdict import VerdictPanel
 from actlab.tui.widgets.wins import WinsGrid
 from pilots import until
 from sweeps import finished_sweep
@@ -151,8 +153,25 @@ def test_a_seeds_directory_opens_with_its_paired_statements(
             assert table[0][0] == "Iterations to reach 0.3" and len(table[0]) == 3
             assert statement in screen.query_one("#seed-statements", Statements).statements
             await app.workers.wait_for_complete()  # the curves, read from each seed's events
-            chart = screen.query_one("#curves")
-            assert len(chart.curves) == 3 * 2  # type: ignore[attr-defined]
+            # a mean and a min-max band per member, not a line per seed: checked against the
+            # seeds' own evaluations
+            bands = screen.query_one("#curves", BandsChart).curves
+            assert [b.label for b in bands] == ["sigmoid", "relu"]
+            runs = [load_run(d, "") for d in saved.runs.values()]
+            for m, b in enumerate(bands):
+                per_seed = [dict(zip(*r.curve(m))) for r in runs]
+                for it, mean, low, high in zip(b.iterations, b.mean, b.low, b.high):
+                    values = [c[it] for c in per_seed]
+                    assert mean == pytest.approx(sum(values) / 3) and (low, high) == (
+                        min(values),
+                        max(values),
+                    )
+            assert [b.label for b in screen.query_one("#loss", BandsChart).curves] == ["sigmoid", "relu"]
+            verdict = saved.aggregate.verdict
+            assert verdict is not None and verdict.recommended in ("sigmoid", "relu")
+            shown = screen.query_one(VerdictPanel).shown.plain
+            assert f"Recommended: {verdict.recommended}" in shown
+            assert all(sentence in shown for sentence in verdict.sentences)
             await pilot.press("r", "enter")
             lab = await on_screen(pilot, RunScreen)
             await until(pilot, lambda: lab.phase == Phase.SAVED, "the replay to end")  # type: ignore[attr-defined]

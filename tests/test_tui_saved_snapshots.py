@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from actlab.tui.screens.views import SavedScreen
 from snapshot_apps.lab import ROOT
-from snapshot_apps.saved import SWEEP, compare_app, saved_app
+from snapshot_apps.saved import SEEDS, SWEEP, compare_app, saved_app
 from textual.pilot import Pilot
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -67,17 +67,40 @@ def test_point_seeds_from_the_sweep(snap_compare) -> None:
     assert snap_compare(saved_app(), terminal_size=(80, 24), run_before=then(open_point))
 
 
+def press(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def step(pilot: Pilot[None]) -> None:
+        await pilot.press(*keys)
+
+    return step
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_seeds_over_seeds(snap_compare, size: tuple[int, int]) -> None:
-    assert snap_compare(saved_app(f"{SWEEP}/lr=0.2,depth=2"), terminal_size=size, run_before=then())
+    # an older sweep's point (no validation split): "not measured", the choice on test
+    app = saved_app(f"{SWEEP}/lr=0.2,depth=2")
+    assert snap_compare(app, terminal_size=size, run_before=then(press("a")))
 
 
 def test_seeds_curves(snap_compare) -> None:
-    async def curves(pilot: Pilot[None]) -> None:
-        await pilot.press("c")
-
+    # the mean over the point's 3 seeds with its min-max band, not a line per seed
     app = saved_app(f"{SWEEP}/lr=0.2,depth=2")
-    assert snap_compare(app, terminal_size=(80, 24), run_before=then(curves))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then(press("c")))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_seeds_verdict(snap_compare, size: tuple[int, int]) -> None:
+    # the view opens on the verdict: the recommendation, chosen on validation, claims on test
+    assert snap_compare(saved_app(SEEDS), terminal_size=size, run_before=then())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_seeds_pairs(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(saved_app(SEEDS), terminal_size=size, run_before=then(press("p")))
+
+
+@pytest.mark.parametrize("key", ["c", "l"], ids=["accuracy", "loss"])
+def test_seeds_bands(snap_compare, key: str) -> None:
+    assert snap_compare(saved_app(SEEDS), terminal_size=(80, 24), run_before=then(press(key)))
 
 
 @pytest.mark.parametrize("tab", ["r", "d", "c"], ids=["runs", "differences", "curves"])

@@ -14,6 +14,7 @@ the finished seeds. A damaged sweep.json is one SweepError, a damaged summary on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -43,11 +44,14 @@ class SavedRun:
     summary: Summary
     iterations: list[int] = field(default_factory=list)
     accuracy: list[list[float | None]] = field(default_factory=list)  # per evaluation, per member
+    train_loss: list[list[float | None]] = field(default_factory=list)  # per evaluation, per member
 
-    def curve(self, member: int) -> tuple[list[int], list[float]]:
-        """(iterations, accuracies) of one member, without the evaluations after it diverged."""
-        points = [(it, acc[member]) for it, acc in zip(self.iterations, self.accuracy)]
-        kept = [(it, a) for it, a in points if a is not None]
+    def curve(self, member: int, measure: str = "accuracy") -> tuple[list[int], list[float]]:
+        """(iterations, values) of one member's test accuracy (or training loss: `measure`
+        "loss"), without the evaluations after it diverged."""
+        values = self.accuracy if measure == "accuracy" else self.train_loss
+        points = [(it, v[member]) for it, v in zip(self.iterations, values)]
+        kept = [(it, a) for it, a in points if a is not None and math.isfinite(a)]
         return [it for it, _ in kept], [a for _, a in kept]
 
     @property
@@ -55,16 +59,43 @@ class SavedRun:
         return config_of(self.summary, self.directory)
 
 
+@dataclass
+class Band:
+    """One member over seeds: its mean at each evaluation every seed has, with the lowest and
+    the highest seed (a seed whose member diverged ends the band)."""
+
+    iterations: list[int]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+
+
+def band(runs: list[SavedRun], member: int, measure: str = "accuracy") -> Band:
+    """Member `member` over `runs` (its seeds) as a mean with a min-max band; for the loss
+    (`measure` "loss"), the geometric mean (the chart is logarithmic)."""
+    curves = [dict(zip(*r.curve(member, measure))) for r in runs]
+    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    values = [[c[it] for c in curves] for it in common]
+    if measure == "loss":
+        values = [[v for v in vs if v > 0] or [math.nan] for vs in values]
+        mean = [math.exp(sum(math.log(v) for v in vs) / len(vs)) for vs in values]
+    else:
+        mean = [sum(vs) / len(vs) for vs in values]
+    return Band(common, mean, [min(v) for v in values], [max(v) for v in values])
+
+
 def load_run(directory: str, label: str) -> SavedRun:
     iterations: list[int] = []
     accuracy: list[list[float | None]] = []
+    loss: list[list[float | None]] = []
 
     def listen(event: Event) -> None:
         if isinstance(event, Evaluation):
             iterations.append(event.iteration)
             accuracy.append(event.accuracy)
+            loss.append(event.train_loss)
 
-    return SavedRun(label, directory, replay(directory, listen), iterations, accuracy)
+    return SavedRun(label, directory, replay(directory, listen), iterations, accuracy, loss)
 
 
 def config_of(summary: Summary, directory: str = "") -> ConfigDict:

@@ -106,10 +106,18 @@ def aggregate_table(agg: Aggregate, fmt: str = "table") -> str:
         return aggregate_csv(agg) + "\n\n" + pairs_csv(agg.pairs)
     if fmt == "json":
         return json.dumps(agg.to_json(), indent=2)
-    parts = [as_text(aggregate_rows(agg), aggregate_notes(agg), fmt)]
-    parts.append(pairs_text(agg.pairs, agg.tests, fmt))
-    parts.append(verdict_text(agg.verdict, fmt))
-    return "\n\n".join(p for p in parts if p)
+    return "\n\n".join(p for p in aggregate_sections(agg, fmt).values() if p)
+
+
+def aggregate_sections(agg: Aggregate, fmt: str) -> dict[str, str]:
+    """The parts of an aggregate's text (table or md), in order: "table" (over the seeds, with
+    the paired statements against the baseline), "pairs" (every pair) and "verdict"; a report
+    puts each under its own heading."""
+    return {
+        "table": as_text(aggregate_rows(agg), aggregate_notes(agg), fmt),
+        "pairs": pairs_text(agg.pairs, agg.tests, fmt),
+        "verdict": verdict_text(agg.verdict, fmt),
+    }
 
 
 def _pair_figures(p: PairedSpeedup | None) -> list[int | float | bool | None]:
@@ -379,7 +387,11 @@ def sweep_text(results: SweepResults, fmt: str = "table") -> str:
         return text + ("\n\n" + pairs_csv(results.pairs) if results.pairs else "")
     parts = sweep_sections(results, fmt)
     if "statements" in parts:
-        title = "**Paired by seed**" if fmt == "md" else "Paired by seed (Holm-adjusted t intervals of per-seed ratios):"
+        title = (
+            "**Paired by seed**"
+            if fmt == "md"
+            else "Paired by seed (Holm-adjusted t intervals of per-seed ratios):"
+        )
         parts["statements"] = (
             f"{title}\n\n{parts['statements']}" if fmt == "md" else f"{title}\n{parts['statements']}"
         )

@@ -22,14 +22,15 @@ from typing import Any
 from actlab.engine.events import Diagnostics, Evaluation, Event, SettingValue
 from actlab.engine.results_model import Aggregate, Summary, SweepResults
 
-from .compare import SavedRun, config_of, load_run
+from .compare import SavedRun, band, config_of, load_run
 from .opened import Collection, OpenedRun, OpenedSeeds, OpenedSweep, open_results, runs_of
 from .report import diagnostics_table, fixed_text, markdown, setting_text, threshold_table
-from .report_sweeps import aggregate_table, sweep_sections
+from .report_sweeps import aggregate_sections, sweep_sections
 from .store import ResultsError, write_file
 
 INSTALL_HINT = "report needs matplotlib: pip install 'actlab[report]' (make install includes it)"
 ACCURACY_PNG = "report-accuracy.png"
+LOSS_PNG = "report-loss.png"
 GRADIENTS_PNG = "report-gradients.png"
 HEATMAP_PNG = "report-heatmap.png"
 
@@ -206,6 +207,7 @@ def write_collection_report(collection: Collection, out: str | None) -> Path:
     else:
         grid = [list(points)]
     _points_figure(points, grid, members, thresholds, seeds, target / ACCURACY_PNG, plt)
+    _points_figure(points, grid, members, [], seeds, target / LOSS_PNG, plt, measure="loss")
     path = target / "report.md"
     text = (
         sweep_markdown(collection, first)
@@ -216,15 +218,6 @@ def write_collection_report(collection: Collection, out: str | None) -> Path:
     return path
 
 
-def mean_curve(runs: list[SavedRun], member: int) -> tuple[list[int], list[float], list[float], list[float]]:
-    """A member's mean test accuracy over runs (seeds), with the lowest and the highest, at
-    the evaluations every run has (a run whose member diverged ends the curve)."""
-    curves = [dict(zip(*r.curve(member))) for r in runs]
-    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-    values = [[c[it] for c in curves] for it in common]
-    return common, [sum(v) / len(v) for v in values], [min(v) for v in values], [max(v) for v in values]
-
-
 def _points_figure(
     points: dict[str, list[SavedRun]],
     grid: list[list[str]],
@@ -233,9 +226,11 @@ def _points_figure(
     seeds: int,
     path: Path,
     plt: Any,
+    measure: str = "accuracy",
 ) -> None:
     """One panel per point, laid out as the heatmap's grid: each activation's mean accuracy
-    over the seeds, shaded from the lowest seed to the highest, thresholds dashed."""
+    over the seeds (or the geometric mean of its training loss, on a log scale: `measure`
+    "loss"), shaded from the lowest seed to the highest, thresholds dashed."""
     n_rows, n_cols = len(grid), max(len(r) for r in grid)
     single = n_rows == n_cols == 1
     width, height = (8.0, 4.8) if single else (0.6 + 3.4 * n_cols, 0.9 + 2.6 * n_rows)
@@ -252,10 +247,12 @@ def _points_figure(
             for t in thresholds:
                 ax.axhline(t, color="grey", linestyle="--", linewidth=0.7)
             for i in range(len(members)):
-                xs, mean, low, high = mean_curve(runs, i) if runs else ([], [], [], [])
+                b = band(runs, i, measure) if runs else None
+                if b is None:
+                    continue
                 if len(runs) > 1:
-                    ax.fill_between(xs, low, high, color=colours[i], alpha=0.18, linewidth=0)
-                ax.plot(xs, mean, color=colours[i], linewidth=1.4)
+                    ax.fill_between(b.iterations, b.low, b.high, color=colours[i], alpha=0.18, linewidth=0)
+                ax.plot(b.iterations, b.mean, color=colours[i], linewidth=1.4)
             title = name.replace(",", ", ") if name else f"mean over {len(runs)} seeds"
             if not runs:
                 ax.text(
@@ -264,13 +261,16 @@ def _points_figure(
             elif len(runs) < seeds:
                 title += f" ({len(runs)} of {seeds} seeds)"
             ax.set_title(title, fontsize=9)
-            ax.set_ylim(0, 1)
+            if measure == "loss":
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=8)
             if r == n_rows - 1:
                 ax.set_xlabel("iteration", fontsize=8)
             if c == 0:
-                ax.set_ylabel("test accuracy", fontsize=8)
+                ax.set_ylabel("training loss" if measure == "loss" else "test accuracy", fontsize=8)
     handles = [plt.Line2D([], [], color=colours[i], linewidth=2) for i in range(len(members))]
     fig.legend(handles, members, loc="upper center", ncol=len(members), frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
@@ -396,6 +396,8 @@ def sweep_markdown(collection: OpenedSweep, first: Summary) -> str:
         "highest), up to the last evaluation every seed has (a seed that diverged ends it); the "
         "thresholds dashed.",
         "",
+        f"![Mean training loss over the seeds at each point, log scale]({LOSS_PNG})",
+        "",
         "## Every point",
         "",
         sections["points"],
@@ -407,12 +409,17 @@ def sweep_markdown(collection: OpenedSweep, first: Summary) -> str:
             "",
             "## Paired by seed",
             "",
-            "Against the baseline, seed by seed: geometric mean and 95% t interval of the per-seed ratios.",
+            "Against the baseline, seed by seed: geometric mean and t interval of the per-seed ratios, "
+            "Holm-adjusted over each point's paired tests.",
             "",
             sections["statements"],
         ]
+    if "pairs" in sections:
+        lines += ["", "## Each activation at its own best point", "", sections["pairs"]]
     if "unfinished" in sections:
         lines += ["", sections["unfinished"]]
+    if results.verdict is not None:
+        lines += ["", "## Verdict", "", results.verdict.text]
     swept = {n: vs for n, vs in plan.axes}
     settings = _settings_rows(plan.base.to_dict(), swept, plan.seeds)
     lines += ["", "## Settings", "", markdown(settings), ""]
@@ -436,10 +443,20 @@ def seeds_markdown(collection: OpenedSeeds, agg: Aggregate | None, first: Summar
         "Each activation's mean test accuracy over the seeds (shaded: from the lowest seed to the "
         "highest), up to the last evaluation every seed has; the thresholds dashed.",
         "",
+        f"![Mean training loss over the seeds, log scale]({LOSS_PNG})",
+        "",
         "## Over the seeds",
         "",
-        aggregate_table(agg, "md") if agg is not None else "No seed has finished yet.",
     ]
+    if agg is None:
+        lines.append("No seed has finished yet.")
+    else:
+        parts = aggregate_sections(agg, "md")
+        lines.append(parts["table"])
+        if parts["pairs"]:
+            lines += ["", "## Every pair", "", parts["pairs"].removeprefix("**Every pair**\n\n")]
+        if agg.verdict is not None:
+            lines += ["", "## Verdict", "", agg.verdict.text]
     config: Mapping[str, object] = first.config or {}
     seeds_used = agg.seeds if agg is not None else [first.seed]
     lines += ["", "## Settings", "", markdown(_settings_rows(config, {}, seeds_used)), ""]

@@ -5,6 +5,7 @@ To look at one by eye, from the repository root:
 
     python tests/snapshot_apps/saved.py tests/fixtures/tui_sweep                  # the sweep
     python tests/snapshot_apps/saved.py "tests/fixtures/tui_sweep/lr=0.2,depth=2"  # a point's seeds
+    python tests/snapshot_apps/saved.py tests/fixtures/tui_seeds                  # seeds, validated
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from actlab.engine.experiments.compare import load_runs
 from actlab.tui.app import ActlabApp, create_app
 
 SWEEP = "tests/fixtures/tui_sweep"  # relative: titles show it, and it must not vary
+# a seeds run with a validation split (issue 21), made by
+#   actlab-tui --batch --preset seed -d sample --seeds 3 --epochs 5 --diagnostics-every 0 \
+#       --threads 1 --out tests/fixtures/tui_seeds
+SEEDS = "tests/fixtures/tui_seeds"
 
 
 def saved_app(open_dir: str = SWEEP) -> ActlabApp:

@@ -1,6 +1,7 @@
 """The sweep view (`--open` on a sweep directory): every point, which activation wins where,
-each activation at its best learning rate, and the paired statements; Enter on a point opens
-its seeds (`SeedsScreen`), and from there each seed's run in the lab.
+each activation at its best learning rate, the paired statements, and the verdict over each
+activation at its own best point; Enter on a point opens its seeds (`SeedsScreen`), and from
+there each seed's run in the lab.
 
 Every table is the batch one (`actlab.engine.experiments.report_sweeps`: sweep_rows,
 heatmap_rows, best_lr_rows, sweep_statements), so the app and `actlab-tui --batch --open DIR`
@@ -13,8 +14,11 @@ from typing import ClassVar
 
 from actlab.engine.experiments.opened import OpenedSweep
 from actlab.engine.experiments.report import setting_text, value_text
+from actlab.engine.experiments.report_pairs import PAIRS_NOTE, holm_note, pair_rows
 from actlab.engine.experiments.report_sweeps import (
+    best_lr_note,
     best_lr_rows,
+    best_points_rows,
     heatmap_rows,
     shown_threshold,
     sweep_rows,
@@ -34,14 +38,10 @@ from ..palette import member_color
 from ..widgets.footer import KeyFooter
 from ..widgets.rows_table import RowsTable
 from ..widgets.statements import Statements
+from ..widgets.verdict import VerdictPanel
 from ..widgets.wins import WinsGrid, wins_legend
 from .seeds import SeedsScreen
 from .views import SavedScreen, where
-
-BEST_LR_NOTE = (
-    "Each activation at its own best learning rate: fewest iterations to the highest threshold it "
-    "reaches in every seed, ties by final accuracy; beside it the shared lr."
-)
 
 
 def point_keys(results: SweepResults) -> list[str]:
@@ -78,14 +78,20 @@ def title_text(saved: OpenedSweep) -> Text:
 
 
 class SweepScreen(SavedScreen):
-    """A sweep directory: Points, Wins, Best lr (when lr is swept) and Paired, in tabs; on a
-    wide terminal the Points tab has the wins grid beside the table."""
+    """A sweep directory: Points, Wins, Best lr (when lr is swept), Paired and Verdict, in
+    tabs; on a wide terminal the Points tab has the wins grid beside the table."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "show_tab('tab-points')", "Points", tooltip="Every point and activation."),
         Binding("w", "show_tab('tab-wins')", "Wins", tooltip="Which activation wins where."),
         Binding("l", "show_tab('tab-best')", "Best lr", tooltip="Each activation at its best lr."),
         Binding("s", "show_tab('tab-paired')", "Paired", tooltip="The paired statements of every point."),
+        Binding(
+            "v",
+            "show_tab('tab-verdict')",
+            "Verdict",
+            tooltip="Each activation at its best point: the answer.",
+        ),
     ]
 
     def __init__(self, saved: OpenedSweep, back: bool = False) -> None:
@@ -119,9 +125,14 @@ class SweepScreen(SavedScreen):
             if r.best_lr:
                 with TabPane("Best lr", id="tab-best"), VerticalScroll():
                     yield RowsTable(id="best-lr", cursor_type="none")
-                    yield Static(BEST_LR_NOTE, classes="note")
+                    yield Static(best_lr_note(r), classes="note")
             with TabPane("Paired", id="tab-paired"), VerticalScroll():
                 yield Statements(id="paired")
+            with TabPane("Verdict", id="tab-verdict"), VerticalScroll():
+                yield VerdictPanel(id="verdict")
+                yield RowsTable(id="best-points", cursor_type="none")
+                yield RowsTable(id="sweep-pairs", cursor_type="none")
+                yield Static(classes="note", id="sweep-pairs-note")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -156,6 +167,12 @@ class SweepScreen(SavedScreen):
         self.query_one("#paired", Statements).show(
             list(groups.items()), "No paired statements: one seed per point, or nothing reached."
         )
+        self.query_one("#verdict", VerdictPanel).show(r.verdict, list(acts))
+        contenders = best_points_rows(r)
+        if contenders is not None and r.pairs:
+            self.query_one("#best-points", RowsTable).fill(contenders, left=3)
+            self.query_one("#sweep-pairs", RowsTable).fill(pair_rows(r.pairs), left=2)
+            self.query_one("#sweep-pairs-note", Static).update(PAIRS_NOTE + "\n" + holm_note(r.tests))
         self._detail(self.keys[0] if self.keys else None)
         self.query_one("#points", RowsTable).focus()
 
