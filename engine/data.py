@@ -398,7 +398,10 @@ def carve_validation(labels: np.ndarray, amount: float | None, seed: int) -> tup
     order = sorted(range(len(classes)), key=lambda c: (-(exact[c] - share[c]), c))
     for c in order[:left]:
         share[c] += 1
-    for bad, side in ((np.flatnonzero(share == 0), "validation"), (np.flatnonzero(share >= sizes), "training")):
+    for bad, side in (
+        (np.flatnonzero(share == 0), "validation"),
+        (np.flatnonzero(share >= sizes), "training"),
+    ):
         if len(bad):
             raise DataError(
                 f"validation {what}: class {int(classes[bad[0]])} would have no {side} image; each of the "

@@ -320,7 +320,15 @@ def paired_statement(member: str, threshold: float, p: PairedSpeedup) -> str:
         head += f" ({'; '.join(others)})"
     if p.paired == 0 or p.ratio_mean is None:
         return head + ": no seed where both reached it, so no ratio"
-    over = "" if p.paired == n else f" over the {p.paired} seeds both reached it"
+    over = (
+        ""
+        if p.paired == n
+        else (
+            f" over the {p.paired} seeds both reached it"
+            if p.paired > 1
+            else " in the one seed both reached it"
+        )
+    )
     low, high = p.adjusted_low, p.adjusted_high
     if low is None or high is None:
         return head + f": x{_x(p.ratio_mean)}{over}; one seed, no interval"
