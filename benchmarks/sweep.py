@@ -50,7 +50,9 @@ def run(opts: Options) -> Result:
     data = to_dataset("sample", sample_arrays(), opts.device)
     config = RunConfig(device=device, epochs=epochs)
     variants: list[dict[str, Any]] = [{"seed": s, "lr": lr} for s in SEEDS for lr in LRS]
+    # the same validation split on both sides: a sweep carves 10% by default, a single run none
     base = [*_command(), "--batch", "-q", "-d", "sample", "--device", device, "--epochs", str(epochs)]
+    base += ["--validation", "0.1"]
     if os.environ.get("ACTLAB_BENCH_THREADS"):
         base += ["--threads", os.environ["ACTLAB_BENCH_THREADS"]]
     tmp = Path(tempfile.mkdtemp(prefix="actlab-bench-sweep-"))

@@ -274,3 +274,41 @@ def test_the_seed_preset_over_five_seeds_prints_every_pair_and_one_verdict_every
             assert " ".join(agg["verdict"]["sentences"]) == text
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------------------ every format
+
+
+def _open(*args: str) -> str:
+    r = subprocess.run(
+        [sys.executable, "-m", "actlab.tui", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+ROOT = Path(__file__).parent.parent
+SEEDS = "tests/fixtures/tui_seeds"  # a seeds run with a validation split (see snapshot_apps/saved.py)
+
+
+def test_every_pair_and_the_verdict_in_every_format_and_in_compare() -> None:
+    import csv
+    import io
+
+    from actlab.engine.experiments.opened import OpenedSeeds, open_results
+
+    opened = open_results(str(ROOT / SEEDS))
+    assert isinstance(opened, OpenedSeeds) and opened.aggregate.verdict is not None
+    text = opened.aggregate.verdict.text  # as read now from the seeds' summaries
+    table = _open("--batch", "--open", SEEDS)
+    assert "Every pair" in table and table.rstrip().endswith(f"Verdict: {text}")
+    md = _open("--batch", "--open", SEEDS, "--format", "md")
+    assert "**Every pair**" in md and f"**Verdict.** {text}" in md
+    members, pairs = _open("--batch", "--open", SEEDS, "--format", "csv").strip().split("\n\n")
+    rows = list(csv.DictReader(io.StringIO(pairs)))
+    assert {(r["a"], r["b"]) for r in rows} == {("sigmoid", "tanh"), ("sigmoid", "relu"), ("tanh", "relu")}
+    assert len(rows) == 3 * 4 and list(csv.DictReader(io.StringIO(members)))[0]["activation"] == "sigmoid"
+    data = json.loads(_open("--batch", "--open", SEEDS, "--format", "json"))
+    assert data["aggregate"]["verdict"]["text"] == text and len(data["aggregate"]["pairs"]) == 3
+    compared = _open("compare", SEEDS)  # a seeds directory given alone: its aggregate, pairs and verdict
+    assert "relu vs tanh" in compared and text in compared
