@@ -1,11 +1,12 @@
 """Why one member trains faster than another, measured on a fixed probe batch.
 
-Per hidden layer (input side first): the gradient norm of the weights feeding the layer,
-the saturated fraction (f'(z) below 1% of the activation's largest derivative, over every
-unit and sample), the dead fraction (units whose f'(z) is exactly 0 on every sample), the
-mean and spread of the activations, and a histogram of the pre-activations z. Clipping
-counters come from the training steps themselves. A `prelu` member also reports its learned
-slope per hidden layer.
+Per hidden layer (input side first): the gradient norm of the weights feeding the layer (of
+the probe batch's mean loss; and, as `sample_grad_norm`, the root mean square over the batch of
+each sample's own gradient norm, the figure mean-field theory predicts), the saturated
+fraction (f'(z) below 1% of the activation's largest derivative, over every unit and sample),
+the dead fraction (units whose f'(z) is exactly 0 on every sample), the mean and spread of the
+activations, and a histogram of the pre-activations z. Clipping counters come from the training
+steps themselves. A `prelu` member also reports its learned slope per hidden layer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .activations import Activation
+from .config import RunConfig
 from .events import LayerDiagnostics, MemberDiagnostics
 from .model import Cohort
 
@@ -35,6 +37,7 @@ class LayerStats:
     activation_std: Tensor
     preact_hist: Tensor
     grad_norm: Tensor | None = None  # the probe's, filled in after the backward pass
+    sample_grad_norm: Tensor | None = None  # its per-sample root mean square, likewise
 
     def to_host(self) -> LayerDiagnostics:
         return {
@@ -45,7 +48,24 @@ class LayerStats:
             # shares of a count: always finite
             "preact_hist": [v or 0.0 for v in _values(self.preact_hist)],
             "grad_norm": _scalar(self.grad_norm),
+            "sample_grad_norm": _scalar(self.sample_grad_norm),
         }
+
+
+def probe_indices(n: int) -> Tensor:
+    """The probe batch's images among a training split of n: the same for every run of it."""
+    gen = torch.Generator().manual_seed(12345)
+    return torch.randperm(n, generator=gen)[: min(PROBE_SIZE, n)]
+
+
+def input_mean_square(config: RunConfig) -> float:
+    """The mean of x^2 over the probe batch's images and pixels: the first layer's input, from
+    which mean-field theory starts (`meanfield_mlp`). Loads the config's data on the CPU."""
+    from .data import load
+
+    data = load(config, torch.device("cpu"))
+    x = data.train_x[probe_indices(int(data.train_x.shape[0]))]
+    return float(x.double().pow(2).mean())
 
 
 def layer_stats(z: Tensor, a: Tensor, d: Tensor, act: Activation, edges: list[float]) -> LayerStats:
@@ -69,11 +89,15 @@ def probe(
     to the host at the end only. `clipping` is None here: the trainer fills it in when it clips."""
     logits, cache = cohort.forward(x)
     _, dlogits = loss_and_grad(logits, y)
-    gw, _, _ = cohort.backward(x, cache, dlogits)
+    per_sample: list[Tensor] = []
+    gw, _, _ = cohort.backward(x, cache, dlogits, per_sample)
     per_layer_norms = []
     for i, g in enumerate(gw):
         dims = [d for d in range(g.dim()) if d != cohort.layers[i].member_dim]
         per_layer_norms.append(g.pow(2).sum(dim=dims).sqrt())  # [K]
+    # the batch's mean loss has d/dz = (1/B) d loss_s / dz for each sample s
+    B = x.shape[-2]
+    sample_norms = [B * sq.mean(dim=1).sqrt() for sq in per_sample]  # [K] each
     on_device: list[tuple[list[LayerStats], Tensor, Tensor | None]] = []
     for k, act in enumerate(cohort.acts):
         layers = []
@@ -81,6 +105,7 @@ def probe(
             d = cohort.derivative(k, li, z[k], a[k])
             stats = layer_stats(z[k], a[k], d, act, HIST_EDGES)
             stats.grad_norm = per_layer_norms[li][k]
+            stats.sample_grad_norm = sample_norms[li][k]
             layers.append(stats)
         slopes = cohort.slopes[k] if cohort.slopes is not None and cohort.learned(k) else None
         on_device.append((layers, per_layer_norms[-1][k], slopes))

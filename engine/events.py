@@ -57,6 +57,8 @@ class _Settings(TypedDict, total=False):
     batch_size: int
     max_iterations: int | None
     init: str
+    sigma_w2: float
+    sigma_b2: float
     weight_decay: float
     l1: float
     dropout: float
@@ -114,6 +116,9 @@ class LayerDiagnostics(TypedDict):
     activation_std: float | None
     preact_hist: list[float]  # share of the pre-activations per bin of the event's hist_edges
     grad_norm: float | None  # of the weights feeding the layer
+    # the root mean square over the probe batch of each sample's own gradient of those weights
+    # (missing in runs of an older actlab)
+    sample_grad_norm: NotRequired[float | None]
 
 
 class ClippingDiagnostics(TypedDict):

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from .config import ConfigError, RunConfig
 from .data import Dataset
-from .diagnostics import PROBE_SIZE, probe
+from .diagnostics import probe, probe_indices
 from .events import ClippingDiagnostics, MemberDiagnostics, SettingValue
 from .model import Cohort
 
@@ -85,8 +85,20 @@ class ClipCounters:
 
 
 # Settings that may differ between members of one cohort: scalars the step takes per member
-# (as tensors), the init scheme and the seed (initial weights and batch order).
-PER_MEMBER = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout", "init", "seed")
+# (as tensors), the init scheme with its gaussian variances, and the seed (initial weights and
+# batch order).
+PER_MEMBER = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "l1",
+    "clip_threshold",
+    "dropout",
+    "init",
+    "sigma_w2",
+    "sigma_b2",
+    "seed",
+)
 _SCALARS = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout")
 
 
@@ -113,7 +125,8 @@ class Trainer:
 
     With `variants` (dicts of PER_MEMBER settings), the cohort holds every activation once per
     variant, each member with its own learning rate, momentum, L1/L2, clipping threshold,
-    dropout rate, init and seed; members of one seed see the same batches."""
+    dropout rate, init (with its gaussian sigma_w2, sigma_b2) and seed; members of one seed see
+    the same batches."""
 
     def __init__(
         self,
@@ -129,7 +142,13 @@ class Trainer:
         configs = member_configs(config, variants)
         self.specs = [c.activations[0] for c in configs]  # member -> activation spec
         self.cohort = Cohort(
-            self.specs, self.sizes, [c.init for c in configs], [c.seed for c in configs], device
+            self.specs,
+            self.sizes,
+            [c.init for c in configs],
+            [c.seed for c in configs],
+            device,
+            sigma_w2=[c.sigma_w2 for c in configs],
+            sigma_b2=[c.sigma_b2 for c in configs],
         )
         self.members = list(range(len(configs)))  # cohort slot -> member index
         K = self.cohort.size
@@ -166,8 +185,7 @@ class Trainer:
         )
         n = data.train_x.shape[0]
         self.iterations_per_epoch = max(1, n // config.batch_size)  # last partial batch dropped
-        probe_gen = torch.Generator().manual_seed(12345)
-        probe_idx = torch.randperm(n, generator=probe_gen)[: min(PROBE_SIZE, n)].to(device)
+        probe_idx = probe_indices(n).to(device)
         self.probe_x = data.train_x[probe_idx]
         self.probe_y = data.train_y[probe_idx]
         self.eye = torch.eye(data.n_classes, device=device)
@@ -397,9 +415,10 @@ class Trainer:
     @torch.no_grad()
     def diagnostics(self) -> list[MemberDiagnostics]:
         """Per-layer mechanisms of every live member on the fixed probe batch, and what
-        clipping did since the last time (cohort slot order)."""
+        clipping did since the last time (cohort slot order; None before the first step,
+        when no step was clipped or not)."""
         out = probe(self.cohort, self.probe_x, self.probe_y, self.loss_and_grad)
-        if self.config.clip != "none":
+        if self.config.clip != "none" and self.iteration > 0:
             thresholds = self.hp["clip_threshold"].cpu().tolist()
             for entry, clipping in zip(out, self.clipping.report(self.members, thresholds)):
                 entry["clipping"] = clipping

@@ -426,6 +426,40 @@ def for_init(
     return mean_field(activation, iv.sigma_w2, iv.sigma_b2, q0=q0, caveat=f"init {iv.scheme}: {iv.note}")
 
 
+@dataclass(frozen=True)
+class DepthPoint:
+    """The depth scale at one sigma_w^2: `depths[i]` is multiples[i] x xi_c (inf at criticality,
+    NaN when a function was not finite)."""
+
+    sigma_w2: float
+    chi_1: float
+    phase: str
+    xi_c: float
+    multiples: tuple[float, ...]
+    depths: tuple[float, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """Plain data; inf and NaN become None."""
+        d = dataclasses.asdict(self)
+        return {k: [_plain(x) for x in v] if isinstance(v, tuple) else _plain(v) for k, v in d.items()}
+
+
+def depth_curve(
+    activation: ActivationLike,
+    sigma_w2s: Sequence[float],
+    sigma_b2: float,
+    multiples: Sequence[float] = (DEPTH_MULTIPLE,),
+) -> list[DepthPoint]:
+    """The trainable-depth curve over sigma_w^2 at one sigma_b^2 (Schoenholz et al. 2017): xi_c and
+    each multiple of it at every sigma_w^2, for a sweep's depth x sigma_w2 map to overlay."""
+    pair, ks = as_pair(activation), tuple(float(k) for k in multiples)
+    out = []
+    for w2 in sigma_w2s:
+        m = mean_field(pair, float(w2), sigma_b2)
+        out.append(DepthPoint(m.sigma_w2, m.chi_1, m.phase, m.xi_c, ks, tuple(k * m.xi_c for k in ks)))
+    return out
+
+
 def critical_sigma_w2(
     activation: ActivationLike, sigma_b2: float, *, lo: float = 0.01, hi: float = 1000.0
 ) -> float | None:
@@ -447,3 +481,60 @@ def phase_diagram(
     """The critical line: (sigma_b^2, critical sigma_w^2 or None) for each sigma_b^2 given."""
     pair = as_pair(activation)
     return [(float(b2), critical_sigma_w2(pair, float(b2), lo=lo, hi=hi)) for b2 in sigma_b2s]
+
+
+def _q_star_root(pair: Pair, sw2: float, sb2: float, n: int) -> float:
+    """q* found as the stable root of L(q) - q on a log grid, then by bisection: tens of map
+    evaluations where iterating the map takes up to MAX_LAYERS near criticality. 0 or inf when
+    the map stays below or above the diagonal; 1 when every q is a fixed point (relu, no bias)."""
+
+    def g(q: float) -> float:
+        return length_map(pair, q, sw2, sb2, n) - q
+
+    grid = [10.0**k for k in range(-8, 9)]
+    values = [g(q) for q in grid]
+    if all(abs(v) <= 1e-9 * q for v, q in zip(values, grid)):
+        return 1.0
+    for (qa, va), (qb, vb) in zip(zip(grid, values), zip(grid[1:], values[1:])):
+        if va >= 0.0 > vb:
+            a, b = math.log(qa), math.log(qb)
+            while b - a > 1e-9:
+                m = 0.5 * (a + b)
+                a, b = (m, b) if g(math.exp(m)) >= 0.0 else (a, m)
+            return math.exp(0.5 * (a + b))
+    return math.inf if values[-1] > 0 else 0.0
+
+
+def critical_line(
+    activation: ActivationLike,
+    sigma_b2s: Sequence[float],
+    *,
+    lo: float = 0.01,
+    hi: float = 1000.0,
+    n: int = 40,
+    tol: float = 1e-5,
+) -> list[tuple[float, float | None]]:
+    """`phase_diagram` to a plot's accuracy, fast enough to draw while a user waits (about a
+    second an activation for twenty points): chi_1 from q* as a root (`_q_star_root`), fewer
+    nodes, the critical sigma_w^2 to a relative `tol`."""
+    pair = as_pair(activation)
+
+    def chi(sw2: float, sb2: float) -> float:
+        q = _q_star_root(pair, sw2, sb2, n)
+        q = 1e-12 if q == 0.0 else min(q, Q_BIG)
+        return sw2 * expect(lambda u: pair.df(u) ** 2, q, n)
+
+    out: list[tuple[float, float | None]] = []
+    for b2 in sigma_b2s:
+        try:
+            if not chi(lo, b2) <= 1.0 <= chi(hi, b2):
+                out.append((float(b2), None))
+                continue
+            a, b = math.log(lo), math.log(hi)
+            while b - a > tol:
+                m = 0.5 * (a + b)
+                a, b = (m, b) if chi(math.exp(m), b2) < 1.0 else (a, m)
+            out.append((float(b2), math.exp(0.5 * (a + b))))
+        except _NotFinite:
+            out.append((float(b2), None))
+    return out

@@ -52,9 +52,13 @@ class Layer:
 
 
 def init_weight(scheme: str, fan_out: int, fan_in: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """One layer's weight [out, in] and bias [out], as torch.nn.Linear lays them out."""
+    """One layer's weight [out, in] and bias [out], as torch.nn.Linear lays them out.
+    "gaussian": the unit draws N(0, 1) of both, which `scaled` turns into the init."""
     shape = (fan_out, fan_in)
     zeros_b = torch.zeros(fan_out)
+    if scheme == "gaussian":  # weights first, then biases, as every scheme draws them
+        w = torch.randn(shape, generator=gen)
+        return w, torch.randn(fan_out, generator=gen)
     if scheme == "default":  # torch.nn.Linear: kaiming_uniform(a=sqrt 5) = U(+-1/sqrt(fan_in))
         bound = 1.0 / math.sqrt(fan_in)
         w = (torch.rand(shape, generator=gen) * 2 - 1) * bound
@@ -81,8 +85,26 @@ def init_weight(scheme: str, fan_out: int, fan_in: int, gen: torch.Generator) ->
     raise ValueError(f"unknown init {scheme!r}")
 
 
-def initial_parameters(sizes: list[int], scheme: str, seed: int) -> list[tuple[Tensor, Tensor]]:
-    """The weights every member starts from: same seed, same tensors, layer by layer."""
+def scaled(
+    unit: list[tuple[Tensor, Tensor]], sigma_w2: float, sigma_b2: float
+) -> list[tuple[Tensor, Tensor]]:
+    """The gaussian init from its unit draws: weights N(0, sigma_w2 / fan_in), biases N(0, sigma_b2),
+    every layer (the output layer too). Members that differ only in sigma scale the same draws,
+    so their comparison stays paired."""
+    return [(w * math.sqrt(sigma_w2 / w.shape[1]), b * math.sqrt(sigma_b2)) for w, b in unit]
+
+
+def initial_parameters(
+    sizes: list[int], scheme: str, seed: int, sigma_w2: float = 1.0, sigma_b2: float = 0.0
+) -> list[tuple[Tensor, Tensor]]:
+    """The weights every member starts from: same seed, same tensors, layer by layer.
+    sigma_w2 and sigma_b2 are the gaussian scheme's variances (other schemes ignore them)."""
+    params = draws(sizes, scheme, seed)
+    return scaled(params, sigma_w2, sigma_b2) if scheme == "gaussian" else params
+
+
+def draws(sizes: list[int], scheme: str, seed: int) -> list[tuple[Tensor, Tensor]]:
+    """`init_weight` of every layer from one generator seeded `seed` (gaussian: unit draws)."""
     gen = torch.Generator().manual_seed(seed)
     return [init_weight(scheme, sizes[i + 1], sizes[i], gen) for i in range(len(sizes) - 1)]
 
@@ -101,8 +123,11 @@ class Cohort:
         seed: int | list[int],
         device: torch.device,
         dtype: torch.dtype = torch.float32,
+        sigma_w2: float | list[float] = 1.0,
+        sigma_b2: float | list[float] = 0.0,
     ) -> None:
-        """`init` and `seed` are one for all members, or one per member (a list)."""
+        """`init`, `seed` and the gaussian init's `sigma_w2`, `sigma_b2` are one for all members,
+        or one per member (a list)."""
         self.names = list(activations)
         self.acts: list[Activation] = [resolve(a) for a in activations]
         self.ops: list[TorchActivation] = [torch_ops(a) for a in self.acts]  # what the step runs
@@ -111,13 +136,22 @@ class Cohort:
         K = len(activations)
         inits = list(init) if isinstance(init, list) else [init] * K
         seeds = list(seed) if isinstance(seed, list) else [seed] * K
+        sw2s = list(sigma_w2) if isinstance(sigma_w2, list) else [sigma_w2] * K
+        sb2s = list(sigma_b2) if isinstance(sigma_b2, list) else [sigma_b2] * K
         # 'recommended': each activation's own scheme, from the same random stream
         schemes = [a.recommended_init if i == "recommended" else i for a, i in zip(self.acts, inits)]
         made: dict[tuple[str, int], list[tuple[Tensor, Tensor]]] = {}
         for key in zip(schemes, seeds):
-            if key not in made:
-                made[key] = initial_parameters(sizes, *key)
-        per_member = [made[key] for key in zip(schemes, seeds)]
+            if key not in made:  # gaussian: the unit draws, scaled per member below
+                made[key] = draws(sizes, *key)
+        per_member: list[list[tuple[Tensor, Tensor]]] = []
+        by_sigma: dict[tuple[str, int, float, float], list[tuple[Tensor, Tensor]]] = {}
+        for scheme, sd, sw2, sb2 in zip(schemes, seeds, sw2s, sb2s):
+            own = (scheme, sd, sw2, sb2) if scheme == "gaussian" else (scheme, sd, 1.0, 0.0)
+            if own not in by_sigma:
+                unit = made[scheme, sd]
+                by_sigma[own] = scaled(unit, sw2, sb2) if scheme == "gaussian" else unit
+            per_member.append(by_sigma[own])
         # seed groups: contiguous runs of slots with one seed (one training batch each)
         self.group: list[int] = []
         self.group_seeds: list[int] = []
@@ -311,18 +345,27 @@ class Cohort:
     # ----------------------------------------------------------------------- backward
 
     def backward(
-        self, x: Tensor, cache: list[tuple[Tensor, Tensor, Tensor | None]], dlogits: Tensor
+        self,
+        x: Tensor,
+        cache: list[tuple[Tensor, Tensor, Tensor | None]],
+        dlogits: Tensor,
+        per_sample: list[Tensor] | None = None,
     ) -> tuple[list[Tensor], list[Tensor], Tensor | None]:
         """Gradients of every layer's weight and bias, and of the PReLU slopes [K, depth]
-        (None without them), given d loss / d logits [K, B, C]."""
+        (None without them), given d loss / d logits [K, B, C]. `per_sample`, when given, is
+        filled with each layer's per-sample squared weight-gradient norms [K, B], of the loss
+        as dlogits has it: |dz_s|^2 |h_s|^2, since one sample's gradient is an outer product."""
         n = len(self.layers)
         gs: list[Tensor] = [torch.empty(0)] * (n - 1)
         gw: list[Tensor] = [torch.empty(0)] * n
         gb: list[Tensor] = [torch.empty(0)] * n
+        sq: list[Tensor] = [torch.empty(0)] * n
         dz = dlogits
         for i in range(n - 1, -1, -1):
             layer = self.layers[i]
             gb[i] = dz.sum(dim=1)
+            if per_sample is not None:
+                sq[i] = dz.pow(2).sum(-1) * self._input_sq(i, x, cache)
             if layer.first:
                 K, B, n_out = dz.shape
                 if x.dim() == 2:
@@ -357,9 +400,19 @@ class Cohort:
                     slope_grads.append(z.new_zeros(()))
             dz = torch.stack(parts)
             gs[i - 1] = torch.stack(slope_grads)
+        if per_sample is not None:
+            per_sample[:] = sq
         if self.slopes is None:
             return gw, gb, None
         return gw, gb, torch.stack(gs, dim=1)
+
+    def _input_sq(self, i: int, x: Tensor, cache: list[tuple[Tensor, Tensor, Tensor | None]]) -> Tensor:
+        """|h_s|^2 of layer i's input per member and sample [K, B] (or [B]: one batch for all)."""
+        if i == 0:
+            h2 = x.pow(2).sum(-1)  # [B], or [G, B]: a batch per seed group
+            return h2.index_select(0, self.group_index) if x.dim() == 3 else h2
+        _, a, mask = cache[i - 1]
+        return (a if mask is None else a * mask).pow(2).sum(-1)
 
     def _act_backward(self, layer: int, dh: Tensor, z: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
         """dL/dz of hidden layer `layer` and dL/dslope per slot [K], slots sharing an

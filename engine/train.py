@@ -63,9 +63,10 @@ def resolve_diagnostics_every(config: RunConfig, eval_every: int) -> int:
 class Comparison:
     """One comparison from start to finish: the loop object behind `run`.
 
-    `run()` reads top to bottom: start, then per epoch the training steps with evaluations
-    and diagnostics on their cadences, then the end. Time spent paused counts as neither
-    training nor elapsed time; evaluation and diagnostics time is kept out of epoch time.
+    `run()` reads top to bottom: start, the diagnostics at initialization (iteration 0), then
+    per epoch the training steps with evaluations and diagnostics on their cadences, then the
+    end. Time spent paused counts as neither training nor elapsed time; evaluation and
+    diagnostics time is kept out of epoch time.
     """
 
     def __init__(
@@ -109,6 +110,8 @@ class Comparison:
         self.start()
         status = "done"
         try:
+            if self.diag_every:
+                self.probe()  # at initialization, before the first step: iteration 0
             for epoch in range(1, self.config.epochs + 1):
                 status = self.train_epoch(epoch)
                 if status != "going":

@@ -219,7 +219,9 @@ def test_seeds_state_the_paired_speedup_with_its_interval(cache_dir: Path, tmp_p
     assert md.returncode == 0, md.stderr
     assert "| Function (3 seeds) | sigmoid | relu |" in md.stdout and f"- {p['statement']}" in md.stdout
     csv_out = cli(*FAST, *args, "--format", "csv", "--out", str(tmp_path / "csv"), cache_dir=cache_dir)
-    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    members, pairs = csv_out.stdout.strip().split("\n\n")  # the members' figures, then every pair
+    rows = list(csv.DictReader(io.StringIO(members)))
+    assert [(r["a"], r["b"]) for r in csv.DictReader(io.StringIO(pairs))] == [("sigmoid", "relu")] * 4
     assert len(rows) == 2 * 3 and rows[3]["activation"] == "relu" and rows[3]["baseline"] == "sigmoid"
     for name in ("faster", "slower", "paired", "ratio_mean", "ratio_low"):  # the same runs, the same figures
         assert rows[3][name] == ("" if p[name] is None else str(p[name]))

@@ -109,8 +109,12 @@ def test_diagnostics_are_stored_as_their_typed_dicts(sample: Dataset, tiny_confi
             "activation_std",
             "preact_hist",
             "grad_norm",
+            "sample_grad_norm",
         ]
         assert len(prelu.get("prelu_slopes", [])) == config.depth
         clipping = sigmoid["clipping"]
+        if event.iteration == 0:  # before the first step: nothing was clipped or not
+            assert clipping is None
+            continue
         assert clipping is not None and clipping["threshold"] == 0.5
         assert len(sigmoid["layers"][0]["preact_hist"]) == len(event.hist_edges) - 1

@@ -51,6 +51,8 @@ def every_setting_changed() -> RunConfig:
         epochs=7,
         max_iterations=99,
         init="kaiming_normal",
+        sigma_w2=1.5,  # kept although only init gaussian reads it
+        sigma_b2=0.05,
         weight_decay=1e-5,
         l1=2e-6,
         dropout=0.25,
@@ -62,6 +64,8 @@ def every_setting_changed() -> RunConfig:
         eval_every=3,
         diagnostics_every=0,
         seed=5,
+        validation=0.2,
+        validation_seed=3,
         dataset="idx",
         data_dir=HOSTILE,
         cache_dir="-cache dir",

@@ -8,6 +8,7 @@ part: the progress line, the signals, where the tables go and the exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -153,13 +154,15 @@ def run_batch(
     seeds: int = 1,
     threads: int | str | None = None,
     sweep: SweepOptions | None = None,
+    theory: bool = False,
 ) -> int:
     """Run one comparison headless (or a sweep: seeds and axes); return the exit code.
 
     fmt: how stdout shows the tables (one of report.FORMATS).
     threads: PyTorch's CPU threads: a count, "auto" (each run chooses them by timing its steps,
     `engine.threads`: not bit-reproducible, said on stderr) or None (this process's count as it
-    is: PyTorch's default unless OMP_NUM_THREADS or a caller fixed it)."""
+    is: PyTorch's default unless OMP_NUM_THREADS or a caller fixed it).
+    theory: one run's tables are followed by its members' mean-field theory (also theory.json)."""
     sweep = sweep or SweepOptions(seeds=seeds)
     if threads is not None:
         cpu_threads.configure(threads)
@@ -172,7 +175,22 @@ def run_batch(
             outcome = run_sweep(config, out, fmt, sweep, threads if isinstance(threads, int) else None, front)
         else:
             outcome = run_one(config, out, fmt, show_diagnostics, front)
+            if theory:
+                outcome = _with_theory(outcome, config, fmt)
         return front.finish(outcome)
+
+
+def _with_theory(outcome: Outcome, config: RunConfig, fmt: str) -> Outcome:
+    """The run's tables followed by its theory, stored beside them as theory.json; the input's
+    mean square measured on the probe batch, as the first layer saw it."""
+    if outcome.aborted is not None or outcome.tables is None:
+        return outcome
+    from actlab.engine.diagnostics import input_mean_square
+    from actlab.engine.experiments.theory import theory_of_run, with_theory, write_theory
+
+    rows = theory_of_run(outcome.directory, input_mean_square(config.resolve_validation(repeated=False)))
+    write_theory(outcome.directory, rows)
+    return dataclasses.replace(outcome, tables=with_theory(outcome.tables, rows, fmt))
 
 
 _tables: TextIO | None = None  # the real stdout while `_tables_apart` lends it to stderr

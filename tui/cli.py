@@ -40,12 +40,12 @@ class ThreadsParam(click.ParamType):
 # named here falls under "Other".
 HELP_GROUPS: dict[str, tuple[str, ...]] = {
     "What to run": ("batch", "open_dir", "preset", "threads"),
-    "The comparison": ("activations", "depth", "width", "init", "seed"),
+    "The comparison": ("activations", "depth", "width", "init", "sigma_w2", "sigma_b2", "seed"),
     "Training": ("optimizer", "lr", "momentum", "batch_size", "epochs", "max_iterations", "loss"),
     "Regularization and clipping": ("weight_decay", "l1", "dropout", "clip", "clip_threshold"),
-    "Evaluation": ("thresholds", "eval_every", "diagnostics_every"),
+    "Evaluation": ("thresholds", "eval_every", "diagnostics_every", "validation", "validation_seed"),
     "Data and device": ("dataset", "data_dir", "cache_dir", "fallback", "input_scaling", "device"),
-    "With --batch: output": ("out", "fmt", "as_json", "show_diagnostics", "quiet"),
+    "With --batch: output": ("out", "fmt", "as_json", "show_diagnostics", "theory", "quiet"),
     "With --batch: seeds and sweeps": ("seeds", "sweep", "resume", "workers", "backend", "ray_address"),
 }
 
@@ -90,6 +90,15 @@ class GroupedHelp(click.Group):
     is_flag=True,
     help="Also print per-layer gradient norms, saturated and dead fractions.",
 )
+@click.option(
+    "--theory",
+    is_flag=True,
+    help="Also print each member's mean-field theory at its init: (sigma_w^2, sigma_b^2), q*, chi_1, "
+    "phase, c*, xi_c, the trainable depth 6 xi_c, and the ratio of the gradient norms of the first and "
+    "the last hidden layer it predicts beside the one measured before the first step (diagnostics on); "
+    "written to theory.json too. One run: not with --seeds or --sweep (open one of their runs with "
+    "--batch --open DIR --theory).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.option(
     "--threads",
@@ -110,9 +119,9 @@ class GroupedHelp(click.Group):
     "--sweep",
     type=str,
     help='Repeat the comparison over a cross product of settings, e.g. "lr=0.01,0.1 '
-    'depth=1,2". Per-member settings (lr, momentum, weight_decay, l1, clip_threshold, dropout, init) '
-    "and the seeds train in one cohort; depth, width, batch_size, optimizer, loss, clip, input_scaling, "
-    "dataset and epochs make separate jobs.",
+    'depth=1,2". Per-member settings (lr, momentum, weight_decay, l1, clip_threshold, dropout, init, '
+    "sigma_w2, sigma_b2) and the seeds train in one cohort; depth, width, batch_size, optimizer, loss, "
+    "clip, input_scaling, dataset and epochs make separate jobs.",
 )
 @click.option(
     "--resume",
@@ -157,6 +166,7 @@ def cli(
     fmt: str | None,
     as_json: bool,
     show_diagnostics: bool,
+    theory: bool,
     quiet: bool,
     threads: int | str | None,
     seeds: int,
@@ -197,9 +207,11 @@ def cli(
     repeat = (sweep, resume, workers is not None, backend != "local", ray_address)
     if not batch and any(repeat):
         raise click.UsageError("--sweep, --resume, --workers, --backend and --ray-address go with --batch")
+    if theory and not batch:
+        raise click.UsageError("--theory goes with --batch (the app will show it in its own tab)")
     if batch:
         if open_dir:
-            return _print_saved(open_dir, fmt, show_diagnostics)
+            return _print_saved(open_dir, fmt, show_diagnostics, theory)
         from actlab.engine.experiments.batch import SweepOptions
 
         from .batch import run_batch
@@ -212,8 +224,13 @@ def cli(
             raise click.UsageError("--ray-address goes with --backend ray")
         if sweep is None and preset is not None:
             sweep = PRESET_SWEEPS.get(preset)
+        if theory and (seeds > 1 or sweep or resume is not None):
+            raise click.UsageError(
+                "--theory goes with a single run, not with --seeds, --sweep, --resume or a preset's sweep; "
+                "open one of their runs with --batch --open DIR --theory"
+            )
         opts = SweepOptions(seeds, sweep, resume, workers, backend, ray_address)
-        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads, opts)
+        return run_batch(config, out, fmt, show_diagnostics, quiet, seeds, threads, opts, theory)
     from .app import create_app
 
     check_data_source(config)
@@ -363,6 +380,7 @@ _BATCH_ONLY: dict[str, tuple[str, Any]] = {
     "as_json": ("--json", False),
     "fmt": ("--format", None),
     "show_diagnostics": ("--diagnostics", False),
+    "theory": ("--theory", False),
     "quiet": ("--quiet", False),
     "seeds": ("--seeds", 1),
     "sweep": ("--sweep", None),
@@ -387,13 +405,26 @@ def _refuse_settings_with_resume(ctx: click.Context, names: list[str]) -> None:
         )
 
 
-def _print_saved(directory: str, fmt: str, show_diagnostics: bool) -> int:
+def _print_saved(directory: str, fmt: str, show_diagnostics: bool, theory: bool = False) -> int:
     from actlab.engine.experiments.saved import saved_sweep_text
 
     with reading(directory):  # a foreign, damaged or unreadable directory: one line, exit 2
         text = saved_sweep_text(directory, fmt)  # a sweep or seeds directory: its tables
+        if text is not None and theory:
+            raise click.UsageError(
+                f"--theory: {directory} holds several runs (seeds or a sweep); open one of them"
+            )
         if text is None:
             text = summary_text(replay(directory, lambda e: None), fmt, show_diagnostics)
+            if theory:
+                from actlab.engine.experiments.theory import (
+                    stored_input_mean_square,
+                    theory_of_run,
+                    with_theory,
+                )
+
+                rows = theory_of_run(directory, stored_input_mean_square(directory))
+                text = with_theory(text, rows, fmt)
     click.echo(text)
     return 0
 

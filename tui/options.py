@@ -70,6 +70,8 @@ CONFIG_OPTIONS: list[tuple[tuple[str, ...], str, OptionKwargs]] = [
     (("--epochs",), "epochs", OptionKwargs(type=int)),
     (("--max-iterations",), "max_iterations", OptionKwargs(type=int)),
     (("--init",), "init", {}),
+    (("--sigma-w2",), "sigma_w2", OptionKwargs(type=float)),
+    (("--sigma-b2",), "sigma_b2", OptionKwargs(type=float)),
     (("--weight-decay", "--l2"), "weight_decay", OptionKwargs(type=float)),
     (("--l1",), "l1", OptionKwargs(type=float)),
     (("--dropout",), "dropout", OptionKwargs(type=float)),

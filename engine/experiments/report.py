@@ -244,7 +244,7 @@ def validation_foot(summary: Summary) -> str:
         return "validation split: not measured (a run of an older actlab)"
     if size == 0:
         return "no validation split (a single run chooses nothing: the slides' protocol)"
-    seed = (summary.dataset or {}).get("validation_seed")
+    seed = None if summary.dataset is None else summary.dataset.get("validation_seed")
     return (
         f"validation split: {size} images carved from the training split (seed {seed}), evaluated "
         "with the test split; choices are made on it, thresholds on test"

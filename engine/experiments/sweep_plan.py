@@ -3,9 +3,9 @@
 A sweep is the cross product of its axes (`lr=0.01,0.1 depth=1,2`), each point a full fair
 comparison of the chosen activations, repeated over the seeds. Points that differ only in
 settings a member may hold on its own (learning rate, momentum, L1/L2, clipping threshold,
-dropout, init) and the seeds are trained in ONE lockstep cohort: a *job*. Points that differ
-in shape or kind (depth, width, batch size, optimizer, loss, clipping kind, dataset, input
-scaling, epochs) are separate jobs.
+dropout, init and the gaussian init's sigma_w2, sigma_b2) and the seeds are trained in ONE
+lockstep cohort: a *job*. Points that differ in shape or kind (depth, width, batch size,
+optimizer, loss, clipping kind, dataset, input scaling, epochs) are separate jobs.
 
 On disk, every (point, seed) is an ordinary run directory, so everything that reads a run
 reads it (`--open`, `compare`, `report`):
@@ -43,7 +43,17 @@ PLAN_FILE = "sweep.json"
 RESULTS_FILE = "sweep-results.json"
 
 # settings a member of a cohort may hold on its own (see lockstep.PER_MEMBER; seeds come from --seeds)
-MEMBER_AXES = ("lr", "momentum", "weight_decay", "l1", "clip_threshold", "dropout", "init")
+MEMBER_AXES = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "l1",
+    "clip_threshold",
+    "dropout",
+    "init",
+    "sigma_w2",
+    "sigma_b2",
+)
 # settings that change the network's shape or the run's kind: a job each
 SHAPE_AXES = (
     "depth",
@@ -300,6 +310,10 @@ def _check_effective(base: RunConfig, axes: list[Axis]) -> None:
     optimizers = swept.get("optimizer", [base.optimizer])
     if "momentum" in swept and all(o == "adam" for o in optimizers):
         raise SweepError("sweep axis momentum: adam ignores it; use --optimizer sgd")
+    inits = swept.get("init", [base.init])
+    for name in ("sigma_w2", "sigma_b2"):
+        if name in swept and "gaussian" not in inits:
+            raise SweepError(f"sweep axis {name}: no effect without --init gaussian")
 
 
 def _stored(name: str, v: object) -> SettingValue:
