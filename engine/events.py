@@ -197,6 +197,9 @@ class RunStarted(Event):
     # each member's own settings (`member_settings`, in the stream of the whole cohort only).
     # Epoch times are then the whole cohort's.
     cohort: CohortInfo | None = None
+    # the mean of x^2 over the probe batch: the first layer's input, where mean-field theory
+    # starts (None: a run of an older actlab)
+    input_mean_square: float | None = None
 
 
 @dataclass

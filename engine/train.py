@@ -153,6 +153,8 @@ class Comparison:
                     if a.kind == "custom"
                 ],
                 cohort=cohort,
+                # a host read, once, before the first step
+                input_mean_square=round(float(self.trainer.probe_x.double().pow(2).mean()), 6),
             )
         )
         self.t_start = self.last_progress = time.perf_counter()

@@ -8,6 +8,9 @@ Everything here replays recorded runs from tests/fixtures, never live training:
     diag_noclip  actlab-tui --batch -d sample -a sigmoid,leaky_relu,identity --input-scaling raw
                  --lr 0.005 --depth 3 --width 32 --max-iterations 40 --eval-every 20
                  --diagnostics-every 10        (identity diverges at iteration 8)
+    theory_run   actlab-tui --batch -d sample -a sigmoid,tanh,relu --depth 8 --width 128
+                 --init recommended --max-iterations 40 --eval-every 20 --diagnostics-every 20
+                 --theory      (with the probe before the first step, iteration 0)
 
 Refresh the snapshots with `make test-snapshot-update` after a deliberate change.
 """
@@ -33,6 +36,7 @@ from actlab.tui.widgets.diagnostics import (
     GradientFlowView,
     PropertiesTable,
     SaturationView,
+    TheoryView,
     diagnostics_tabs,
 )
 from actlab.tui.widgets.diagnostics_history import LAYER_FIELDS
@@ -214,8 +218,22 @@ def test_iteration_axis_ticks_on_round_iterations() -> None:
 
 def test_diagnostics_tabs_share_one_history() -> None:
     tabs = diagnostics_tabs()
-    assert [t for t, _ in tabs] == ["Gradients", "Saturation", "Functions", "Clipping", "Properties"]
-    kinds = (GradientFlowView, SaturationView, ActivationFunctionsView, ClippingView, PropertiesTable)
+    assert [t for t, _ in tabs] == [
+        "Gradients",
+        "Saturation",
+        "Functions",
+        "Clipping",
+        "Properties",
+        "Theory",
+    ]
+    kinds = (
+        GradientFlowView,
+        SaturationView,
+        ActivationFunctionsView,
+        ClippingView,
+        PropertiesTable,
+        TheoryView,
+    )
     assert all(isinstance(w, k) for (_, w), k in zip(tabs, kinds, strict=True))
     assert len({id(w.history) for _, w in tabs}) == 1
     assert len(MEMBER_COLORS) >= 5 and len(set(MEMBER_COLORS)) == len(MEMBER_COLORS)
@@ -315,6 +333,37 @@ SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 def test_snapshot_view(snap_compare: Any, view: str, size: str) -> None:
     """Each view replaying the clipped 6-layer run."""
     assert snap_compare(DiagViewApp(view, "diag_clip"), terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_snapshot_theory(snap_compare: Any, size: str) -> None:
+    """The Theory tab: each member's mean-field figures at its init, predicted against measured
+    before the first step, and the phase diagram (its critical lines drawn by a worker)."""
+
+    async def lines_drawn(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = DiagViewApp("theory", "theory_run")
+    assert snap_compare(app, run_before=lines_drawn, terminal_size=SIZES[size])
+
+
+def test_theory_view_shows_the_runs_own_theory() -> None:
+    """The tab's rows are `theory_rows` of the run, measured at iteration 0, and agree with the
+    theory.json `--batch --theory` wrote (one computation, two readers)."""
+    from actlab.tui.widgets.diagnostics_theory import TheoryView
+
+    stored = json.loads((FIXTURES / "theory_run" / "theory.json").read_text())
+    view = TheoryView()
+    for e in events(FIXTURES / "theory_run"):
+        view.feed_event(e)
+    assert view.first_probe is not None and view.first_probe.iteration == 0
+    assert [r.activation for r in view.rows] == ["sigmoid", "tanh", "relu"]
+    for row, saved in zip(view.rows, stored, strict=True):
+        assert row.mean_field is not None
+        assert row.mean_field.chi_1 == pytest.approx(saved["chi_1"])
+        assert row.measured_ratio == pytest.approx(saved["measured_ratio"])
+        assert row.predicted_ratio == pytest.approx(saved["predicted_ratio"])
 
 
 def test_snapshot_clipping_off(snap_compare: Any) -> None:

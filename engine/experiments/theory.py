@@ -195,7 +195,7 @@ def theory_of_run(directory: str | Path, input_mean_square: float | None = None)
         diagnostics=probe,
         descriptions=started.custom_activations,
         n_features=started.layer_sizes[0] if started.layer_sizes else MNIST_FEATURES,
-        input_mean_square=input_mean_square,
+        input_mean_square=started.input_mean_square if input_mean_square is None else input_mean_square,
     )
 
 

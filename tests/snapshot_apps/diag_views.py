@@ -19,6 +19,7 @@ from actlab.tui.widgets.diagnostics import (
     GradientFlowView,
     PropertiesTable,
     SaturationView,
+    TheoryView,
     diagnostics_tabs,
 )
 from textual.app import App, ComposeResult
@@ -33,6 +34,7 @@ VIEWS: dict[str, type[Widget]] = {
     "functions": ActivationFunctionsView,
     "properties": PropertiesTable,
     "clipping": ClippingView,
+    "theory": TheoryView,
 }
 
 

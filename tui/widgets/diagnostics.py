@@ -25,6 +25,7 @@ from .diagnostics_gradients import GradientFlowView
 from .diagnostics_history import DiagnosticsHistory, LayerHistory, MemberHistory
 from .diagnostics_properties import PropertiesTable
 from .diagnostics_saturation import SaturationView
+from .diagnostics_theory import TheoryView
 
 __all__ = [
     "MEMBER_COLORS",
@@ -37,6 +38,7 @@ __all__ = [
     "MemberHistory",
     "PropertiesTable",
     "SaturationView",
+    "TheoryView",
     "diagnostics_tabs",
     "member_color",
 ]
@@ -51,4 +53,5 @@ def diagnostics_tabs(history: DiagnosticsHistory | None = None) -> list[tuple[st
         ("Functions", ActivationFunctionsView(shared, id="diag-functions")),
         ("Clipping", ClippingView(shared, id="diag-clipping")),
         ("Properties", PropertiesTable(shared, id="diag-properties")),
+        ("Theory", TheoryView(shared, id="diag-theory")),
     ]
