@@ -98,6 +98,12 @@ def test_seeds_pairs(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(saved_app(SEEDS), terminal_size=size, run_before=then(press("p")))
 
 
+def test_sweep_trainability(snap_compare) -> None:
+    # a depth x sigma_w2 sweep from init gaussian: accuracy per point against 6 xi_c (issue 22)
+    app = saved_app("tests/fixtures/tui_trainability")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then(press("t")))
+
+
 @pytest.mark.parametrize("key", ["c", "l"], ids=["accuracy", "loss"])
 def test_seeds_bands(snap_compare, key: str) -> None:
     assert snap_compare(saved_app(SEEDS), terminal_size=(80, 24), run_before=then(press(key)))

@@ -27,12 +27,14 @@ from .opened import Collection, OpenedRun, OpenedSeeds, OpenedSweep, open_result
 from .report import diagnostics_table, fixed_text, markdown, setting_text, threshold_table
 from .report_sweeps import aggregate_sections, sweep_sections
 from .store import ResultsError, write_file
+from .trainability import TRAINABLE, TrainMap, map_caption, map_rows, trainability_maps
 
 INSTALL_HINT = "report needs matplotlib: pip install 'actlab[report]' (make install includes it)"
 ACCURACY_PNG = "report-accuracy.png"
 LOSS_PNG = "report-loss.png"
 GRADIENTS_PNG = "report-gradients.png"
 HEATMAP_PNG = "report-heatmap.png"
+TRAINABILITY_PNG = "report-trainability.png"
 
 
 class ReportError(Exception):
@@ -201,6 +203,10 @@ def write_collection_report(collection: Collection, out: str | None) -> Path:
     first = next(iter(runs.values())).summary
     members = [m.activation for m in first.members]
     thresholds = [float(t) for t in config_of(first, collection.directory)["thresholds"]]
+    if isinstance(collection, OpenedSweep) and results is not None:
+        maps = trainability_maps(results, collection.plan.base)
+        if maps:
+            _trainability_figure(maps, target / TRAINABILITY_PNG, plt)
     if results is not None and results.heatmap is not None:
         _heatmap_figure(results, target / HEATMAP_PNG, plt)
         grid = [[c.point for c in r.cells] for r in results.heatmap.rows]
@@ -338,6 +344,47 @@ def _heatmap_figure(results: SweepResults, path: Path, plt: Any) -> None:
     _save(fig, path, plt)
 
 
+def _trainability_figure(maps: list[TrainMap], path: Path, plt: Any) -> None:
+    """Per activation: the final accuracy over depth x sigma_w^2 (a cell per point, bright where
+    it trained), with the depth mean-field theory expects to train, 6 xi_c, over it, and the
+    multiple that fits this map best, dashed."""
+    import numpy as np
+    from matplotlib.colors import Normalize
+
+    fig, axes = plt.subplots(1, len(maps), figsize=(0.8 + 4.6 * len(maps), 4.4), dpi=110, squeeze=False)
+    norm = Normalize(0.0, 1.0)
+    for ax, m in zip(axes[0], maps):
+        ws, ds = m.sigma_w2s, m.depths
+        grid = np.array([[np.nan if (a := m.accuracy.get((d, w))) is None else a for w in ws] for d in ds])
+        xs, ys = _edges(ws), _edges([float(d) for d in ds])
+        image = ax.pcolormesh(xs, ys, grid, cmap="viridis", norm=norm, shading="flat")
+        for (d, w), a in m.accuracy.items():
+            if a is None:
+                ax.text(w, d, "div.", ha="center", va="center", fontsize=7, color="#bb3333")
+        six = m.curve()
+        ax.plot([w for w, _ in six], [d for _, d in six], color="white", linewidth=2, label="6 ξc")
+        if m.best_k is not None:
+            k = 0.5 * (m.best_k[0] + m.best_k[1])
+            fit = m.curve(k)
+            ax.plot([w for w, _ in fit], [d for _, d in fit], "--", color="orange", linewidth=1.4,
+                    label=f"{k:g} ξc (best fit)")  # fmt: skip
+        ax.set_ylim(ys[0], ys[-1])
+        ax.set_xlim(xs[0], xs[-1])
+        ax.set(xlabel="σw²", ylabel="depth (hidden layers)", title=f"{m.activation}, σb² = {m.sigma_b2:g}")
+        ax.legend(loc="upper right", fontsize=8)
+    bar = fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02)
+    bar.set_label(f"final test accuracy (trained: > {TRAINABLE:g})", fontsize=9)
+    _save(fig, path, plt)
+
+
+def _edges(centres: list[float]) -> list[float]:
+    """Cell edges halfway between the swept values (and as far beyond the ends)."""
+    if len(centres) == 1:
+        return [centres[0] - 0.5, centres[0] + 0.5]
+    mids = [(a + b) / 2 for a, b in zip(centres, centres[1:])]
+    return [2 * centres[0] - mids[0], *mids, 2 * centres[-1] - mids[-1]]
+
+
 def _settings_rows(
     config: Mapping[str, object], swept: dict[str, list[SettingValue]], seeds: Sequence[int | None]
 ) -> list[list[str]]:
@@ -416,6 +463,16 @@ def sweep_markdown(collection: OpenedSweep, first: Summary) -> str:
         ]
     if "pairs" in sections:
         lines += ["", "## Each activation at its own best point", "", sections["pairs"]]
+    maps = trainability_maps(results, plan.base)
+    if maps:
+        lines += [
+            "",
+            "## Trainability",
+            "",
+            f"![Final accuracy over depth x sigma_w^2, with 6 xi_c over it]({TRAINABILITY_PNG})",
+        ]
+        for m in maps:
+            lines += ["", markdown(map_rows(m)), "", map_caption(m) + " (-: diverged or unfinished.)"]
     if "unfinished" in sections:
         lines += ["", sections["unfinished"]]
     if results.verdict is not None:

@@ -10,6 +10,7 @@ say the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from actlab.engine.experiments.opened import OpenedSweep
@@ -26,6 +27,7 @@ from actlab.engine.experiments.report_sweeps import (
 )
 from actlab.engine.experiments.saved import load_seeds
 from actlab.engine.experiments.store import ResultsError
+from actlab.engine.experiments.trainability import TrainMap, map_caption, map_rows, trainability_maps
 from actlab.engine.results_model import PairedSpeedup, SweepResults
 from rich.text import Text
 from textual import on
@@ -62,6 +64,33 @@ def _vs_baseline(results: SweepResults, key: str, k: int) -> PairedSpeedup | Non
     return agg.members[int(m)].thresholds[k].vs_baseline
 
 
+TRAIN_NOTE = (
+    "A cell: the final test accuracy (mean over the seeds; * above 0.5, trained; - diverged or "
+    "unfinished), on a colour from dark (chance) to bright; '<' where the depth is within the "
+    "6 ξc mean-field theory expects to train at that σw² (Schoenholz et al. 2017), '>' beyond it. "
+    "report DIR draws the map with the 6 ξc curve over it."
+)
+
+
+def _train_style(m: TrainMap) -> Callable[[int, int, str], str]:
+    """A map cell's colour by its accuracy (rows after the 6 xi_c row are the depths)."""
+
+    def style(row: int, column: int, cell: str) -> str:
+        if row == 0:
+            return "italic"
+        if column == 0:
+            return "bold"
+        a = m.accuracy.get((m.depths[row - 1], m.sigma_w2s[column - 1]))
+        if a is None:
+            return "red"
+        t = max(0.0, min(1.0, (a - 0.1) / 0.9))  # chance (0.1) dark, 1.0 bright
+        g = round(40 + 160 * t)
+        ink = "black" if t > 0.55 else "white"
+        return f"{ink} on rgb({round(30 + 40 * t)},{g},{round(60 + 30 * t)})"
+
+    return style
+
+
 def title_text(saved: OpenedSweep) -> Text:
     r = saved.results
     axes = " x ".join(f"{n} ({', '.join(value_text(v) for v in vs)})" for n, vs in r.axes)
@@ -92,6 +121,12 @@ class SweepScreen(SavedScreen):
             "Verdict",
             tooltip="Each activation at its best point: the answer.",
         ),
+        Binding(
+            "t",
+            "show_tab('tab-train')",
+            "Trainability",
+            tooltip="Accuracy over depth x sigma_w2 against 6 xi_c.",
+        ),
     ]
 
     def __init__(self, saved: OpenedSweep, back: bool = False) -> None:
@@ -99,10 +134,13 @@ class SweepScreen(SavedScreen):
         self.saved = saved
         self.results = saved.results
         self.keys = point_keys(self.results)
+        self.maps = trainability_maps(self.results, saved.plan.base) or []
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "show_tab" and parameters == ("tab-best",) and not self.results.best_lr:
             return False  # no lr axis: no such tab, and the key is not shown
+        if action == "show_tab" and parameters == ("tab-train",) and not self.maps:
+            return False  # no depth x sigma_w2 sweep
         return super().check_action(action, parameters)
 
     def compose(self) -> ComposeResult:
@@ -128,6 +166,12 @@ class SweepScreen(SavedScreen):
                     yield Static(best_lr_note(r), classes="note")
             with TabPane("Paired", id="tab-paired"), VerticalScroll():
                 yield Statements(id="paired")
+            if self.maps:
+                with TabPane("Trainability", id="tab-train"), VerticalScroll():
+                    for i, m in enumerate(self.maps):
+                        yield RowsTable(id=f"train-{i}", cursor_type="none")
+                        yield Static(map_caption(m), classes="note")
+                    yield Static(TRAIN_NOTE, classes="note")
             with TabPane("Verdict", id="tab-verdict"), VerticalScroll():
                 yield VerdictPanel(id="verdict")
                 yield RowsTable(id="best-points", cursor_type="none")
@@ -167,6 +211,8 @@ class SweepScreen(SavedScreen):
         self.query_one("#paired", Statements).show(
             list(groups.items()), "No paired statements: one seed per point, or nothing reached."
         )
+        for i, m in enumerate(self.maps):
+            self.query_one(f"#train-{i}", RowsTable).fill(map_rows(m, marks=True), style=_train_style(m))
         self.query_one("#verdict", VerdictPanel).show(r.verdict, list(acts))
         contenders = best_points_rows(r)
         if contenders is not None and r.pairs:
