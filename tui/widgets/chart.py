@@ -86,3 +86,18 @@ def _paced_owner(widget: Widget) -> Paced | None:
             return node
         node = node.parent
     return None
+
+
+class FixedChart(Chart):
+    """A chart of data given whole (saved runs, a computed diagram), rebuilt only when `shown`
+    hands it new data: its canvas is cached between renders."""
+
+    _version = 0
+
+    def shown(self) -> None:
+        """New data: the next render rebuilds the canvas."""
+        self._version += 1
+        self.refresh()
+
+    def data_version(self) -> object | None:
+        return self._version

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from textual_plotext.plot import Plot
 
 from ..palette import THRESHOLD_COLOR, rgb
-from .chart import Chart
+from .chart import FixedChart
 from .format import decade_axis, decimate, iteration_axis
 
 Y_AXIS_COLUMNS = 8  # about what plotext takes for the y labels and frame
@@ -25,7 +25,7 @@ class Curve:
     accuracy: list[float]
 
 
-class CurvesChart(Chart):
+class CurvesChart(FixedChart):
     """Fixed curves (saved runs do not change), drawn at the canvas' size when shown."""
 
     def __init__(
@@ -41,15 +41,10 @@ class CurvesChart(Chart):
         self.curves = curves or []
         self.thresholds = thresholds or []
         self.empty = empty
-        self._version = 0
 
     def show(self, curves: list[Curve], thresholds: list[float]) -> None:
         self.curves, self.thresholds = curves, thresholds
-        self._version += 1
-        self.refresh()
-
-    def data_version(self) -> object | None:
-        return self._version
+        self.shown()
 
     def empty_text(self) -> str | None:
         return None if self.curves else self.empty
@@ -95,7 +90,7 @@ def shade(color: str, dark: bool, amount: float = 0.45) -> tuple[int, int, int]:
     return tuple(round(c + (target - c) * amount) for c in rgb(color))  # type: ignore[return-value]
 
 
-class BandsChart(Chart):
+class BandsChart(FixedChart):
     """Each member's mean over seeds as a line, over a band filled from its lowest seed to its
     highest: the default view of a seeds run, not one line per seed. `log`: the values are
     drawn on a logarithmic axis (the training loss)."""
@@ -113,15 +108,10 @@ class BandsChart(Chart):
         self.thresholds: list[float] = []
         self.logarithmic = log
         self.empty = empty
-        self._version = 0
 
     def show(self, curves: list[BandCurve], thresholds: list[float]) -> None:
         self.curves, self.thresholds = curves, thresholds
-        self._version += 1
-        self.refresh()
-
-    def data_version(self) -> object | None:
-        return self._version
+        self.shown()
 
     def empty_text(self) -> str | None:
         return None if any(c.iterations for c in self.curves) else self.empty

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Static
 from textual_plotext.plot import Plot
 
 from ..palette import member_color, rgb
-from .chart import Chart
+from .chart import FixedChart
 from .diagnostics_base import DiagnosticsView
 from .diagnostics_history import DiagnosticsHistory
 from .format import decade_axis
@@ -45,14 +45,13 @@ def _g(v: float | None, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-class PhaseChart(Chart):
+class PhaseChart(FixedChart):
     """sigma_w^2 (log) against sigma_b^2: the chi_1 = 1 line of each activation, and the members."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.lines: list[tuple[str, str, list[tuple[float, float | None]]]] = []  # label, colour, line
         self.marks: list[tuple[str, float, float]] = []  # colour, sigma_b^2, sigma_w^2
-        self._version = 0
 
     def show(
         self,
@@ -60,11 +59,7 @@ class PhaseChart(Chart):
         marks: list[tuple[str, float, float]],
     ) -> None:
         self.lines, self.marks = lines, marks
-        self._version += 1
-        self.refresh()
-
-    def data_version(self) -> object | None:
-        return self._version
+        self.shown()
 
     def empty_text(self) -> str | None:
         return None if self.lines or self.marks else "computing the critical lines..."
